@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// Plain JavaScript on purpose: this file must run on any Node to say clearly when Node is too old.
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 22 || (major === 22 && minor < 19)) {
+  process.stderr.write(
+    `ipvs-maglev needs Node.js >= 22.19 (Node 24 LTS recommended); this is ${process.version}.\n` +
+      'Install Node 24, or in a checkout run: . scripts/node24.sh  (puts a Node 24 from npm first on PATH)\n',
+  );
+  process.exit(1);
+}
+const { main } = await import('../src/cli/main.ts');
+main(process.argv).catch((err) => {
+  process.stderr.write(`ipvs-maglev: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,7 @@
+import type { Command } from 'commander';
+
+// Each command lives in its own module and registers itself here.
+// Keep this list in the order `ipvs-maglev --help` should show.
+export function registerCommands(program: Command): void {
+  void program;
+}

@@ -1,0 +1,17 @@
+import type { DestinationKey, ServiceKey } from './types.ts';
+
+// Canonical string forms of identities, used as map keys and in messages.
+// They match ipvsadm's notation: "tcp 10.0.0.1:80", "fwmark 7", "[2001:db8::1]:80".
+
+export function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+export function serviceKeyString(key: ServiceKey): string {
+  if (key.kind === 'fwmark') return `fwmark ${key.fwmark}${key.family === 'inet6' ? ' inet6' : ''}`;
+  return `${key.protocol} ${hostPort(key.address, key.port)}`;
+}
+
+export function destinationKeyString(key: DestinationKey): string {
+  return hostPort(key.address, key.port);
+}

@@ -1,0 +1,117 @@
+// The IPVS vocabulary shared by the client, the reconciler and the sources.
+// Identity types (what names a service or a destination) are kept apart from runtime
+// types (scheduler, flags, weights, counters): plans and diffs compare identities,
+// and stats never make two services "different".
+
+export type Family = 'inet' | 'inet6';
+export type Protocol = 'tcp' | 'udp' | 'sctp';
+
+/** A virtual service is named by family plus either protocol+address+port or a firewall mark. */
+export type ServiceKey =
+  | { readonly kind: 'addr'; readonly family: Family; readonly protocol: Protocol; readonly address: string; readonly port: number }
+  | { readonly kind: 'fwmark'; readonly family: Family; readonly fwmark: number };
+
+/** A destination is named by its address and port within a service. */
+export interface DestinationKey {
+  readonly family: Family;
+  readonly address: string;
+  readonly port: number;
+}
+
+export type ForwardingMethod = 'masq' | 'local' | 'tunnel' | 'droute' | 'bypass';
+export type TunnelType = 'ipip' | 'gue' | 'gre';
+
+/** Service flags by meaning; the client maps them to the kernel's bits (SCHED1..3 depend on the scheduler). */
+export interface ServiceFlags {
+  persistent?: boolean;
+  onePacket?: boolean;
+  /** SCHED1 for `mh` (mh-fallback) and `sh` (sh-fallback). */
+  fallback?: boolean;
+  /** SCHED2 for `mh` (mh-port) and `sh` (sh-port). */
+  portHash?: boolean;
+  /** SCHED3: no named meaning in any in-tree scheduler; kept so nothing read from the kernel is lost. */
+  sched3?: boolean;
+}
+
+export interface ServiceConfig {
+  scheduler: string;
+  flags: ServiceFlags;
+  /** Persistence timeout in seconds (used when flags.persistent). */
+  timeout: number;
+  /** IPv4: netmask as dotted quad ("255.255.255.255"); IPv6: prefix length as a string ("128"). */
+  netmask: string;
+  /** Persistence engine name, e.g. "sip"; empty when none. */
+  persistenceEngine?: string;
+}
+
+export interface DestinationConfig {
+  forwarding: ForwardingMethod;
+  weight: number;
+  upperThreshold: number;
+  lowerThreshold: number;
+  tunnelType?: TunnelType;
+  tunnelPort?: number;
+  /** Tunnel flags bit field (GUE checksum options); 0 when unused. */
+  tunnelFlags?: number;
+}
+
+export interface Stats {
+  conns: bigint;
+  inPackets: bigint;
+  outPackets: bigint;
+  inBytes: bigint;
+  outBytes: bigint;
+  cps: bigint;
+  inPps: bigint;
+  outPps: bigint;
+  inBps: bigint;
+  outBps: bigint;
+}
+
+export interface Service {
+  key: ServiceKey;
+  config: ServiceConfig;
+  stats?: Stats;
+}
+
+export interface Destination {
+  key: DestinationKey;
+  config: DestinationConfig;
+  activeConns?: number;
+  inactiveConns?: number;
+  persistentConns?: number;
+  stats?: Stats;
+}
+
+export interface IpvsInfo {
+  /** Encoded as the kernel reports it: 0x010201 = 1.2.1. */
+  version: number;
+  connTableSize: number;
+}
+
+export interface IpvsTimeouts {
+  tcp: number;
+  tcpFin: number;
+  udp: number;
+}
+
+/**
+ * What the layers above need from IPVS. The netlink client implements it against the kernel;
+ * tests of the reconciler implement it in memory with the kernel's semantics.
+ * Destinations are returned in the kernel's list order (newest first).
+ */
+export interface IpvsApi {
+  getInfo(): Promise<IpvsInfo>;
+  listServices(): Promise<Service[]>;
+  getService(key: ServiceKey): Promise<Service | undefined>;
+  addService(key: ServiceKey, config: ServiceConfig): Promise<void>;
+  updateService(key: ServiceKey, config: ServiceConfig): Promise<void>;
+  deleteService(key: ServiceKey): Promise<void>;
+  listDestinations(service: ServiceKey): Promise<Destination[]>;
+  addDestination(service: ServiceKey, key: DestinationKey, config: DestinationConfig): Promise<void>;
+  updateDestination(service: ServiceKey, key: DestinationKey, config: DestinationConfig): Promise<void>;
+  deleteDestination(service: ServiceKey, key: DestinationKey): Promise<void>;
+  getTimeouts(): Promise<IpvsTimeouts>;
+  setTimeouts(timeouts: IpvsTimeouts): Promise<void>;
+  zero(service?: ServiceKey): Promise<void>;
+}
