@@ -115,3 +115,18 @@ export interface IpvsApi {
   setTimeouts(timeouts: IpvsTimeouts): Promise<void>;
   zero(service?: ServiceKey): Promise<void>;
 }
+
+/**
+ * Binding of virtual-service addresses to a local dummy interface (default "ipvs0"), so the
+ * kernel delivers traffic for them locally and IPVS can take it. Implemented over rtnetlink.
+ */
+export interface VipApi {
+  /** Create the dummy interface if missing and bring it up. */
+  ensureInterface(): Promise<void>;
+  /** Addresses currently on the interface (canonical form, no prefix length). */
+  listAddresses(): Promise<string[]>;
+  /** Add a host address (/32 or /128); adding one that exists is not an error. */
+  addAddress(address: string): Promise<void>;
+  /** Remove an address; removing one that is absent is not an error. */
+  removeAddress(address: string): Promise<void>;
+}
