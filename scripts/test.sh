@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/node24.sh
 echo "== type check"; npx tsc --noEmit -p .
-echo "== lint"; npx biome lint src test bench
+echo "== lint"; npx biome lint src native test bench
 echo "== unit tests"; npx vitest run
 echo "== real-kernel suites"; bash test/kernel/vm/run-suite.sh
