@@ -1,0 +1,346 @@
+import { isScalar, isSeq } from 'yaml';
+import type { Node } from 'yaml';
+import type { DestinationConfig, DestinationKey, ForwardingMethod, ServiceConfig, ServiceFlags, ServiceKey, TunnelType } from '../../ipvs/types.ts';
+import type { DesiredDestination, DesiredService } from '../../model/types.ts';
+import type { Fields, Reader } from './reader.ts';
+import { childPath, describe, readBool, readChoice, readDuration, readFields, readInt, readList, readString } from './reader.ts';
+import type { FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget, LbSettings, LoadedConfig } from './types.ts';
+import type { AddressFamily } from './values.ts';
+import { canonicalAddress, closest, isIpv4Netmask } from './values.ts';
+
+// The configuration schema (documented for users in examples/README.md). This module turns a parsed
+// YAML document into the desired state, recording every problem with its position via the Reader.
+
+export const SCHEDULERS = ['mh', 'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'twos'] as const;
+export const FORWARDING: readonly ForwardingMethod[] = ['masq', 'droute', 'tunnel', 'local', 'bypass'];
+const TUNNEL_TYPES: readonly TunnelType[] = ['ipip', 'gue', 'gre'];
+const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
+/** Scheduler flags by ipvsadm's names (`-b`), plus one-packet (`-o`). */
+const FLAG_NAMES = ['mh-port', 'mh-fallback', 'sh-port', 'sh-fallback', 'one-packet'] as const;
+/** What an `mh` service gets when it names no flags: per-connection hashing and fall-over from drained backends. */
+export const DEFAULT_MH_FLAGS = ['mh-port', 'mh-fallback'] as const;
+
+/** ipvsadm's limit; the kernel takes up to 2^31-1 but nothing useful needs more. */
+export const MAX_WEIGHT = 65535;
+const MAX_U32 = 0xffff_ffff;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$/;
+
+const TOP_FIELDS = ['services', 'settings'];
+const SETTINGS_FIELDS = ['drainTimeout', 'resyncInterval', 'minSyncInterval'];
+const SERVICE_FIELDS = ['name', 'protocol', 'address', 'port', 'fwmark', 'family', 'scheduler', 'flags', 'persistence', 'bindAddress', 'healthCheck', 'destinations'];
+const PERSISTENCE_FIELDS = ['timeout', 'netmask', 'engine'];
+const DESTINATION_FIELDS = ['address', 'port', 'weight', 'forwarding', 'upperThreshold', 'lowerThreshold', 'tunnelType', 'tunnelPort', 'healthCheck'];
+const CHECK_FIELDS = ['type', 'port', 'path', 'expectStatus', 'host', 'interval', 'timeout', 'rise', 'fall', 'onFailure'];
+
+export const CHECK_DEFAULTS = { intervalMs: 5000, timeoutMs: 2000, rise: 2, fall: 3, path: '/', expectStatus: 200, onFailure: 'weight0' } as const;
+
+export function readConfig(r: Reader, root: unknown): Omit<LoadedConfig, 'file'> {
+  const out: Omit<LoadedConfig, 'file'> = { desired: { services: [] }, health: [], settings: {} };
+  if (root === null || root === undefined || (isScalar(root) && root.value === null)) {
+    r.fail(root, '', 'the file is empty: expected a mapping with a "services" list');
+    return out;
+  }
+  const top = readFields(r, root, '', TOP_FIELDS, 'the configuration');
+  if (!top) return out;
+  if (top.has('settings')) out.settings = readSettings(r, top.get('settings'), 'settings');
+  const list = top.get('services');
+  if (list === undefined) {
+    r.fail(top.node, '', 'missing required field "services" (a list of virtual services; may be empty: services: [])');
+    return out;
+  }
+  const seq = readList(r, list, 'services', '"services"');
+  if (!seq) return out;
+  const names = new Map<string, string>();
+  const keys = new Map<string, string>();
+  seq.items.forEach((item, index) => {
+    const svc = readService(r, item, index);
+    if (!svc) return;
+    const { service, health, name, key, nameNode, keyNode, path } = svc;
+    if (name !== undefined) {
+      const firstByName = names.get(name);
+      if (firstByName !== undefined) r.fail(nameNode, childPath(path, 'name'), `duplicate service name "${name}" (first used at ${firstByName})`);
+      else names.set(name, position(r, nameNode));
+    }
+    if (key !== undefined) {
+      const id = serviceId(key);
+      const firstByKey = keys.get(id);
+      if (firstByKey !== undefined) r.fail(keyNode, path, `duplicate service ${id} (already defined at ${firstByKey})`);
+      else keys.set(id, position(r, keyNode));
+    }
+    if (service) {
+      out.desired.services.push(service);
+      out.health.push(...health);
+    }
+  });
+  r.issues.sort((a, b) => a.line - b.line || a.column - b.column);
+  return out;
+}
+
+function position(r: Reader, node: unknown): string {
+  const range = (node as { range?: number[] } | null)?.range;
+  if (!range) return 'an earlier entry';
+  const p = r.position(range[0]);
+  return `${r.file}:${p.line}:${p.column}`;
+}
+
+export function serviceId(key: ServiceKey): string {
+  if (key.kind === 'fwmark') return `fwmark ${key.fwmark}${key.family === 'inet6' ? ' inet6' : ''}`;
+  return `${key.protocol} ${hostPort(key.address, key.port)}`;
+}
+
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+function readSettings(r: Reader, node: unknown, path: string): LbSettings {
+  const f = readFields(r, node, path, SETTINGS_FIELDS, '"settings"');
+  if (!f) return {};
+  const settings: LbSettings = {};
+  const day = 86_400_000;
+  const drain = readDuration(r, f, 'drainTimeout', 0, day);
+  if (drain !== undefined) settings.drainTimeoutMs = drain;
+  const resync = readDuration(r, f, 'resyncInterval', 1000, day);
+  if (resync !== undefined) settings.resyncIntervalMs = resync;
+  const minSync = readDuration(r, f, 'minSyncInterval', 0, 60_000);
+  if (minSync !== undefined) settings.minSyncIntervalMs = minSync;
+  return settings;
+}
+
+interface ReadService {
+  /** Undefined when the service has problems (they are in the reader); name and key may still be known. */
+  service?: DesiredService;
+  name?: string;
+  key?: ServiceKey;
+  health: HealthTarget[];
+  nameNode: Node;
+  keyNode: Node;
+  path: string;
+}
+
+function readService(r: Reader, node: unknown, index: number): ReadService | undefined {
+  // Name the path after the service as soon as we know its name: errors read better that way.
+  let path = `services[${index}]`;
+  const before = r.issues.length;
+  const f = readFields(r, node, path, SERVICE_FIELDS, 'a service');
+  if (!f) return undefined;
+  const name = readString(r, f, 'name', { required: true, pattern: NAME, patternHint: 'letters, digits and . _ : / - (up to 63), starting with a letter or digit' });
+  if (name !== undefined) {
+    path = `services[${name}]`;
+    relabel(r, before, `services[${index}]`, path);
+  }
+  const g = f.withPath(path);
+
+  const key = readServiceKey(r, g);
+  const scheduler = readChoice(r, g, 'scheduler', SCHEDULERS, { what: 'scheduler' }) ?? (g.has('scheduler') ? undefined : 'mh');
+  const flags = readFlags(r, g, scheduler);
+  const config: ServiceConfig = {
+    scheduler: scheduler ?? 'mh',
+    flags: flags ?? {},
+    timeout: 0,
+    netmask: key?.family === 'inet6' ? '128' : '255.255.255.255',
+  };
+  if (g.has('persistence')) readPersistence(r, g.get('persistence'), g.at('persistence'), key?.family ?? 'inet', config);
+  const bind = readBool(r, g, 'bindAddress');
+  if (bind === true && key?.kind === 'fwmark') r.fail(g.get('bindAddress'), g.at('bindAddress'), 'a fwmark service has no address to bind');
+
+  const serviceCheck = g.has('healthCheck') ? readCheck(r, g.get('healthCheck'), g.at('healthCheck'), false) : undefined;
+  const destinations: DesiredDestination[] = [];
+  const health: HealthTarget[] = [];
+  const destList = g.get('destinations');
+  if (destList === undefined) {
+    r.fail(g.node, path, 'missing required field "destinations" (a list; may be empty: destinations: [])');
+  } else {
+    const seq = readList(r, destList, g.at('destinations'), '"destinations"');
+    const seen = new Map<string, string>();
+    seq?.items.forEach((item, di) => {
+      const d = readDestination(r, item, `${g.at('destinations')}[${di}]`, key, serviceCheck);
+      if (!d) return;
+      const id = hostPort(d.dest.key.address, d.dest.key.port);
+      const first = seen.get(id);
+      if (first !== undefined) {
+        r.fail(item, `${g.at('destinations')}[${di}]`, `duplicate destination ${id} (already listed at ${first})`);
+        return;
+      }
+      seen.set(id, position(r, item));
+      destinations.push(d.dest);
+      if (d.check && key && name !== undefined) {
+        health.push({
+          id: `${serviceId(key)} -> ${id}`,
+          serviceName: name,
+          service: key,
+          destination: d.dest.key,
+          address: d.dest.key.address,
+          port: d.check.port ?? d.dest.key.port,
+          check: d.check,
+        });
+      }
+    });
+  }
+  const valid = key !== undefined && name !== undefined && r.issues.length === before;
+  return {
+    service: valid ? { key, config, name, destinations, bindAddress: key.kind === 'addr' && bind !== false } : undefined,
+    name,
+    key,
+    health,
+    nameNode: g.get('name') ?? g.node,
+    keyNode: g.node,
+    path,
+  };
+}
+
+function relabel(r: Reader, from: number, oldPrefix: string, newPrefix: string): void {
+  for (let i = from; i < r.issues.length; i++) {
+    const issue = r.issues[i];
+    if (issue.path.startsWith(oldPrefix)) issue.path = newPrefix + issue.path.slice(oldPrefix.length);
+  }
+}
+
+function readServiceKey(r: Reader, f: Fields): ServiceKey | undefined {
+  const hasFwmark = f.has('fwmark');
+  if (hasFwmark) {
+    for (const k of ['address', 'port', 'protocol']) {
+      if (f.has(k)) r.fail(f.keyNode(k), f.at(k), `a service has either "fwmark" or "address"+"port"+"protocol", not both`);
+    }
+    const fwmark = readInt(r, f, 'fwmark', 1, MAX_U32);
+    const family = readChoice(r, f, 'family', ['inet', 'inet6'] as const, { what: 'family' }) ?? 'inet';
+    return fwmark === undefined ? undefined : { kind: 'fwmark', family, fwmark };
+  }
+  if (f.has('family')) r.fail(f.keyNode('family'), f.at('family'), 'only fwmark services name a family; an address service takes it from its address');
+  if (!f.has('address')) return r.fail(f.node, f.path, 'missing required field "address" (or "fwmark")');
+  const address = readAddress(r, f, 'address');
+  const port = readInt(r, f, 'port', 1, 65535, { required: true });
+  const protocol = readChoice(r, f, 'protocol', PROTOCOLS, { what: 'protocol' }) ?? (f.has('protocol') ? undefined : 'tcp');
+  if (!address || port === undefined || protocol === undefined) return undefined;
+  return { kind: 'addr', family: address.family, protocol, address: address.address, port };
+}
+
+function readAddress(r: Reader, f: Fields, key: string): { address: string; family: AddressFamily } | undefined {
+  const text = readString(r, f, key, { required: true });
+  if (text === undefined) return undefined;
+  const parsed = canonicalAddress(text);
+  if (!parsed) return r.fail(f.get(key), f.at(key), `"${text}" is not an IPv4 or IPv6 address`);
+  return parsed;
+}
+
+function readFlags(r: Reader, f: Fields, scheduler: string | undefined): ServiceFlags | undefined {
+  const node = f.get('flags');
+  if (node === undefined) {
+    if (f.has('flags')) return {};
+    return scheduler === 'mh' ? { portHash: true, fallback: true } : {};
+  }
+  if (!isSeq(node)) return r.fail(node, f.at('flags'), `must be a list of flag names (${FLAG_NAMES.join(', ')}), got ${describe(node)}`);
+  const flags: ServiceFlags = {};
+  node.items.forEach((item, i) => {
+    const path = `${f.at('flags')}[${i}]`;
+    const v = isScalar(item) ? item.value : undefined;
+    if (typeof v !== 'string' || !(FLAG_NAMES as readonly string[]).includes(v)) {
+      const hint = typeof v === 'string' ? closest(v, FLAG_NAMES) : undefined;
+      r.fail(item, path, `unknown flag ${describe(item)}; known: ${FLAG_NAMES.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+      return;
+    }
+    if (v === 'one-packet') {
+      flags.onePacket = true;
+      return;
+    }
+    const [sched, what] = v.split('-');
+    if (scheduler !== undefined && sched !== scheduler) {
+      r.fail(item, path, `flag "${v}" belongs to the "${sched}" scheduler, this service uses "${scheduler}"`);
+      return;
+    }
+    if (what === 'port') flags.portHash = true;
+    else flags.fallback = true;
+  });
+  return flags;
+}
+
+function readPersistence(r: Reader, node: unknown, path: string, family: AddressFamily, config: ServiceConfig): void {
+  const f = readFields(r, node, path, PERSISTENCE_FIELDS, '"persistence"');
+  if (!f) return;
+  const ms = readDuration(r, f, 'timeout', 1000, MAX_U32 * 1000);
+  config.flags.persistent = true;
+  config.timeout = ms === undefined ? 300 : Math.round(ms / 1000);
+  const maskNode = f.get('netmask');
+  if (maskNode !== undefined) {
+    const v = isScalar(maskNode) ? maskNode.value : undefined;
+    if (family === 'inet6') {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 128) r.fail(maskNode, f.at('netmask'), `an IPv6 netmask is a prefix length from 1 to 128, got ${describe(maskNode)}`);
+      else config.netmask = String(v);
+    } else if (typeof v !== 'string' || !isIpv4Netmask(v)) {
+      r.fail(maskNode, f.at('netmask'), `an IPv4 netmask is a dotted mask such as 255.255.255.0, got ${describe(maskNode)}`);
+    } else config.netmask = v;
+  }
+  const engine = readString(r, f, 'engine', { pattern: /^[a-z0-9_]{1,15}$/, patternHint: 'a persistence engine name such as "sip"' });
+  if (engine !== undefined) config.persistenceEngine = engine;
+}
+
+function readDestination(
+  r: Reader,
+  node: unknown,
+  path: string,
+  service: ServiceKey | undefined,
+  serviceCheck: HealthCheckSpec | undefined,
+): { dest: DesiredDestination; check?: HealthCheckSpec } | undefined {
+  const before = r.issues.length;
+  const f = readFields(r, node, path, DESTINATION_FIELDS, 'a destination');
+  if (!f) return undefined;
+  const address = readAddress(r, f, 'address');
+  const defaultPort = service?.kind === 'addr' ? service.port : undefined;
+  let port = readInt(r, f, 'port', service?.kind === 'fwmark' ? 0 : 1, 65535, { required: defaultPort === undefined });
+  if (port === undefined && !f.has('port')) port = defaultPort;
+  const weight = readInt(r, f, 'weight', 0, MAX_WEIGHT) ?? 1;
+  const forwarding = readChoice(r, f, 'forwarding', FORWARDING, { what: 'forwarding method' }) ?? 'masq';
+  const upper = readInt(r, f, 'upperThreshold', 0, MAX_U32) ?? 0;
+  const lower = readInt(r, f, 'lowerThreshold', 0, MAX_U32) ?? 0;
+  if (upper !== 0 && lower > upper) r.fail(f.get('lowerThreshold'), f.at('lowerThreshold'), `lowerThreshold ${lower} is above upperThreshold ${upper}`);
+  const config: DestinationConfig = { forwarding, weight, upperThreshold: upper, lowerThreshold: lower };
+  if (f.has('tunnelType') || f.has('tunnelPort')) {
+    if (forwarding !== 'tunnel') r.fail(f.keyNode(f.has('tunnelType') ? 'tunnelType' : 'tunnelPort'), path, 'tunnelType/tunnelPort need forwarding: tunnel');
+    config.tunnelType = readChoice(r, f, 'tunnelType', TUNNEL_TYPES, { what: 'tunnel type' }) ?? 'ipip';
+    const tport = readInt(r, f, 'tunnelPort', 1, 65535);
+    if (tport !== undefined) config.tunnelPort = tport;
+    if (config.tunnelType === 'gue' && tport === undefined) r.fail(f.node, path, 'a GUE tunnel needs "tunnelPort"');
+  }
+  if (address && service && address.family !== service.family && forwarding !== 'tunnel') {
+    r.fail(f.get('address'), f.at('address'), `an ${address.family === 'inet' ? 'IPv4' : 'IPv6'} destination in an ${service.family === 'inet' ? 'IPv4' : 'IPv6'} service needs forwarding: tunnel`);
+  }
+  let check = serviceCheck;
+  const checkNode = f.get('healthCheck');
+  if (checkNode !== undefined) {
+    if (isScalar(checkNode) && checkNode.value === false) check = undefined;
+    else check = readCheck(r, checkNode, f.at('healthCheck'), true);
+  }
+  if (check && check.port === undefined && port === 0) r.fail(f.node, path, 'a destination with port 0 needs healthCheck.port');
+  if (!address || port === undefined || r.issues.length > before) return undefined;
+  const key: DestinationKey = { family: address.family, address: address.address, port };
+  return check ? { dest: { key, config }, check } : { dest: { key, config } };
+}
+
+function readCheck(r: Reader, node: unknown, path: string, allowFalse: boolean): HealthCheckSpec | undefined {
+  const f = readFields(r, node, path, CHECK_FIELDS, allowFalse ? 'a health check (or false to disable it)' : 'a health check');
+  if (!f) return undefined;
+  const type: HealthCheckType | undefined = readChoice(r, f, 'type', ['tcp', 'http'] as const, { required: true, what: 'health check type' });
+  const port = readInt(r, f, 'port', 1, 65535);
+  const intervalMs = readDuration(r, f, 'interval', 100, 3_600_000) ?? CHECK_DEFAULTS.intervalMs;
+  const timeoutMs = readDuration(r, f, 'timeout', 10, 600_000) ?? Math.min(CHECK_DEFAULTS.timeoutMs, intervalMs);
+  if (timeoutMs > intervalMs) r.fail(f.get('timeout'), f.at('timeout'), `timeout (${timeoutMs} ms) must not exceed interval (${intervalMs} ms)`);
+  const rise = readInt(r, f, 'rise', 1, 100) ?? CHECK_DEFAULTS.rise;
+  const fall = readInt(r, f, 'fall', 1, 100) ?? CHECK_DEFAULTS.fall;
+  const onFailure: FailureAction = readChoice(r, f, 'onFailure', ['weight0', 'remove'] as const, { what: 'onFailure' }) ?? CHECK_DEFAULTS.onFailure;
+  let path_ = CHECK_DEFAULTS.path as string;
+  let expectStatus = CHECK_DEFAULTS.expectStatus as number;
+  let host: string | undefined;
+  if (type === 'http') {
+    path_ = readString(r, f, 'path', { pattern: /^\/\S*$/, patternHint: 'an absolute path such as /healthz' }) ?? path_;
+    expectStatus = readInt(r, f, 'expectStatus', 100, 599) ?? expectStatus;
+    host = readString(r, f, 'host');
+  } else {
+    for (const k of ['path', 'expectStatus', 'host']) {
+      if (f.has(k)) r.fail(f.keyNode(k), f.at(k), `"${k}" applies to http checks only`);
+    }
+  }
+  if (type === undefined) return undefined;
+  const spec: HealthCheckSpec = { type, path: path_, expectStatus, intervalMs, timeoutMs, rise, fall, onFailure };
+  if (port !== undefined) spec.port = port;
+  if (host !== undefined) spec.host = host;
+  return spec;
+}
