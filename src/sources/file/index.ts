@@ -11,7 +11,7 @@ import type { LoadedConfig } from './types.ts';
 
 export { ConfigError, formatIssue } from './errors.ts';
 export type { ConfigErrorCode, ConfigIssue } from './errors.ts';
-export { CHECK_DEFAULTS, DEFAULT_MH_FLAGS, MAX_WEIGHT, SCHEDULERS, serviceId } from './schema.ts';
+export { CHECK_DEFAULTS, DEFAULT_MH_FLAGS, MAX_WEIGHT, SCHEDULERS } from './schema.ts';
 export type { FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget, LbSettings, LoadedConfig } from './types.ts';
 export { watchConfig } from './watch.ts';
 export type { ConfigWatcher } from './watch.ts';

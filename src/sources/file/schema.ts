@@ -1,6 +1,7 @@
 import { isScalar, isSeq } from 'yaml';
 import type { Node } from 'yaml';
 import type { DestinationConfig, DestinationKey, ForwardingMethod, ServiceConfig, ServiceFlags, ServiceKey, TunnelType } from '../../ipvs/types.ts';
+import { destinationKeyString, serviceKeyString } from '../../ipvs/keys.ts';
 import type { DesiredDestination, DesiredService } from '../../model/types.ts';
 import type { Fields, Reader } from './reader.ts';
 import { childPath, describe, readBool, readChoice, readDuration, readFields, readInt, readList, readString } from './reader.ts';
@@ -62,7 +63,7 @@ export function readConfig(r: Reader, root: unknown): Omit<LoadedConfig, 'file'>
       else names.set(name, position(r, nameNode));
     }
     if (key !== undefined) {
-      const id = serviceId(key);
+      const id = serviceKeyString(key);
       const firstByKey = keys.get(id);
       if (firstByKey !== undefined) r.fail(keyNode, path, `duplicate service ${id} (already defined at ${firstByKey})`);
       else keys.set(id, position(r, keyNode));
@@ -83,14 +84,6 @@ function position(r: Reader, node: unknown): string {
   return `${r.file}:${p.line}:${p.column}`;
 }
 
-export function serviceId(key: ServiceKey): string {
-  if (key.kind === 'fwmark') return `fwmark ${key.fwmark}${key.family === 'inet6' ? ' inet6' : ''}`;
-  return `${key.protocol} ${hostPort(key.address, key.port)}`;
-}
-
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
 
 function readSettings(r: Reader, node: unknown, path: string): LbSettings {
   const f = readFields(r, node, path, SETTINGS_FIELDS, '"settings"');
@@ -155,7 +148,7 @@ function readService(r: Reader, node: unknown, index: number): ReadService | und
     seq?.items.forEach((item, di) => {
       const d = readDestination(r, item, `${g.at('destinations')}[${di}]`, key, serviceCheck);
       if (!d) return;
-      const id = hostPort(d.dest.key.address, d.dest.key.port);
+      const id = destinationKeyString(d.dest.key);
       const first = seen.get(id);
       if (first !== undefined) {
         r.fail(item, `${g.at('destinations')}[${di}]`, `duplicate destination ${id} (already listed at ${first})`);
@@ -165,7 +158,7 @@ function readService(r: Reader, node: unknown, index: number): ReadService | und
       destinations.push(d.dest);
       if (d.check && key && name !== undefined) {
         health.push({
-          id: `${serviceId(key)} -> ${id}`,
+          id: `${serviceKeyString(key)} -> ${destinationKeyString(d.dest.key)}`,
           serviceName: name,
           service: key,
           destination: d.dest.key,

@@ -1,0 +1,7 @@
+// Health checks: probes, the monitor that runs them, and how their verdicts shape the desired state.
+export { applyHealth, healthTargetId } from './apply.ts';
+export { HealthMonitor, defaultProber } from './monitor.ts';
+export type { HealthChange, HealthMonitorOptions, Prober, TargetStatus } from './monitor.ts';
+export { probeHttp, probeTcp } from './probe.ts';
+export type { HttpProbeOptions, ProbeResult } from './probe.ts';
+export type { BackendHealth, FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget } from './types.ts';
