@@ -1,0 +1,212 @@
+// A bit-exact replica of Linux's `mh` IPVS scheduler (net/netfilter/ipvs/ip_vs_mh.c): the same
+// hashes, the same list order, the same weight scaling and the same populate and lookup loops,
+// so we can say which real server the kernel will pick for a client before it does.
+
+import { type AddressFamily, foldAddress, parseAddress } from './address.ts';
+import { type ValidEndpoint, checkDistinct, validateEndpoint, validateWeight } from './endpoint.ts';
+import { MaglevError } from './errors.ts';
+import { DEFAULT_KERNEL_TABLE_SIZE, KERNEL_TABLE_SIZES, kernelTableBits } from './primes.ts';
+import { hsiphashWord, sipKey } from './siphash.ts';
+import type { SlotTable } from './table.ts';
+
+export interface KernelDest {
+  readonly address: string;
+  readonly port: number;
+  /** Current weight: 0 means the destination takes no new connections. */
+  readonly weight: number;
+  /**
+   * The weight the table was built with. The kernel keeps the previous weight when a destination is
+   * set to 0 (a drain keeps its slots); default = weight (a destination added with 0 gets no slots).
+   */
+  readonly lastWeight?: number;
+}
+
+export interface KernelLookupOptions {
+  /** mh-port (IP_VS_SVC_F_SCHED2): hash the client's source port too. */
+  readonly portHash: boolean;
+  /** mh-fallback (IP_VS_SVC_F_SCHED1): look further when the slot's destination is unavailable. */
+  readonly fallback: boolean;
+}
+
+export interface KernelTable extends SlotTable {
+  readonly flavor: 'kernel';
+  /** The destinations as given (order of addition); slots index into this array. */
+  readonly dests: readonly KernelDest[];
+  /** Address family of the destinations; null for an empty service. */
+  readonly family: AddressFamily | null;
+  /** 1 where a destination can take new connections (current weight > 0). */
+  readonly available: Uint8Array;
+  /** Per destination (input order): the kernel's offset, skip and turns. */
+  readonly offsets: Int32Array;
+  readonly skips: Int32Array;
+  readonly turns: Int32Array;
+  readonly gcd: number;
+  readonly rshift: number;
+}
+
+/** The kernel's weights are ints. */
+export const MAX_KERNEL_WEIGHT = 0x7fffffff;
+
+// Fixed keys in ip_vs_mh.c: no per-boot secret, which is what makes the table predictable.
+const HASH1 = sipKey(2654435761, 2654435761);
+const HASH2 = sipKey(2654446892, 2654446892);
+
+/** ip_vs_mh_hashkey(): hsiphash of (offset + port + folded address) as a u32. */
+export function mhHashKey(foldedAddress: number, port: number, useSecondKey: boolean, offset: number): number {
+  return hsiphashWord((offset + port + foldedAddress) | 0, useSecondKey ? HASH2 : HASH1);
+}
+
+/**
+ * Builds the table the kernel builds for a service whose destinations were added in this order
+ * (as with successive `ipvsadm -a`). `size` must be one of the kernel's primes.
+ */
+export function buildKernelTable(destsInAdditionOrder: readonly KernelDest[], size: number = DEFAULT_KERNEL_TABLE_SIZE): KernelTable {
+  if (!KERNEL_TABLE_SIZES.includes(size)) {
+    throw new MaglevError('BAD_TABLE_SIZE', `kernel table size must be one of ${KERNEL_TABLE_SIZES.join(', ')}; got ${String(size)}`);
+  }
+  if (!Array.isArray(destsInAdditionOrder)) throw new MaglevError('EMPTY_BACKENDS', 'destinations must be an array');
+  const n = destsInAdditionOrder.length;
+  const endpoints: ValidEndpoint[] = [];
+  const weights: number[] = [];
+  const lastWeights: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const d = destsInAdditionOrder[i];
+    const what = `destination ${i + 1}`;
+    const e = validateEndpoint(d?.address, d?.port, what);
+    const w = validateWeight(d.weight, MAX_KERNEL_WEIGHT, `${what} (${e.key})`);
+    const lw = d.lastWeight === undefined ? w : validateWeight(d.lastWeight, MAX_KERNEL_WEIGHT, `${what} (${e.key}) last weight`);
+    // The kernel updates last_weight on every non-zero weight, so they can only differ at weight 0.
+    if (w > 0 && lw !== w) {
+      throw new MaglevError('BAD_WEIGHT', `${what} (${e.key}): last weight ${lw} differs from weight ${w}; it can only differ when weight is 0 (a drain)`);
+    }
+    endpoints.push(e);
+    weights.push(w);
+    lastWeights.push(lw);
+  }
+  checkDistinct(endpoints);
+
+  const offsets = new Int32Array(n);
+  const skips = new Int32Array(n);
+  const turns = new Int32Array(n);
+  const available = new Uint8Array(n);
+  const slots = new Int32Array(size).fill(-1);
+
+  let gcd = 0;
+  let maxWeight = 0;
+  for (const lw of lastWeights) {
+    if (lw > 0) gcd = gcd > 0 ? greatestCommonDivisor(lw, gcd) : lw;
+    if (lw > maxWeight) maxWeight = lw;
+  }
+  let rshift = 0;
+  if (gcd >= 1) {
+    const bits = 32 - Math.clz32(Math.floor(maxWeight / gcd));
+    rshift = Math.max(0, bits - kernelTableBits(size));
+  }
+  for (let i = 0; i < n; i++) {
+    const folded = foldAddress(endpoints[i].address.words);
+    offsets[i] = mhHashKey(folded, endpoints[i].port, false, 0) % size;
+    skips[i] = (mhHashKey(folded, endpoints[i].port, true, 0) % (size - 1)) + 1;
+    const lw = lastWeights[i];
+    const scaled = gcd >= 1 ? Math.floor(lw / gcd) >> rshift : 0;
+    turns[i] = scaled !== 0 ? scaled : lw !== 0 ? 1 : 0;
+    available[i] = weights[i] > 0 ? 1 : 0;
+  }
+  if (gcd >= 1) populateKernel(slots, offsets, skips, turns);
+
+  return {
+    flavor: 'kernel',
+    size,
+    slots,
+    keys: endpoints.map((e) => e.key),
+    tableWeights: lastWeights,
+    dests: destsInAdditionOrder.slice(),
+    family: n > 0 ? endpoints[0].address.family : null,
+    available,
+    offsets,
+    skips,
+    turns,
+    gcd,
+    rshift,
+  };
+}
+
+/**
+ * ip_vs_mh_populate(): destinations take turns in the kernel's list order, which is the reverse of
+ * the order of addition (new destinations are inserted at the head of the list); on its turn a
+ * destination claims `turns` free slots in a row from its permutation.
+ */
+function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Array, turns: Int32Array): void {
+  const size = slots.length;
+  const n = offsets.length;
+  const perm = Int32Array.from(offsets);
+  let filled = 0;
+  for (;;) {
+    for (let i = n - 1; i >= 0; i--) {
+      const t = turns[i];
+      if (t < 1) continue;
+      const skip = skips[i];
+      let c = perm[i];
+      for (let k = 0; k < t; k++) {
+        while (slots[c] !== -1) {
+          c += skip;
+          if (c >= size) c -= size;
+        }
+        slots[c] = i;
+        if (++filled === size) return;
+      }
+      perm[i] = c;
+    }
+  }
+}
+
+/**
+ * The destination (input index) the kernel picks for a new connection from `clientAddress`
+ * (and `clientPort` with mh-port), or -1 when it drops it. Parses the address; for hot loops use
+ * kernelLookupFolded.
+ */
+export function kernelLookup(table: KernelTable, clientAddress: string, clientPort: number, opts: KernelLookupOptions): number {
+  const client = parseAddress(clientAddress);
+  if (table.family !== null && client.family !== table.family) {
+    throw new MaglevError('BAD_ADDRESS', `client ${client.text} is not of the service's address family (${table.family})`);
+  }
+  if (opts.portHash && (!Number.isInteger(clientPort) || clientPort < 0 || clientPort > 65535)) {
+    throw new MaglevError('BAD_PORT', `client port must be an integer 0..65535, got ${String(clientPort)}`);
+  }
+  return kernelLookupFolded(table, foldAddress(client.words), clientPort, opts.portHash, opts.fallback);
+}
+
+/**
+ * Allocation-free lookup. `foldedAddress` is foldAddress(words) (the IPv4 address as a u32, or the
+ * XOR of the four IPv6 words); `clientPort` is ignored unless `portHash`.
+ */
+export function kernelLookupFolded(table: KernelTable, foldedAddress: number, clientPort: number, portHash: boolean, fallback: boolean): number {
+  const size = table.size;
+  const slots = table.slots;
+  const available = table.available;
+  const port = portHash ? clientPort : 0;
+  const first = mhHashKey(foldedAddress, port, false, 0) % size;
+  const dest = slots[first];
+  if (dest < 0) return -1;
+  if (available[dest] === 1) return dest;
+  if (!fallback) return -1;
+  // ip_vs_mh_get_fallback(): rehash with growing offsets until an available destination (or an
+  // empty slot, which ends the search) turns up.
+  for (let o = 0; o < size; o++) {
+    const rotated = (o + first) % size;
+    const d = slots[mhHashKey(foldedAddress, port, false, rotated) % size];
+    if (d < 0) return -1;
+    if (available[d] === 1) return d;
+  }
+  return -1;
+}
+
+function greatestCommonDivisor(a: number, b: number): number {
+  let x = a;
+  let y = b;
+  while (y !== 0) {
+    const t = x % y;
+    x = y;
+    y = t;
+  }
+  return x;
+}

@@ -1,0 +1,54 @@
+// MurmurHash3 x86_32 (Austin Appleby, public domain) with Math.imul so every step stays in int32.
+// Reads bytes straight from a typed array so hashing a flow key allocates nothing.
+
+const C1 = 0xcc9e2d51;
+const C2 = 0x1b873593;
+
+/** MurmurHash3 x86_32 of `length` bytes of `data` starting at `start`; unsigned result. */
+export function murmur3Bytes(data: Uint8Array, start: number, length: number, seed: number): number {
+  let h = seed | 0;
+  const blockEnd = start + (length & ~3);
+  let p = start;
+  for (; p < blockEnd; p += 4) {
+    let k = data[p] | (data[p + 1] << 8) | (data[p + 2] << 16) | (data[p + 3] << 24);
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h ^= k;
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const tail = length & 3;
+  if (tail !== 0) {
+    let k = 0;
+    if (tail === 3) k ^= data[p + 2] << 16;
+    if (tail >= 2) k ^= data[p + 1] << 8;
+    k ^= data[p];
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    k = Math.imul(k, C2);
+    h ^= k;
+  }
+  return fmix32(h ^ length);
+}
+
+/** MurmurHash3 x86_32 of one 32-bit word taken as 4 little-endian bytes. */
+export function murmur3Word(word: number, seed: number): number {
+  let k = Math.imul(word | 0, C1);
+  k = (k << 15) | (k >>> 17);
+  k = Math.imul(k, C2);
+  let h = (seed | 0) ^ k;
+  h = (h << 13) | (h >>> 19);
+  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  return fmix32(h ^ 4);
+}
+
+function fmix32(x: number): number {
+  let h = x;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}

@@ -1,0 +1,213 @@
+// Maglev as published (Eisenbud et al., NSDI 2016, section 3.4), with weights.
+//
+// - Backends are named by address:port and sorted canonically (IPv4 before IPv6, then address
+//   bytes, then port) before populating, so every node builds the same table whatever order its
+//   configuration lists them in.
+// - offset = murmur3(name, OFFSET_SEED) mod M, skip = murmur3(name, SKIP_SEED) mod (M-1) + 1, where
+//   name is the address bytes (4 or 16, network order) followed by the port (2 bytes, big-endian).
+// - Weights follow Katran's "MaglevV2": each round every backend adds its weight to a counter and,
+//   whenever the counter reaches the largest weight, takes its next free preferred slot and
+//   subtracts that weight. With equal weights this is exactly the paper's round robin; a backend of
+//   weight 0 takes no slot (maintenance).
+// - The permutation is walked on the fly (perm += skip mod M): no N x M matrix.
+// - Lookup: table[murmur3(5-tuple, FLOW_SEED) mod M], the tuple being source address, destination
+//   address, source port, destination port (big-endian) and protocol: 13 bytes for IPv4, 37 for IPv6.
+
+import { type AddressFamily, parseAddress, writeAddressBytes } from './address.ts';
+import { type ValidEndpoint, checkDistinct, validateEndpoint, validateWeight } from './endpoint.ts';
+import { MaglevError } from './errors.ts';
+import { murmur3Bytes } from './murmur3.ts';
+import { isPrime } from './primes.ts';
+import type { SlotTable } from './table.ts';
+
+export interface MaglevBackend {
+  readonly address: string;
+  readonly port: number;
+  /** Relative weight, integer 0..MAX_MAGLEV_WEIGHT; default 1. */
+  readonly weight?: number;
+}
+
+export interface MaglevTable extends SlotTable {
+  readonly flavor: 'maglev';
+  /** The backends in canonical order; slots index into this array (and into keys). */
+  readonly backends: readonly MaglevBackend[];
+  readonly family: AddressFamily;
+  readonly offsets: Int32Array;
+  readonly skips: Int32Array;
+}
+
+export const DEFAULT_MAGLEV_TABLE_SIZE = 65537;
+/** Bounded so a typo cannot ask for gigabytes (Int32Array of 2^24 slots = 64 MB). */
+export const MAX_MAGLEV_TABLE_SIZE = 1 << 24;
+/** Bounded so the weighted populate (one pass over all backends per round) stays fast. */
+export const MAX_MAGLEV_WEIGHT = 65535;
+
+export const OFFSET_SEED = 0;
+export const SKIP_SEED = 0x9e3779b9 | 0;
+export const FLOW_SEED = 0x5bd1e995 | 0;
+
+export function buildMaglevTable(backends: readonly MaglevBackend[], size: number = DEFAULT_MAGLEV_TABLE_SIZE): MaglevTable {
+  if (!Array.isArray(backends) || backends.length === 0) {
+    throw new MaglevError('EMPTY_BACKENDS', 'a maglev table needs at least one backend');
+  }
+  if (!Number.isInteger(size) || size > MAX_MAGLEV_TABLE_SIZE || !isPrime(size)) {
+    throw new MaglevError('BAD_TABLE_SIZE', `maglev table size must be a prime <= ${MAX_MAGLEV_TABLE_SIZE}; got ${String(size)}`);
+  }
+  if (size < backends.length) {
+    throw new MaglevError('BAD_TABLE_SIZE', `table size ${size} is smaller than the number of backends (${backends.length})`);
+  }
+  const entries: { e: ValidEndpoint; weight: number; backend: MaglevBackend }[] = [];
+  for (let i = 0; i < backends.length; i++) {
+    const b = backends[i];
+    const e = validateEndpoint(b?.address, b?.port, `backend ${i + 1}`);
+    const weight = b.weight === undefined ? 1 : validateWeight(b.weight, MAX_MAGLEV_WEIGHT, `backend ${i + 1} (${e.key})`);
+    entries.push({ e, weight, backend: b });
+  }
+  checkDistinct(entries.map((x) => x.e));
+  if (!entries.some((x) => x.weight > 0)) {
+    throw new MaglevError('NO_POSITIVE_WEIGHT', 'every backend has weight 0: nothing can take traffic');
+  }
+  entries.sort((a, b) => compareEndpoints(a.e, b.e));
+
+  const n = entries.length;
+  const offsets = new Int32Array(n);
+  const skips = new Int32Array(n);
+  const weights = new Int32Array(n);
+  const name = new Uint8Array(18);
+  for (let i = 0; i < n; i++) {
+    const len = writeBackendName(entries[i].e, name);
+    offsets[i] = murmur3Bytes(name, 0, len, OFFSET_SEED) % size;
+    skips[i] = (murmur3Bytes(name, 0, len, SKIP_SEED) % (size - 1)) + 1;
+    weights[i] = entries[i].weight;
+  }
+  const slots = new Int32Array(size);
+  populateMaglev(slots, offsets, skips, weights);
+  return {
+    flavor: 'maglev',
+    size,
+    slots,
+    keys: entries.map((x) => x.e.key),
+    tableWeights: entries.map((x) => x.weight),
+    backends: entries.map((x) => x.backend),
+    family: entries[0].e.address.family,
+    offsets,
+    skips,
+  };
+}
+
+/**
+ * The populate loop on given permutations (exported for the paper's test vector, which fixes
+ * offsets and skips directly). Fills every slot of `slots`; weights must include a positive one.
+ */
+export function populateMaglev(slots: Int32Array, offsets: Int32Array, skips: Int32Array, weights: Int32Array): void {
+  const size = slots.length;
+  const n = offsets.length;
+  slots.fill(-1);
+  const perm = Int32Array.from(offsets);
+  let maxWeight = 0;
+  let equal = true;
+  for (let i = 0; i < n; i++) {
+    if (weights[i] > maxWeight) maxWeight = weights[i];
+    if (weights[i] !== weights[0]) equal = false;
+  }
+  let filled = 0;
+  if (equal) {
+    // The common case without counters: the paper's plain round robin.
+    for (;;) {
+      for (let i = 0; i < n; i++) {
+        const skip = skips[i];
+        let c = perm[i];
+        while (slots[c] !== -1) {
+          c += skip;
+          if (c >= size) c -= size;
+        }
+        slots[c] = i;
+        perm[i] = c;
+        if (++filled === size) return;
+      }
+    }
+  }
+  const counters = new Int32Array(n);
+  for (;;) {
+    for (let i = 0; i < n; i++) {
+      counters[i] += weights[i];
+      if (counters[i] < maxWeight) continue;
+      counters[i] -= maxWeight;
+      const skip = skips[i];
+      let c = perm[i];
+      while (slots[c] !== -1) {
+        c += skip;
+        if (c >= size) c -= size;
+      }
+      slots[c] = i;
+      perm[i] = c;
+      if (++filled === size) return;
+    }
+  }
+}
+
+/** The backend (index into table.backends) for a 32-bit flow hash. */
+export function maglevLookupHash(table: MaglevTable, hash: number): number {
+  return table.slots[(hash >>> 0) % table.size];
+}
+
+/** Allocation-free lookup on an encoded flow key (see encodeFlow). */
+export function maglevLookupKey(table: MaglevTable, key: Uint8Array, offset: number, length: number): number {
+  return table.slots[murmur3Bytes(key, offset, length, FLOW_SEED) % table.size];
+}
+
+export interface Flow {
+  readonly srcAddress: string;
+  readonly dstAddress: string;
+  readonly srcPort: number;
+  readonly dstPort: number;
+  /** IP protocol number (6 = TCP, 17 = UDP, 132 = SCTP). */
+  readonly protocol: number;
+}
+
+/** Encodes a 5-tuple as the flow key hashed by lookups; returns its length (13 or 37 bytes). */
+export function encodeFlow(flow: Flow, out: Uint8Array, offset: number): number {
+  const src = parseAddress(flow.srcAddress);
+  const dst = parseAddress(flow.dstAddress);
+  if (src.family !== dst.family) throw new MaglevError('BAD_FLOW', `flow mixes ${src.text} and ${dst.text}`);
+  for (const [name, p] of [['source port', flow.srcPort], ['destination port', flow.dstPort]] as const) {
+    if (!Number.isInteger(p) || p < 0 || p > 65535) throw new MaglevError('BAD_PORT', `flow ${name} must be 0..65535, got ${String(p)}`);
+  }
+  if (!Number.isInteger(flow.protocol) || flow.protocol < 0 || flow.protocol > 255) {
+    throw new MaglevError('BAD_FLOW', `flow protocol must be an IP protocol number 0..255, got ${String(flow.protocol)}`);
+  }
+  let p = offset;
+  p += writeAddressBytes(src.words, out, p);
+  p += writeAddressBytes(dst.words, out, p);
+  out[p++] = flow.srcPort >>> 8;
+  out[p++] = flow.srcPort & 0xff;
+  out[p++] = flow.dstPort >>> 8;
+  out[p++] = flow.dstPort & 0xff;
+  out[p++] = flow.protocol;
+  return p - offset;
+}
+
+const flowScratch = new Uint8Array(37);
+
+/** The backend (index into table.backends) for a 5-tuple. */
+export function maglevLookup(table: MaglevTable, flow: Flow): number {
+  const len = encodeFlow(flow, flowScratch, 0);
+  return maglevLookupKey(table, flowScratch, 0, len);
+}
+
+function writeBackendName(e: ValidEndpoint, out: Uint8Array): number {
+  const len = writeAddressBytes(e.address.words, out, 0);
+  out[len] = e.port >>> 8;
+  out[len + 1] = e.port & 0xff;
+  return len + 2;
+}
+
+function compareEndpoints(a: ValidEndpoint, b: ValidEndpoint): number {
+  const wa = a.address.words;
+  const wb = b.address.words;
+  if (wa.length !== wb.length) return wa.length - wb.length;
+  for (let i = 0; i < wa.length; i++) {
+    if (wa[i] !== wb[i]) return wa[i] - wb[i];
+  }
+  return a.port - b.port;
+}
