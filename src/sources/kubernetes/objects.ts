@@ -1,0 +1,342 @@
+import type { Family, Protocol } from '../../ipvs/types.ts';
+import { type CanonicalAddress, canonicalAddress } from './address.ts';
+
+// Narrowing of Kubernetes objects (as the API server, an informer or a YAML file hands them
+// over: untrusted `unknown`) into the few fields translation reads. Every defect becomes a
+// warning naming the object; a defect that makes an object unusable skips that object (or
+// just the port/endpoint concerned), it never throws.
+
+export interface TranslationWarning {
+  kind: 'Service' | 'EndpointSlice' | 'Node' | 'Object';
+  /** "namespace/name" (or just the name for cluster-scoped objects); "" when the object has none. */
+  object: string;
+  /** CamelCase reason, usable as a Kubernetes Event reason. */
+  reason: string;
+  message: string;
+}
+
+export interface ServicePortView {
+  name: string;
+  protocol: Protocol;
+  port: number;
+  /** 0 when the port has no node port. */
+  nodePort: number;
+}
+
+export interface ServiceView {
+  namespace: string;
+  name: string;
+  type: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+  /** Canonical cluster IPs, at most one per family, primary first. */
+  clusterIPs: CanonicalAddress[];
+  ports: ServicePortView[];
+  externalIPs: CanonicalAddress[];
+  loadBalancerIPs: CanonicalAddress[];
+  /** Persistence timeout in seconds when sessionAffinity is ClientIP, else undefined. */
+  affinityTimeout: number | undefined;
+  externalPolicyLocal: boolean;
+  internalPolicyLocal: boolean;
+  /** Topology-aware routing asked for (trafficDistribution PreferClose/PreferSameZone or topology-mode Auto). */
+  topologyAware: boolean;
+  annotations: Readonly<Record<string, string>>;
+}
+
+export interface EndpointView {
+  family: Family;
+  address: string;
+  ready: boolean;
+  serving: boolean;
+  terminating: boolean;
+  nodeName: string;
+  zoneHints: readonly string[];
+}
+
+export interface SlicePortView {
+  name: string;
+  protocol: Protocol;
+  port: number;
+}
+
+export interface EndpointSliceView {
+  namespace: string;
+  name: string;
+  serviceName: string;
+  family: Family;
+  ports: SlicePortView[];
+  endpoints: EndpointView[];
+}
+
+export interface NodeView {
+  name: string;
+  /** InternalIP then ExternalIP addresses, canonical, deduplicated. */
+  addresses: CanonicalAddress[];
+  zone: string;
+}
+
+export type Parsed<T> = { value: T | undefined; warnings: TranslationWarning[] };
+
+export const DEFAULT_AFFINITY_TIMEOUT = 10800;
+const MAX_AFFINITY_TIMEOUT = 86400;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function asRecord(v: unknown): Record<string, unknown> {
+  return isRecord(v) ? v : {};
+}
+
+function asArray(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+function asString(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function isPort(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
+}
+
+function parseProtocol(v: unknown): Protocol | undefined {
+  if (v === undefined || v === null) return 'tcp';
+  if (v === 'TCP') return 'tcp';
+  if (v === 'UDP') return 'udp';
+  if (v === 'SCTP') return 'sctp';
+  return undefined;
+}
+
+interface Meta {
+  namespace: string;
+  name: string;
+  annotations: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+function readMeta(obj: Record<string, unknown>, namespaced: boolean): Meta | undefined {
+  const meta = asRecord(obj.metadata);
+  const name = asString(meta.name);
+  const namespace = namespaced ? asString(meta.namespace) ?? 'default' : '';
+  if (!name) return undefined;
+  return { name, namespace, annotations: stringMap(meta.annotations), labels: stringMap(meta.labels) };
+}
+
+function stringMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(asRecord(v))) if (typeof val === 'string') out[k] = val;
+  return out;
+}
+
+function objectName(meta: Meta): string {
+  return meta.namespace ? `${meta.namespace}/${meta.name}` : meta.name;
+}
+
+/** A Service this controller programs, or undefined (with the reason as a warning, or silently for headless/ExternalName). */
+export function parseService(obj: unknown): Parsed<ServiceView> {
+  const warnings: TranslationWarning[] = [];
+  if (!isRecord(obj)) return { value: undefined, warnings: [objectWarning('Service', 'a Service is not an object')] };
+  const meta = readMeta(obj, true);
+  if (!meta) return { value: undefined, warnings: [objectWarning('Service', 'a Service has no metadata.name')] };
+  const id = objectName(meta);
+  const warn = (reason: string, message: string): void => {
+    warnings.push({ kind: 'Service', object: id, reason, message });
+  };
+  const skip = (message: string): Parsed<ServiceView> => {
+    warn('InvalidService', `${message}; the Service is skipped`);
+    return { value: undefined, warnings };
+  };
+  const spec = asRecord(obj.spec);
+  const status = asRecord(obj.status);
+  const type = spec.type ?? 'ClusterIP';
+  if (type === 'ExternalName') return { value: undefined, warnings };
+  if (type !== 'ClusterIP' && type !== 'NodePort' && type !== 'LoadBalancer') return skip(`spec.type ${JSON.stringify(type)} is not a Service type`);
+
+  const rawIPs = Array.isArray(spec.clusterIPs) && spec.clusterIPs.length > 0 ? spec.clusterIPs : spec.clusterIP === undefined ? [] : [spec.clusterIP];
+  if (rawIPs.length === 0) return skip('spec.clusterIP is not set');
+  if (rawIPs[0] === 'None' || rawIPs[0] === '') return { value: undefined, warnings }; // headless: DNS only
+  const clusterIPs: CanonicalAddress[] = [];
+  for (const raw of rawIPs) {
+    const ip = typeof raw === 'string' ? canonicalAddress(raw) : undefined;
+    if (!ip) return skip(`spec.clusterIPs has ${JSON.stringify(raw)}, which is not an IP address`);
+    if (clusterIPs.some((c) => c.family === ip.family)) return skip('spec.clusterIPs has two addresses of the same family');
+    clusterIPs.push(ip);
+  }
+
+  const ports: ServicePortView[] = [];
+  if (!Array.isArray(spec.ports)) warn('InvalidService', 'spec.ports is not a list; the Service gets no virtual servers');
+  for (const [i, rawPort] of asArray(spec.ports).entries()) {
+    const p = asRecord(rawPort);
+    const name = asString(p.name) ?? '';
+    const protocol = parseProtocol(p.protocol);
+    if (!protocol) {
+      warn('InvalidPort', `spec.ports[${i}].protocol ${JSON.stringify(p.protocol)} is not TCP, UDP or SCTP; port skipped`);
+      continue;
+    }
+    if (!isPort(p.port)) {
+      warn('InvalidPort', `spec.ports[${i}].port ${JSON.stringify(p.port)} is not a port number (1-65535); port skipped`);
+      continue;
+    }
+    let nodePort = 0;
+    if (p.nodePort !== undefined && p.nodePort !== null && type !== 'ClusterIP') {
+      if (isPort(p.nodePort)) nodePort = p.nodePort;
+      else warn('InvalidPort', `spec.ports[${i}].nodePort ${JSON.stringify(p.nodePort)} is not a port number; no node port for it`);
+    }
+    if (ports.some((q) => q.port === p.port && q.protocol === protocol)) {
+      warn('InvalidPort', `spec.ports[${i}] repeats port ${p.port}/${protocol}; skipped`);
+      continue;
+    }
+    ports.push({ name, protocol, port: p.port, nodePort });
+  }
+
+  const externalIPs = readIPs(asArray(spec.externalIPs), (raw) => warn('InvalidExternalIP', `spec.externalIPs entry ${JSON.stringify(raw)} is not an IP address; ignored`));
+  const loadBalancerIPs: CanonicalAddress[] = [];
+  if (type === 'LoadBalancer') {
+    for (const rawIngress of asArray(asRecord(status.loadBalancer).ingress)) {
+      const ingress = asRecord(rawIngress);
+      if (ingress.ip === undefined) continue; // hostname-only ingress: nothing to bind
+      // ipMode Proxy: the load balancer proxies to node ports itself; kube-proxy does not bind the VIP.
+      if (ingress.ipMode === 'Proxy') continue;
+      const ip = typeof ingress.ip === 'string' ? canonicalAddress(ingress.ip) : undefined;
+      if (!ip) warn('InvalidLoadBalancerIP', `status.loadBalancer.ingress ip ${JSON.stringify(ingress.ip)} is not an IP address; ignored`);
+      else if (!loadBalancerIPs.some((x) => x.address === ip.address)) loadBalancerIPs.push(ip);
+    }
+  }
+
+  let affinityTimeout: number | undefined;
+  if (spec.sessionAffinity === 'ClientIP') {
+    const t = asRecord(asRecord(asRecord(spec.sessionAffinityConfig).clientIP)).timeoutSeconds;
+    if (t === undefined || t === null) affinityTimeout = DEFAULT_AFFINITY_TIMEOUT;
+    else if (typeof t === 'number' && Number.isInteger(t) && t >= 1 && t <= MAX_AFFINITY_TIMEOUT) affinityTimeout = t;
+    else {
+      warn('InvalidSessionAffinity', `sessionAffinityConfig.clientIP.timeoutSeconds ${JSON.stringify(t)} is not 1-${MAX_AFFINITY_TIMEOUT}; using ${DEFAULT_AFFINITY_TIMEOUT}`);
+      affinityTimeout = DEFAULT_AFFINITY_TIMEOUT;
+    }
+  } else if (spec.sessionAffinity !== undefined && spec.sessionAffinity !== 'None' && spec.sessionAffinity !== null) {
+    warn('InvalidSessionAffinity', `spec.sessionAffinity ${JSON.stringify(spec.sessionAffinity)} is not None or ClientIP; using None`);
+  }
+
+  const topologyMode = meta.annotations['service.kubernetes.io/topology-mode'] ?? meta.annotations['service.kubernetes.io/topology-aware-hints'] ?? '';
+  const topologyAware =
+    spec.trafficDistribution === 'PreferClose' || spec.trafficDistribution === 'PreferSameZone' || topologyMode === 'Auto' || topologyMode === 'auto';
+
+  // As kube-proxy's ExternalPolicyLocal: only for externally reachable Services (node ports, LB, external IPs).
+  const externalPolicyLocal = spec.externalTrafficPolicy === 'Local' && (type !== 'ClusterIP' || externalIPs.length > 0);
+  return {
+    value: {
+      namespace: meta.namespace,
+      name: meta.name,
+      type,
+      clusterIPs,
+      ports,
+      externalIPs,
+      loadBalancerIPs,
+      affinityTimeout,
+      externalPolicyLocal,
+      internalPolicyLocal: spec.internalTrafficPolicy === 'Local',
+      topologyAware,
+      annotations: meta.annotations,
+    },
+    warnings,
+  };
+}
+
+function readIPs(raw: unknown[], onBad: (raw: unknown) => void): CanonicalAddress[] {
+  const out: CanonicalAddress[] = [];
+  for (const r of raw) {
+    const ip = typeof r === 'string' ? canonicalAddress(r) : undefined;
+    if (!ip) onBad(r);
+    else if (!out.some((x) => x.address === ip.address)) out.push(ip);
+  }
+  return out;
+}
+
+const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+/** An EndpointSlice's usable endpoints, or undefined when it belongs to no Service or is FQDN. */
+export function parseEndpointSlice(obj: unknown): Parsed<EndpointSliceView> {
+  const warnings: TranslationWarning[] = [];
+  if (!isRecord(obj)) return { value: undefined, warnings: [objectWarning('EndpointSlice', 'an EndpointSlice is not an object')] };
+  const meta = readMeta(obj, true);
+  if (!meta) return { value: undefined, warnings: [objectWarning('EndpointSlice', 'an EndpointSlice has no metadata.name')] };
+  const id = objectName(meta);
+  const warn = (reason: string, message: string): void => {
+    warnings.push({ kind: 'EndpointSlice', object: id, reason, message });
+  };
+  const serviceName = meta.labels[SERVICE_NAME_LABEL];
+  if (!serviceName) return { value: undefined, warnings }; // not managed for a Service (e.g. a custom slice)
+  let family: Family;
+  if (obj.addressType === 'IPv4') family = 'inet';
+  else if (obj.addressType === 'IPv6') family = 'inet6';
+  else if (obj.addressType === 'FQDN') return { value: undefined, warnings };
+  else {
+    warn('InvalidEndpointSlice', `addressType ${JSON.stringify(obj.addressType)} is not IPv4, IPv6 or FQDN; slice skipped`);
+    return { value: undefined, warnings };
+  }
+
+  const ports: SlicePortView[] = [];
+  for (const [i, rawPort] of asArray(obj.ports).entries()) {
+    const p = asRecord(rawPort);
+    const protocol = parseProtocol(p.protocol);
+    if (!protocol) {
+      warn('InvalidEndpointPort', `ports[${i}].protocol ${JSON.stringify(p.protocol)} is not TCP, UDP or SCTP; port skipped`);
+      continue;
+    }
+    // A nil port means "all ports" and is only valid for Services without selector ports; kube-proxy skips it.
+    if (p.port === undefined || p.port === null) continue;
+    if (!isPort(p.port)) {
+      warn('InvalidEndpointPort', `ports[${i}].port ${JSON.stringify(p.port)} is not a port number; port skipped`);
+      continue;
+    }
+    ports.push({ name: asString(p.name) ?? '', protocol, port: p.port });
+  }
+
+  const endpoints: EndpointView[] = [];
+  for (const [i, rawEp] of asArray(obj.endpoints).entries()) {
+    const ep = asRecord(rawEp);
+    const first = asArray(ep.addresses)[0];
+    const ip = typeof first === 'string' ? canonicalAddress(first) : undefined;
+    if (!ip) {
+      warn('InvalidEndpoint', `endpoints[${i}].addresses[0] ${JSON.stringify(first)} is not an IP address; endpoint skipped`);
+      continue;
+    }
+    if (ip.family !== family) {
+      warn('InvalidEndpoint', `endpoints[${i}] address ${first} is not of addressType ${String(obj.addressType)}; endpoint skipped`);
+      continue;
+    }
+    const c = asRecord(ep.conditions);
+    // API semantics: a nil ready/serving means "ready"; a nil terminating means "not terminating".
+    const ready = c.ready !== false;
+    const serving = c.serving === undefined || c.serving === null ? ready : c.serving !== false;
+    const terminating = c.terminating === true;
+    const zoneHints: string[] = [];
+    for (const z of asArray(asRecord(ep.hints).forZones)) {
+      const name = asString(asRecord(z).name);
+      if (name) zoneHints.push(name);
+    }
+    endpoints.push({ family, address: ip.address, ready, serving, terminating, nodeName: asString(ep.nodeName) ?? '', zoneHints });
+  }
+
+  return { value: { namespace: meta.namespace, name: meta.name, serviceName, family, ports, endpoints }, warnings };
+}
+
+export function parseNode(obj: unknown): Parsed<NodeView> {
+  const warnings: TranslationWarning[] = [];
+  if (!isRecord(obj)) return { value: undefined, warnings: [objectWarning('Node', 'a Node is not an object')] };
+  const meta = readMeta(obj, false);
+  if (!meta) return { value: undefined, warnings: [objectWarning('Node', 'a Node has no metadata.name')] };
+  const addresses: CanonicalAddress[] = [];
+  for (const wanted of ['InternalIP', 'ExternalIP']) {
+    for (const rawAddr of asArray(asRecord(obj.status).addresses)) {
+      const a = asRecord(rawAddr);
+      if (a.type !== wanted) continue;
+      const ip = typeof a.address === 'string' ? canonicalAddress(a.address) : undefined;
+      if (!ip) warnings.push({ kind: 'Node', object: meta.name, reason: 'InvalidNodeAddress', message: `status.addresses ${wanted} ${JSON.stringify(a.address)} is not an IP address; ignored` });
+      else if (!addresses.some((x) => x.address === ip.address)) addresses.push(ip);
+    }
+  }
+  return { value: { name: meta.name, addresses, zone: meta.labels['topology.kubernetes.io/zone'] ?? '' }, warnings };
+}
+
+function objectWarning(kind: TranslationWarning['kind'], message: string): TranslationWarning {
+  return { kind, object: '', reason: 'MalformedObject', message: `${message}; skipped` };
+}
