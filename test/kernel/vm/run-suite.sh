@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Run the real-kernel vitest suites (vitest.kernel.config.ts) in the VM, or directly on a host whose
+# kernel has IPVS (see run-in-vm.sh). Arguments go to vitest: files, -t filters, --reporter ...
+#   bash test/kernel/vm/run-suite.sh                          # every test/kernel/**/*.test.ts
+#   bash test/kernel/vm/run-suite.sh test/kernel/smoke.test.ts
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+cd "$HERE/../../.."
+exec bash "$HERE/run-in-vm.sh" npx vitest run --config vitest.kernel.config.ts "$@"
