@@ -1,0 +1,292 @@
+import type { DesiredService, DesiredState } from '../model/types.ts';
+import type { Destination, DestinationConfig, Protocol } from '../ipvs/types.ts';
+import {
+  compareDestinationKeys,
+  destId,
+  destinationConfigEqual,
+  drainKey,
+  serviceAddress,
+  serviceConfigEqual,
+  svcId,
+} from './compare.ts';
+import { defaultFlowMoveEstimator } from './flow-move.ts';
+import type {
+  ActualService,
+  ActualState,
+  Conflict,
+  DrainRecord,
+  DrainState,
+  FlowMove,
+  FlowMoveEstimator,
+  MhDest,
+  Operation,
+  OwnershipState,
+  Plan,
+  PlanOptions,
+} from './types.ts';
+
+// The planner: a pure function from (kernel state, desired state, ownership, drains, time) to the fewest
+// operations that make the kernel match, in a safe order. It never looks at services it does not own,
+// and never deletes anything it has not positively seen in the kernel.
+
+export const DEFAULT_DRAIN_TIMEOUT_MS = 300_000;
+export const DEFAULT_DELETE_AT_ONCE: readonly Protocol[] = ['udp', 'sctp'];
+export const DEFAULT_MH_TABLE_SIZE = 4093;
+
+export interface PlanScope {
+  /**
+   * Service key strings to plan. Services outside the scope get no operations and keep their drain records;
+   * they still count for which addresses are in use. Undefined = every service.
+   */
+  services?: ReadonlySet<string>;
+}
+
+/**
+ * Plan the operations turning `actual` into `desired`.
+ *
+ * Safe order: add/update services, add/update destinations (capacity first), drain, delete destinations,
+ * delete services, then bind new VIPs (their services exist by then) and unbind VIPs no service uses.
+ * New destinations are added in a canonical order (address, port) so every node gets the same `mh` table.
+ */
+export function plan(
+  actual: ActualState,
+  desired: DesiredState,
+  ownership: OwnershipState,
+  drains: DrainState,
+  now: number,
+  options: PlanOptions & PlanScope = {},
+): Plan {
+  const drainTimeout = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+  const deleteAtOnce = new Set<string>(options.deleteAtOnceProtocols ?? DEFAULT_DELETE_AT_ONCE);
+  const tableSize = options.mhTableSize ?? DEFAULT_MH_TABLE_SIZE;
+  const estimator = options.flowMoveEstimator === undefined ? defaultFlowMoveEstimator : options.flowMoveEstimator;
+  const scope = options.services;
+  const inScope = (id: string): boolean => scope === undefined || scope.has(id);
+
+  const serviceOps: Operation[] = [];
+  const addDestOps: Operation[] = [];
+  const drainOps: Operation[] = [];
+  const deleteDestOps: Operation[] = [];
+  const deleteServiceOps: Operation[] = [];
+  const conflicts: Conflict[] = [];
+  const flowMoves: FlowMove[] = [];
+  const nextDrains = new Map<string, DrainRecord>(drains);
+  const owned = new Set(ownership.services);
+  let draining = 0;
+
+  const actualById = new Map<string, ActualService>();
+  for (const a of actual.services) actualById.set(svcId(a.service.key), a);
+  const desiredById = new Map<string, DesiredService>();
+  for (const d of desired.services) desiredById.set(svcId(d.key), d);
+
+  // Services that will exist after the plan, for the "is this VIP still in use" question.
+  const remaining = new Set<string>();
+  for (const id of actualById.keys()) remaining.add(id);
+
+  for (const [id, want] of desiredById) {
+    if (!inScope(id)) continue;
+    const have = actualById.get(id);
+    if (!have) {
+      owned.add(id);
+      remaining.add(id);
+      serviceOps.push({ kind: 'addService', service: want.key, name: want.name, config: want.config });
+      const sorted = [...want.destinations].sort((a, b) => compareDestinationKeys(a.key, b.key));
+      for (const d of sorted) {
+        addDestOps.push({ kind: 'addDestination', service: want.key, name: want.name, destination: d.key, config: d.config });
+      }
+      dropDrainsOf(nextDrains, id);
+      continue;
+    }
+    if (!owned.has(id)) {
+      if (!options.adoptExisting) {
+        conflicts.push({ service: id, name: want.name, reason: 'a service with this key exists in the kernel and is not managed by this instance' });
+        continue;
+      }
+      owned.add(id);
+    }
+    if (!serviceConfigEqual(have.service.config, want.config)) {
+      serviceOps.push({ kind: 'updateService', service: want.key, name: want.name, config: want.config });
+    }
+    const before = addDestOps.length + drainOps.length + deleteDestOps.length;
+    const beforeDrainOps = drainOps.length;
+    const beforeDeleteOps = deleteDestOps.length;
+    const beforeAddOps = addDestOps.length;
+    draining += planDestinations(id, want, have, nextDrains, now, drainTimeout, deleteAtOnce, addDestOps, drainOps, deleteDestOps);
+    const changed = addDestOps.length + drainOps.length + deleteDestOps.length !== before;
+    if (changed && estimator && want.config.scheduler === 'mh' && have.service.config.scheduler === 'mh') {
+      const ops = [
+        ...addDestOps.slice(beforeAddOps),
+        ...drainOps.slice(beforeDrainOps),
+        ...deleteDestOps.slice(beforeDeleteOps),
+      ];
+      const beforeList = mhList(id, have.destinations, drains);
+      const afterList = simulateMh(beforeList, ops);
+      const move = estimator(beforeList, afterList, tableSize);
+      flowMoves.push({ service: id, name: want.name, ...move });
+    }
+  }
+
+  for (const [id, have] of actualById) {
+    if (!inScope(id) || desiredById.has(id) || !owned.has(id)) continue;
+    deleteServiceOps.push({ kind: 'deleteService', service: have.service.key, name: id });
+    remaining.delete(id);
+    owned.delete(id);
+    dropDrainsOf(nextDrains, id);
+  }
+  // Owned services that are neither in the kernel nor desired: forget them (a failed add, or deleted by hand).
+  for (const id of ownership.services) {
+    if (inScope(id) && !actualById.has(id) && !desiredById.has(id)) {
+      owned.delete(id);
+      dropDrainsOf(nextDrains, id);
+    }
+  }
+  // Drain records of destinations that no longer exist were dropped in planDestinations; those of services
+  // in scope that vanished entirely are dropped above.
+
+  const addressOps: Operation[] = [];
+  const unbindOps: Operation[] = [];
+  const ownedAddresses = new Set(ownership.addresses);
+  if (actual.boundAddresses !== undefined) {
+    const bound = new Set(actual.boundAddresses);
+    const needed = new Set<string>();
+    for (const d of desired.services) {
+      const address = serviceAddress(d.key);
+      if (d.bindAddress && address !== undefined) needed.add(address);
+    }
+    const used = new Set<string>();
+    for (const id of remaining) {
+      const a = actualById.get(id)?.service.key ?? desiredById.get(id)?.key;
+      const address = a ? serviceAddress(a) : undefined;
+      if (address !== undefined) used.add(address);
+    }
+    for (const address of [...needed].sort()) {
+      ownedAddresses.add(address);
+      if (!bound.has(address)) addressOps.push({ kind: 'bindAddress', address });
+    }
+    for (const address of [...ownership.addresses].sort()) {
+      if (needed.has(address) || used.has(address)) continue;
+      ownedAddresses.delete(address);
+      if (bound.has(address)) unbindOps.push({ kind: 'unbindAddress', address });
+    }
+  }
+
+  return {
+    operations: [...serviceOps, ...addDestOps, ...drainOps, ...deleteDestOps, ...deleteServiceOps, ...addressOps, ...unbindOps],
+    drains: nextDrains,
+    ownership: { services: owned, addresses: ownedAddresses },
+    flowMoves,
+    conflicts,
+    draining,
+  };
+}
+
+/** Returns how many destinations of this service keep draining. */
+function planDestinations(
+  id: string,
+  want: DesiredService,
+  have: ActualService,
+  drains: Map<string, DrainRecord>,
+  now: number,
+  drainTimeout: number,
+  deleteAtOnce: ReadonlySet<string>,
+  addOps: Operation[],
+  drainOps: Operation[],
+  deleteOps: Operation[],
+): number {
+  const haveById = new Map<string, Destination>();
+  for (const d of have.destinations) haveById.set(destId(d.key), d);
+  const wantIds = new Set<string>();
+  const adds: Operation[] = [];
+  for (const d of want.destinations) {
+    const did = destId(d.key);
+    wantIds.add(did);
+    const current = haveById.get(did);
+    if (!current) {
+      adds.push({ kind: 'addDestination', service: want.key, name: want.name, destination: d.key, config: d.config });
+      drains.delete(drainKey(id, did));
+      continue;
+    }
+    // Back in the desired state: a drain in progress simply ends with the update to the desired weight.
+    drains.delete(drainKey(id, did));
+    if (!destinationConfigEqual(current.config, d.config)) {
+      addOps.push({ kind: 'updateDestination', service: want.key, name: want.name, destination: d.key, config: d.config });
+    }
+  }
+  adds.sort((a, b) => (a.kind === 'addDestination' && b.kind === 'addDestination' ? compareDestinationKeys(a.destination, b.destination) : 0));
+  addOps.push(...adds);
+
+  const protocol = want.key.kind === 'addr' ? want.key.protocol : undefined;
+  const noDrain = protocol !== undefined && deleteAtOnce.has(protocol);
+  let draining = 0;
+  for (const [did, d] of haveById) {
+    if (wantIds.has(did)) continue;
+    const dk = drainKey(id, did);
+    const record = drains.get(dk);
+    const conns = d.activeConns !== undefined && d.inactiveConns !== undefined ? d.activeConns + d.inactiveConns : undefined;
+    if (noDrain) {
+      deleteOps.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: d.key, reason: 'no-drain-protocol' });
+      drains.delete(dk);
+      continue;
+    }
+    if (conns === 0) {
+      deleteOps.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: d.key, reason: 'drained' });
+      drains.delete(dk);
+      continue;
+    }
+    if (record && now - record.since >= drainTimeout) {
+      deleteOps.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: d.key, reason: 'drain-timeout' });
+      drains.delete(dk);
+      continue;
+    }
+    const lastWeight = d.config.weight > 0 ? d.config.weight : (record?.lastWeight ?? 0);
+    drains.set(dk, { service: id, destination: did, since: record?.since ?? now, lastWeight });
+    draining++;
+    if (d.config.weight !== 0) {
+      const config: DestinationConfig = { ...d.config, weight: 0 };
+      drainOps.push({ kind: 'drainDestination', service: want.key, name: want.name, destination: d.key, config });
+    }
+  }
+  // Drain records for destinations that are gone from the kernel.
+  const prefix = `${id} -> `;
+  for (const [k, r] of drains) {
+    if (k.startsWith(prefix) && !haveById.has(r.destination)) drains.delete(k);
+  }
+  return draining;
+}
+
+function dropDrainsOf(drains: Map<string, DrainRecord>, id: string): void {
+  for (const [k, r] of drains) if (r.service === id) drains.delete(k);
+}
+
+/** The kernel's `mh` view of a destination list (kernel order), with last weights from drain records. */
+export function mhList(id: string, destinations: readonly Destination[], drains: DrainState): MhDest[] {
+  return destinations.map((d) => {
+    const record = d.config.weight === 0 ? drains.get(drainKey(id, destId(d.key))) : undefined;
+    return { address: d.key.address, port: d.key.port, weight: d.config.weight, lastWeight: record ? record.lastWeight : d.config.weight };
+  });
+}
+
+/**
+ * The destination list after `ops`, with the kernel's rules: a new destination goes to the head of the list
+ * with last weight = its weight; an update keeps the last non-zero weight; a delete removes it.
+ */
+export function simulateMh(before: readonly MhDest[], ops: readonly Operation[]): MhDest[] {
+  const list = before.map((d) => ({ ...d }));
+  for (const op of ops) {
+    if (op.kind === 'addDestination') {
+      list.unshift({ address: op.destination.address, port: op.destination.port, weight: op.config.weight, lastWeight: op.config.weight });
+    } else if (op.kind === 'updateDestination' || op.kind === 'drainDestination') {
+      const d = list.find((x) => x.address === op.destination.address && x.port === op.destination.port);
+      if (d) {
+        d.weight = op.config.weight;
+        if (op.config.weight !== 0) d.lastWeight = op.config.weight;
+      }
+    } else if (op.kind === 'deleteDestination') {
+      const i = list.findIndex((x) => x.address === op.destination.address && x.port === op.destination.port);
+      if (i >= 0) list.splice(i, 1);
+    }
+  }
+  return list;
+}
+
+export type { FlowMoveEstimator };
