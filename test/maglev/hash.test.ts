@@ -1,0 +1,71 @@
+import fc from 'fast-check';
+import murmurhash3js from 'murmurhash3js';
+import { describe, expect, it } from 'vitest';
+import { hsiphashWord, murmur3Bytes, murmur3Word, sipKey } from '../../src/maglev/index.ts';
+import { SIPHASH24_VECTOR_15, sipHashReference } from './sip-reference.ts';
+
+const asBinaryString = (bytes: Uint8Array): string => String.fromCharCode(...bytes);
+
+describe('MurmurHash3 x86_32', () => {
+  it('matches the murmurhash3js package on random bytes and seeds', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.nat({ max: 0xffffffff }), (bytes, seed) => {
+        expect(murmur3Bytes(bytes, 0, bytes.length, seed)).toBe(murmurhash3js.x86.hash32(asBinaryString(bytes), seed));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('hashes a window of a larger buffer exactly like the window alone', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.nat({ max: 20 }), (bytes, pad) => {
+        const big = new Uint8Array(pad + bytes.length + 7).fill(0xaa);
+        big.set(bytes, pad);
+        expect(murmur3Bytes(big, pad, bytes.length, 7)).toBe(murmur3Bytes(bytes, 0, bytes.length, 7));
+      }),
+    );
+  });
+
+  it('hashes a word as its 4 little-endian bytes', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 0xffffffff }), fc.nat({ max: 0xffffffff }), (word, seed) => {
+        const bytes = new Uint8Array(new Uint32Array([word]).buffer);
+        expect(murmur3Word(word, seed)).toBe(murmurhash3js.x86.hash32(asBinaryString(bytes), seed));
+      }),
+    );
+  });
+
+  it('knows the published vectors', () => {
+    const enc = new TextEncoder();
+    expect(murmur3Bytes(new Uint8Array(0), 0, 0, 0)).toBe(0);
+    expect(murmur3Bytes(new Uint8Array(0), 0, 0, 1)).toBe(0x514e28b7);
+    const hello = enc.encode('Hello, world!');
+    expect(murmur3Bytes(hello, 0, hello.length, 1234)).toBe(0xfaf6cdb3);
+  });
+});
+
+describe('hsiphash (SipHash-1-3, 64-bit kernels)', () => {
+  it('checks the BigInt oracle against the SipHash reference vector', () => {
+    const key = Uint8Array.from({ length: 16 }, (_, i) => i);
+    const k0 = new DataView(key.buffer).getBigUint64(0, true);
+    const k1 = new DataView(key.buffer).getBigUint64(8, true);
+    const msg = Uint8Array.from({ length: 15 }, (_, i) => i);
+    expect(sipHashReference(msg, k0, k1, 2, 4)).toBe(SIPHASH24_VECTOR_15);
+  });
+
+  it('gives the kernel-checked value for v=0 under ip_vs_mh key1', () => {
+    expect(hsiphashWord(0, sipKey(2654435761, 2654435761))).toBe(0x1d5a77c2);
+  });
+
+  it('equals the low 32 bits of SipHash-1-3 of 4 little-endian bytes for any word and key', () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 0xffffffff }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (word, k0, k1) => {
+        const msg = new Uint8Array(new Uint32Array([word]).buffer);
+        const expected = Number(sipHashReference(msg, k0, k1, 1, 3) & 0xffffffffn);
+        const key = { k0hi: Number(k0 >> 32n) | 0, k0lo: Number(k0 & 0xffffffffn) | 0, k1hi: Number(k1 >> 32n) | 0, k1lo: Number(k1 & 0xffffffffn) | 0 };
+        expect(hsiphashWord(word, key)).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
