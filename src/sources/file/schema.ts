@@ -277,8 +277,9 @@ function readDestination(
   const f = readFields(r, node, path, DESTINATION_FIELDS, 'a destination');
   if (!f) return undefined;
   const address = readAddress(r, f, 'address');
-  const defaultPort = service?.kind === 'addr' ? service.port : undefined;
-  let port = readInt(r, f, 'port', service?.kind === 'fwmark' ? 0 : 1, 65535, { required: defaultPort === undefined });
+  // Default: the service's port; for fwmark services 0 (= the packet's own destination port, as ipvsadm).
+  const defaultPort = service === undefined ? undefined : service.kind === 'addr' ? service.port : 0;
+  let port = readInt(r, f, 'port', service?.kind === 'fwmark' ? 0 : 1, 65535);
   if (port === undefined && !f.has('port')) port = defaultPort;
   const weight = readInt(r, f, 'weight', 0, MAX_WEIGHT) ?? 1;
   const forwarding = readChoice(r, f, 'forwarding', FORWARDING, { what: 'forwarding method' }) ?? 'masq';
