@@ -1,5 +1,6 @@
 import { canonicalAddress, netmaskToPrefix, parseAddress } from '../ipvs/address.ts';
 import { destinationKeyString, serviceKeyString } from '../ipvs/keys.ts';
+import type { Protocol } from '../ipvs/types.ts';
 import type { DesiredState } from './types.ts';
 
 // Validation of a desired state against what the kernel accepts, so bad input is refused with every problem
@@ -56,13 +57,10 @@ export function validateDesiredState(state: DesiredState | unknown): ValidationP
       return;
     }
     if (name === undefined) add(`${at}.name`, 'must be a non-empty string');
-    const svc = validateServiceKey(raw.key, `${at}.key`, add);
     const persistent = isObject(raw.config) && isObject(raw.config.flags) && raw.config.flags.persistent === true;
-    if (svc?.kind === 'addr' && svc.port === 0 && !persistent) {
-      add(`${at}.key.port`, 'port 0 (all ports) is only allowed for persistent services');
-    }
+    const svc = validateServiceKey(raw.key, `${at}.key`, persistent, add);
     if (svc) {
-      const id = serviceKeyString(svc as Parameters<typeof serviceKeyString>[0]);
+      const id = svc.id;
       const first = seen.get(id);
       if (first !== undefined) add(`${at}.key`, `duplicate service ${id} (also ${first})`);
       else seen.set(id, at);
@@ -106,7 +104,7 @@ export function assertValidDesiredState(state: unknown): asserts state is Desire
 }
 
 type Add = (path: string, message: string) => void;
-type CheckedServiceKey = { kind: 'addr'; family: 'inet' | 'inet6'; port: number } | { kind: 'fwmark'; family: 'inet' | 'inet6' };
+type CheckedServiceKey = { kind: 'addr' | 'fwmark'; family: 'inet' | 'inet6'; port: number; id: string };
 
 function checkAddress(value: unknown, path: string, family: unknown, add: Add): boolean {
   if (typeof value !== 'string') {
@@ -129,7 +127,7 @@ function checkAddress(value: unknown, path: string, family: unknown, add: Add): 
   return true;
 }
 
-function validateServiceKey(key: unknown, at: string, add: Add): CheckedServiceKey | undefined {
+function validateServiceKey(key: unknown, at: string, persistent: boolean, add: Add): CheckedServiceKey | undefined {
   if (!isObject(key)) {
     add(at, 'must be an object');
     return undefined;
@@ -145,7 +143,9 @@ function validateServiceKey(key: unknown, at: string, add: Add): CheckedServiceK
       add(`${at}.fwmark`, 'must be an integer 1..4294967295');
       ok = false;
     }
-    return ok ? { kind: 'fwmark', family: family as 'inet' | 'inet6' } : undefined;
+    if (!ok) return undefined;
+    const f = family as 'inet' | 'inet6';
+    return { kind: 'fwmark', family: f, port: 0, id: serviceKeyString({ kind: 'fwmark', family: f, fwmark: key.fwmark as number }) };
   }
   if (key.kind !== 'addr') {
     add(`${at}.kind`, 'must be addr or fwmark');
@@ -159,8 +159,14 @@ function validateServiceKey(key: unknown, at: string, add: Add): CheckedServiceK
   if (!isInt(key.port, 0, 65535)) {
     add(`${at}.port`, 'must be an integer 1..65535');
     ok = false;
+  } else if (key.port === 0 && !persistent) {
+    // As ipvsadm: port 0 means "all ports", which only makes sense with persistence.
+    add(`${at}.port`, 'port 0 (all ports) is only allowed for persistent services');
   }
-  return ok ? { kind: 'addr', family: family as 'inet' | 'inet6', port: key.port as number } : undefined;
+  if (!ok) return undefined;
+  const f = family as 'inet' | 'inet6';
+  const id = serviceKeyString({ kind: 'addr', family: f, protocol: key.protocol as Protocol, address: key.address as string, port: key.port as number });
+  return { kind: 'addr', family: f, port: key.port as number, id };
 }
 
 function validateServiceConfig(config: unknown, at: string, family: string | undefined, add: Add): void {

@@ -38,14 +38,19 @@ export async function apply(
   const results: OperationResult[] = [];
   const counts = emptyCounts();
   const failedServices = new Set<string>();
+  // Services found missing by a destination operation: their other destination operations are pointless.
+  const goneServices = new Set<string>();
   let failed = 0;
   for (const operation of plan.operations) {
     let result: OperationResult;
     const sid = 'service' in operation ? svcId(operation.service) : undefined;
     if (sid !== undefined && failedServices.has(sid)) {
       result = { operation, outcome: 'failed', error: { code: 'SERVICE_FAILED', message: `not attempted: an earlier operation on ${sid} failed` } };
+    } else if (sid !== undefined && goneServices.has(sid) && operation.kind !== 'addService' && operation.kind !== 'updateService') {
+      result = { operation, outcome: 'skipped', error: { code: 'NO_SUCH_SERVICE', message: `not attempted: ${sid} is not in the kernel` } };
     } else {
       result = await applyOne(operation, ipvs, vips);
+      if (sid !== undefined && result.error?.code === 'NO_SUCH_SERVICE' && operation.kind !== 'deleteService') goneServices.add(sid);
     }
     if (result.outcome === 'failed') {
       failed++;

@@ -1,0 +1,238 @@
+import {
+  DestinationExists,
+  IpvsError,
+  NoSuchDestination,
+  NoSuchService,
+  ServiceExists,
+  UnknownScheduler,
+} from '../../src/ipvs/errors.ts';
+import { destinationKeyString, serviceKeyString } from '../../src/ipvs/keys.ts';
+import type {
+  Destination,
+  DestinationConfig,
+  DestinationKey,
+  IpvsApi,
+  IpvsInfo,
+  IpvsTimeouts,
+  Service,
+  ServiceConfig,
+  ServiceKey,
+  VipApi,
+} from '../../src/ipvs/types.ts';
+
+// An in-memory IPVS with the kernel's semantics, for unit tests of the layers above the client:
+//  - NEW_SERVICE on an existing service -> EEXIST (ServiceExists); other commands on a missing one -> ESRCH;
+//  - NEW_DEST on an existing dest -> EEXIST; SET/DEL_DEST on a missing dest -> ENOENT;
+//  - GET_DEST on a missing service -> an empty list, not an error;
+//  - a new destination goes to the HEAD of the list; dumps return list order;
+//  - unknown scheduler -> ENOENT; weight < 0 or lower threshold > upper -> ERANGE;
+//  - the `mh` last weight: an update to weight 0 keeps the previous weight as lastWeight.
+// Faults can be injected per method to test error handling.
+
+export const KERNEL_SCHEDULERS = new Set(['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos']);
+
+interface MemDest {
+  key: DestinationKey;
+  config: DestinationConfig;
+  lastWeight: number;
+  activeConns: number;
+  inactiveConns: number;
+}
+
+interface MemService {
+  key: ServiceKey;
+  config: ServiceConfig;
+  dests: MemDest[];
+}
+
+export type IpvsMethod = keyof IpvsApi;
+/** Returns an error to throw for this call, or undefined to let it through. */
+export type Fault = (method: IpvsMethod, args: readonly unknown[]) => Error | undefined;
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+export class MemoryIpvs implements IpvsApi {
+  private readonly services = new Map<string, MemService>();
+  /** Every call by method name (reads and writes). */
+  readonly calls = new Map<IpvsMethod, number>();
+  fault: Fault | undefined;
+  private timeouts: IpvsTimeouts = { tcp: 900, tcpFin: 120, udp: 300 };
+
+  private enter(method: IpvsMethod, args: readonly unknown[]): void {
+    this.calls.set(method, (this.calls.get(method) ?? 0) + 1);
+    const err = this.fault?.(method, args);
+    if (err) throw err;
+  }
+
+  /** Total calls to methods that change the kernel. */
+  writes(): number {
+    let n = 0;
+    for (const m of ['addService', 'updateService', 'deleteService', 'addDestination', 'updateDestination', 'deleteDestination'] as const) n += this.calls.get(m) ?? 0;
+    return n;
+  }
+
+  resetCalls(): void {
+    this.calls.clear();
+  }
+
+  private svc(key: ServiceKey): MemService {
+    const s = this.services.get(serviceKeyString(key));
+    if (!s) throw new NoSuchService(`no such service ${serviceKeyString(key)}`);
+    return s;
+  }
+
+  private checkServiceConfig(config: ServiceConfig): void {
+    if (!KERNEL_SCHEDULERS.has(config.scheduler)) throw new UnknownScheduler(`scheduler ${config.scheduler} not found`);
+  }
+
+  private checkDestConfig(config: DestinationConfig): void {
+    if (config.weight < 0 || config.weight > 0x7fffffff) throw new IpvsError('OUT_OF_RANGE', 'weight out of range', 'ERANGE');
+    if (config.lowerThreshold > config.upperThreshold) throw new IpvsError('OUT_OF_RANGE', 'lower threshold above upper threshold', 'ERANGE');
+  }
+
+  async getInfo(): Promise<IpvsInfo> {
+    this.enter('getInfo', []);
+    return { version: 0x010201, connTableSize: 4096 };
+  }
+
+  async listServices(): Promise<Service[]> {
+    this.enter('listServices', []);
+    return [...this.services.values()].map((s) => ({ key: clone(s.key), config: clone(s.config) }));
+  }
+
+  async getService(key: ServiceKey): Promise<Service | undefined> {
+    this.enter('getService', [key]);
+    const s = this.services.get(serviceKeyString(key));
+    return s ? { key: clone(s.key), config: clone(s.config) } : undefined;
+  }
+
+  async addService(key: ServiceKey, config: ServiceConfig): Promise<void> {
+    this.enter('addService', [key, config]);
+    const id = serviceKeyString(key);
+    if (this.services.has(id)) throw new ServiceExists(`service ${id} exists`);
+    this.checkServiceConfig(config);
+    this.services.set(id, { key: clone(key), config: clone(config), dests: [] });
+  }
+
+  async updateService(key: ServiceKey, config: ServiceConfig): Promise<void> {
+    this.enter('updateService', [key, config]);
+    const s = this.svc(key);
+    this.checkServiceConfig(config);
+    s.config = clone(config);
+  }
+
+  async deleteService(key: ServiceKey): Promise<void> {
+    this.enter('deleteService', [key]);
+    this.svc(key);
+    this.services.delete(serviceKeyString(key));
+  }
+
+  async listDestinations(service: ServiceKey): Promise<Destination[]> {
+    this.enter('listDestinations', [service]);
+    const s = this.services.get(serviceKeyString(service));
+    if (!s) return [];
+    return s.dests.map((d) => ({ key: clone(d.key), config: clone(d.config), activeConns: d.activeConns, inactiveConns: d.inactiveConns, persistentConns: 0 }));
+  }
+
+  async addDestination(service: ServiceKey, key: DestinationKey, config: DestinationConfig): Promise<void> {
+    this.enter('addDestination', [service, key, config]);
+    const s = this.svc(service);
+    const id = destinationKeyString(key);
+    if (s.dests.some((d) => destinationKeyString(d.key) === id)) throw new DestinationExists(`destination ${id} exists`);
+    this.checkDestConfig(config);
+    s.dests.unshift({ key: clone(key), config: clone(config), lastWeight: config.weight, activeConns: 0, inactiveConns: 0 });
+  }
+
+  async updateDestination(service: ServiceKey, key: DestinationKey, config: DestinationConfig): Promise<void> {
+    this.enter('updateDestination', [service, key, config]);
+    const d = this.dest(service, key);
+    this.checkDestConfig(config);
+    d.config = clone(config);
+    if (config.weight !== 0) d.lastWeight = config.weight;
+  }
+
+  async deleteDestination(service: ServiceKey, key: DestinationKey): Promise<void> {
+    this.enter('deleteDestination', [service, key]);
+    const s = this.svc(service);
+    const id = destinationKeyString(key);
+    const i = s.dests.findIndex((d) => destinationKeyString(d.key) === id);
+    if (i < 0) throw new NoSuchDestination(`no such destination ${id}`);
+    s.dests.splice(i, 1);
+  }
+
+  async getTimeouts(): Promise<IpvsTimeouts> {
+    this.enter('getTimeouts', []);
+    return { ...this.timeouts };
+  }
+
+  async setTimeouts(timeouts: IpvsTimeouts): Promise<void> {
+    this.enter('setTimeouts', [timeouts]);
+    this.timeouts = { ...timeouts };
+  }
+
+  async zero(): Promise<void> {
+    this.enter('zero', []);
+  }
+
+  private dest(service: ServiceKey, key: DestinationKey): MemDest {
+    const s = this.svc(service);
+    const id = destinationKeyString(key);
+    const d = s.dests.find((x) => destinationKeyString(x.key) === id);
+    if (!d) throw new NoSuchDestination(`no such destination ${id}`);
+    return d;
+  }
+
+  // --- test helpers (not part of IpvsApi) ---
+
+  /** Sets the connection counters of a destination, as traffic would. */
+  setConnections(service: ServiceKey, key: DestinationKey, active: number, inactive = 0): void {
+    const d = this.dest(service, key);
+    d.activeConns = active;
+    d.inactiveConns = inactive;
+  }
+
+  /** The kernel's `mh` last weight of a destination. */
+  lastWeight(service: ServiceKey, key: DestinationKey): number {
+    return this.dest(service, key).lastWeight;
+  }
+
+  /** A synchronous snapshot: services by key string with destinations in list order. */
+  snapshot(): Map<string, { config: ServiceConfig; destinations: { key: string; config: DestinationConfig }[] }> {
+    const out = new Map<string, { config: ServiceConfig; destinations: { key: string; config: DestinationConfig }[] }>();
+    for (const [id, s] of this.services) {
+      out.set(id, { config: clone(s.config), destinations: s.dests.map((d) => ({ key: destinationKeyString(d.key), config: clone(d.config) })) });
+    }
+    return out;
+  }
+}
+
+/** In-memory VIP interface: adding an existing address or removing an absent one is not an error. */
+export class MemoryVips implements VipApi {
+  readonly addresses = new Set<string>();
+  interfaceUp = false;
+  calls = 0;
+  fault: ((method: keyof VipApi) => Error | undefined) | undefined;
+
+  private enter(method: keyof VipApi): void {
+    this.calls++;
+    const err = this.fault?.(method);
+    if (err) throw err;
+  }
+
+  async ensureInterface(): Promise<void> {
+    this.enter('ensureInterface');
+    this.interfaceUp = true;
+  }
+  async listAddresses(): Promise<string[]> {
+    this.enter('listAddresses');
+    return [...this.addresses];
+  }
+  async addAddress(address: string): Promise<void> {
+    this.enter('addAddress');
+    this.addresses.add(address);
+  }
+  async removeAddress(address: string): Promise<void> {
+    this.enter('removeAddress');
+    this.addresses.delete(address);
+  }
+}
