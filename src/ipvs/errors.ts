@@ -48,3 +48,20 @@ export class NoIpvs extends IpvsError {
 export class UnknownScheduler extends IpvsError {
   constructor(message: string) { super('UNKNOWN_SCHEDULER', message, 'ENOENT'); }
 }
+export class InvalidArgument extends IpvsError {
+  constructor(message: string, errno = 'EINVAL') { super('INVALID_ARGUMENT', message, errno); }
+}
+export class OutOfRange extends IpvsError {
+  constructor(message: string) { super('OUT_OF_RANGE', message, 'ERANGE'); }
+}
+/** A dump stayed inconsistent (concurrent changes) on every retry; no partial result is returned. */
+export class DumpInterrupted extends IpvsError {
+  constructor(message: string) { super('DUMP_INTERRUPTED', message); }
+}
+export class IpvsTimeout extends IpvsError {
+  constructor(message: string) { super('TIMEOUT', message); }
+}
+/** Any other kernel or socket failure; `errno` names it. */
+export class KernelError extends IpvsError {
+  constructor(message: string, errno?: string) { super('KERNEL_ERROR', message, errno); }
+}

@@ -1,0 +1,166 @@
+import type { Family } from './types.ts';
+
+// Canonical address handling shared by every layer: parse an IPv4/IPv6 string into the
+// 16-byte form the kernel uses (IPv4 in the first 4 bytes), and format it back in the
+// canonical text form (IPv4 dotted quad; IPv6 RFC 5952: lower case, longest zero run
+// compressed, IPv4-mapped as ::ffff:a.b.c.d).
+
+export class AddressError extends Error {
+  readonly code = 'INVALID_ADDRESS';
+  constructor(message: string) {
+    super(message);
+    this.name = 'AddressError';
+  }
+}
+
+export interface ParsedAddress {
+  family: Family;
+  /** 16 bytes; IPv4 occupies the first 4, the rest is zero. */
+  bytes: Uint8Array;
+}
+
+const IPV4_PART = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+function parseIpv4Into(text: string, out: Uint8Array, offset: number): boolean {
+  const parts = text.split('.');
+  if (parts.length !== 4) return false;
+  for (let i = 0; i < 4; i++) {
+    if (!IPV4_PART.test(parts[i])) return false;
+    out[offset + i] = Number(parts[i]);
+  }
+  return true;
+}
+
+function parseIpv6Into(text: string, out: Uint8Array): boolean {
+  if (text.length === 0 || text.length > 45) return false;
+  const doubleColon = text.indexOf('::');
+  if (doubleColon !== -1 && text.indexOf('::', doubleColon + 1) !== -1) return false;
+  const groups: number[] = [];
+  const parseSide = (side: string, allowV4Tail: boolean): number[] | undefined => {
+    if (side === '') return [];
+    const parts = side.split(':');
+    const words: number[] = [];
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      if (allowV4Tail && i === parts.length - 1 && p.includes('.')) {
+        const v4 = new Uint8Array(4);
+        if (!parseIpv4Into(p, v4, 0)) return undefined;
+        words.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+      } else {
+        if (!HEX_GROUP.test(p)) return undefined;
+        words.push(Number.parseInt(p, 16));
+      }
+    }
+    return words;
+  };
+  if (doubleColon === -1) {
+    const all = parseSide(text, true);
+    if (!all || all.length !== 8) return false;
+    groups.push(...all);
+  } else {
+    const head = parseSide(text.slice(0, doubleColon), false);
+    const tail = parseSide(text.slice(doubleColon + 2), true);
+    if (!head || !tail || head.length + tail.length > 7) return false;
+    groups.push(...head);
+    for (let i = head.length + tail.length; i < 8; i++) groups.push(0);
+    groups.push(...tail);
+  }
+  for (let i = 0; i < 8; i++) {
+    out[i * 2] = groups[i] >> 8;
+    out[i * 2 + 1] = groups[i] & 0xff;
+  }
+  return true;
+}
+
+/** Parses an IPv4 or IPv6 address (no brackets, no prefix, no zone). Throws AddressError. */
+export function parseAddress(text: string): ParsedAddress {
+  const bytes = new Uint8Array(16);
+  if (text.includes(':')) {
+    if (parseIpv6Into(text, bytes)) return { family: 'inet6', bytes };
+  } else if (parseIpv4Into(text, bytes, 0)) {
+    return { family: 'inet', bytes };
+  }
+  throw new AddressError(`invalid IP address: ${JSON.stringify(text)}`);
+}
+
+/** The family of a valid address, or undefined when the text is not an address. */
+export function addressFamily(text: string): Family | undefined {
+  try {
+    return parseAddress(text).family;
+  } catch {
+    return undefined;
+  }
+}
+
+export function isAddress(text: string, family?: Family): boolean {
+  const f = addressFamily(text);
+  return f !== undefined && (family === undefined || f === family);
+}
+
+/** Formats 4 (IPv4) or 16 bytes of `bytes` starting at `offset` in canonical text form. */
+export function formatAddress(family: Family, bytes: Uint8Array, offset = 0): string {
+  if (family === 'inet') {
+    return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
+  }
+  const words = new Array<number>(8);
+  for (let i = 0; i < 8; i++) words[i] = (bytes[offset + i * 2] << 8) | bytes[offset + i * 2 + 1];
+  if (words[0] === 0 && words[1] === 0 && words[2] === 0 && words[3] === 0 && words[4] === 0 && words[5] === 0xffff) {
+    return `::ffff:${bytes[offset + 12]}.${bytes[offset + 13]}.${bytes[offset + 14]}.${bytes[offset + 15]}`;
+  }
+  // RFC 5952: compress the longest run (first one on ties) of two or more zero groups.
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number): string => {
+    let s = '';
+    for (let i = from; i < to; i++) s += (i > from ? ':' : '') + words[i].toString(16);
+    return s;
+  };
+  if (bestStart === -1) return hex(0, 8);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
+}
+
+/** The canonical text form of any valid address ("2001:DB8:0::1" -> "2001:db8::1"). */
+export function canonicalAddress(text: string): string {
+  const { family, bytes } = parseAddress(text);
+  return formatAddress(family, bytes);
+}
+
+/** 16-byte kernel form of an address that must be of `family`. */
+export function addressBytes(text: string, family: Family): Uint8Array {
+  const parsed = parseAddress(text);
+  if (parsed.family !== family) {
+    throw new AddressError(`address ${text} is not ${family === 'inet' ? 'IPv4' : 'IPv6'}`);
+  }
+  return parsed.bytes;
+}
+
+/** IPv4 netmask "255.255.255.0" <-> prefix length 24; throws on non-contiguous masks. */
+export function netmaskToPrefix(mask: string): number {
+  const { family, bytes } = parseAddress(mask);
+  if (family !== 'inet') throw new AddressError(`invalid IPv4 netmask: ${mask}`);
+  const v = ((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0;
+  let n = 0;
+  while (n < 32 && (v & (0x80000000 >>> n)) !== 0) n++;
+  if (((v << n) >>> 0) !== 0 && n < 32) throw new AddressError(`non-contiguous netmask: ${mask}`);
+  return n;
+}
+
+export function prefixToNetmask(prefix: number): string {
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new AddressError(`invalid IPv4 prefix length: ${prefix}`);
+  const v = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
+}

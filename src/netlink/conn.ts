@@ -1,0 +1,260 @@
+import { NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN } from './constants.ts';
+import { ClosedError, DumpInterruptedError, NetlinkError, ProtocolError, TimeoutError, TransportError } from './errors.ts';
+import { type Message, parseDoneErrno, parseError, parseMessages, readHeader, setSequence } from './message.ts';
+import type { Transport } from './transport.ts';
+import { HOST_LITTLE_ENDIAN } from './attribute.ts';
+
+const LE = HOST_LITTLE_ENDIAN;
+
+// A netlink connection: one verb, execute(request) -> replies. It numbers requests,
+// keeps only replies with our sequence number and port id, waits for the ACK (writes)
+// or NLMSG_DONE (dumps), retries interrupted dumps instead of returning partial ones,
+// turns NLMSG_ERROR into NetlinkError, and enforces a deadline per call. Calls are
+// serialized: a netlink socket carries one conversation at a time.
+
+export interface ConnOptions {
+  /** Deadline per call, in ms. Default 5000. */
+  timeoutMs?: number;
+  /** How many times an interrupted dump is tried before giving up. Default 5. */
+  dumpAttempts?: number;
+  /** Largest datagram a batch sends at once. Default 64 KiB. */
+  batchBytes?: number;
+  /** Most unacknowledged requests a batch keeps in flight (bounded by the receive buffer). Default 256. */
+  batchWindow?: number;
+  now?: () => number;
+}
+
+export interface ExecuteOptions {
+  /** Names the operation in errors, e.g. "IPVS NEW_SERVICE". */
+  operation?: string;
+  timeoutMs?: number;
+}
+
+/** One request of a batch. */
+export interface BatchRequest {
+  message: Uint8Array;
+  operation?: string;
+}
+
+const isDump = (flags: number): boolean => (flags & NLM_F_DUMP) === NLM_F_DUMP;
+
+export class Conn {
+  private readonly transport: Transport;
+  private readonly timeoutMs: number;
+  private readonly dumpAttempts: number;
+  private readonly batchBytes: number;
+  private readonly batchWindow: number;
+  private readonly now: () => number;
+  private seq: number;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  /** Sequence of a dump abandoned at its deadline: drained before the next dump (else EBUSY). */
+  private abandonedDump: number | undefined;
+  private sendBuffer = new Uint8Array(64 * 1024);
+
+  constructor(transport: Transport, options: ConnOptions = {}) {
+    this.transport = transport;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.dumpAttempts = options.dumpAttempts ?? 5;
+    this.batchBytes = options.batchBytes ?? 64 * 1024;
+    this.batchWindow = options.batchWindow ?? 256;
+    this.now = options.now ?? Date.now;
+    // Start somewhere arbitrary so replies meant for an earlier process are not mistaken for ours.
+    this.seq = (Math.floor(Math.random() * 0x7fffffff) + 1) >>> 0;
+  }
+
+  get portId(): number {
+    return this.transport.portId;
+  }
+
+  /**
+   * Sends one request (NLM_F_REQUEST and, for non-dumps, NLM_F_ACK are set on it) and
+   * returns the data messages of the reply. A dump (NLM_F_DUMP) returns all its parts,
+   * and is retried when the kernel marks it interrupted.
+   */
+  execute(request: Uint8Array, options: ExecuteOptions = {}): Promise<Message[]> {
+    return this.serialized(() => this.executeNow(request, options));
+  }
+
+  /**
+   * Sends many write requests pipelined (several per datagram, a bounded number in
+   * flight) and collects one ACK per request. Returns, per request, undefined on
+   * success or the error the kernel gave it; one failing request does not stop the
+   * others. Throws only if the conversation itself fails (deadline, closed socket).
+   */
+  batch(requests: readonly BatchRequest[], options: ExecuteOptions = {}): Promise<Array<Error | undefined>> {
+    return this.serialized(() => this.batchNow(requests, options));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.transport.close();
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0;
+    if (this.seq === 0) this.seq = 1;
+    return this.seq;
+  }
+
+  private async executeNow(request: Uint8Array, options: ExecuteOptions): Promise<Message[]> {
+    if (this.closed) throw new ClosedError();
+    if (request.length < NLMSG_HDRLEN) throw new ProtocolError('request shorter than a netlink header');
+    const header = readHeader(request);
+    const operation = options.operation ?? `netlink type ${header.type}`;
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const deadline = this.now() + timeoutMs;
+    const view = new DataView(request.buffer, request.byteOffset, request.byteLength);
+    if (!isDump(header.flags)) {
+      view.setUint16(6, header.flags | NLM_F_REQUEST | NLM_F_ACK, LE);
+      const seq = this.nextSeq();
+      setSequence(request, seq);
+      this.transport.send(request);
+      return this.collect(seq, false, operation, deadline, timeoutMs);
+    }
+    view.setUint16(6, header.flags | NLM_F_REQUEST, LE);
+    if (this.abandonedDump !== undefined) await this.drainAbandonedDump(deadline, operation, timeoutMs);
+    for (let attempt = 1; ; attempt++) {
+      const seq = this.nextSeq();
+      setSequence(request, seq);
+      this.transport.send(request);
+      try {
+        return await this.collect(seq, true, operation, deadline, timeoutMs);
+      } catch (e) {
+        const retry = e instanceof DumpRestart;
+        if (!retry) throw e;
+        if (attempt >= this.dumpAttempts) throw new DumpInterruptedError(operation, attempt);
+      }
+    }
+  }
+
+  /** Reads replies for `seq` until its ACK (write) or DONE (dump). */
+  private async collect(seq: number, dump: boolean, operation: string, deadline: number, timeoutMs: number): Promise<Message[]> {
+    const out: Message[] = [];
+    let interrupted = false;
+    for (;;) {
+      let datagram: Uint8Array | undefined;
+      try {
+        datagram = await this.transport.receive(deadline);
+      } catch (e) {
+        // The kernel dropped messages: a dump can be asked again; a lost ACK cannot be recovered.
+        if (dump && e instanceof TransportError && e.errnoName === 'ENOBUFS') throw new DumpRestart();
+        throw e;
+      }
+      if (datagram === undefined) {
+        if (dump) this.abandonedDump = seq;
+        throw new TimeoutError(operation, timeoutMs);
+      }
+      for (const msg of parseMessages(datagram)) {
+        if (msg.seq !== seq || (msg.pid !== 0 && this.transport.portId !== 0 && msg.pid !== this.transport.portId)) continue;
+        if (msg.type === NLMSG_NOOP) continue;
+        if (msg.type === NLMSG_OVERRUN) throw new ProtocolError(`${operation}: NLMSG_OVERRUN`);
+        if (msg.type === NLMSG_ERROR) {
+          const err = parseError(msg);
+          if (err.errno !== 0) throw new NetlinkError(operation, err.errno, err.extAck);
+          if (!dump) return out;
+          continue;
+        }
+        if (msg.flags & NLM_F_DUMP_INTR) interrupted = true;
+        if (msg.type === NLMSG_DONE) {
+          if (!dump) throw new ProtocolError(`${operation}: unexpected NLMSG_DONE for a non-dump request`);
+          const errno = parseDoneErrno(msg);
+          if (errno !== 0) throw new NetlinkError(operation, errno);
+          if (interrupted) throw new DumpRestart();
+          return out;
+        }
+        // Replies are views into the receive buffer, which the next receive reuses: copy.
+        out.push({ ...msg, payload: msg.payload.slice() });
+      }
+    }
+  }
+
+  private async drainAbandonedDump(deadline: number, operation: string, timeoutMs: number): Promise<void> {
+    const seq = this.abandonedDump;
+    for (;;) {
+      const datagram = await this.transport.receive(deadline);
+      if (datagram === undefined) throw new TimeoutError(`${operation} (draining an earlier dump)`, timeoutMs);
+      for (const msg of parseMessages(datagram)) {
+        if (msg.seq === seq && (msg.type === NLMSG_DONE || msg.type === NLMSG_ERROR)) {
+          this.abandonedDump = undefined;
+          return;
+        }
+      }
+    }
+  }
+
+  private async batchNow(requests: readonly BatchRequest[], options: ExecuteOptions): Promise<Array<Error | undefined>> {
+    if (this.closed) throw new ClosedError();
+    const results: Array<Error | undefined> = new Array(requests.length).fill(undefined);
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    let i = 0;
+    while (i < requests.length) {
+      // Fill one datagram with as many requests as fit in the window.
+      const first = i;
+      let bytes = 0;
+      while (i < requests.length && i - first < this.batchWindow) {
+        const len = requests[i].message.length;
+        if (len < NLMSG_HDRLEN) throw new ProtocolError('request shorter than a netlink header');
+        if (bytes > 0 && bytes + len > this.batchBytes) break;
+        if (bytes + len > this.sendBuffer.length) {
+          const grown = new Uint8Array(Math.max(this.sendBuffer.length * 2, bytes + len));
+          grown.set(this.sendBuffer.subarray(0, bytes));
+          this.sendBuffer = grown;
+        }
+        this.sendBuffer.set(requests[i].message, bytes);
+        bytes += (len + 3) & ~3;
+        i++;
+      }
+      const count = i - first;
+      const baseSeq = this.seq + 1;
+      const view = new DataView(this.sendBuffer.buffer);
+      let off = 0;
+      for (let k = 0; k < count; k++) {
+        const len = view.getUint32(off, LE);
+        const flags = view.getUint16(off + 6, LE);
+        if (isDump(flags)) throw new ProtocolError('a dump cannot be part of a batch');
+        view.setUint16(off + 6, flags | NLM_F_REQUEST | NLM_F_ACK, LE);
+        view.setUint32(off + 8, this.nextSeq(), LE);
+        off += (len + 3) & ~3;
+      }
+      this.transport.send(this.sendBuffer.subarray(0, bytes));
+      const deadline = this.now() + timeoutMs;
+      let pending = count;
+      const acked = new Uint8Array(count);
+      const operationOf = (k: number): string => requests[first + k].operation ?? `netlink request ${first + k}`;
+      while (pending > 0) {
+        let datagram: Uint8Array | undefined;
+        try {
+          datagram = await this.transport.receive(deadline);
+        } catch (e) {
+          if (!(e instanceof TransportError)) throw e;
+          // The kernel dropped ACKs: the outcome of the unacknowledged requests is unknown.
+          for (let k = 0; k < count; k++) if (!acked[k]) results[first + k] = e;
+          pending = 0;
+          break;
+        }
+        if (datagram === undefined) throw new TimeoutError(`${operationOf(count - pending)} (batch of ${requests.length})`, timeoutMs);
+        for (const msg of parseMessages(datagram)) {
+          if (msg.type !== NLMSG_ERROR) continue;
+          const k = (msg.seq - baseSeq) >>> 0;
+          if (k >= count || acked[k]) continue;
+          const err = parseError(msg);
+          acked[k] = 1;
+          pending--;
+          if (err.errno !== 0) results[first + k] = new NetlinkError(operationOf(k), err.errno, err.extAck);
+        }
+      }
+    }
+    return results;
+  }
+}
+
+/** Internal signal: the dump must be asked again. */
+class DumpRestart extends Error {}
