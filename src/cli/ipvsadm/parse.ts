@@ -331,7 +331,7 @@ function parseOptions(tokens: string[], fail: (m: string) => never): LineState {
       }
       continue;
     }
-    if (tok.startsWith('-') && tok.length > 1 && !/^-\d/.test(tok)) {
+    if (tok.startsWith('-') && tok.length > 1) {
       // Clustered short options (-Ln style): flags, the last may take a value.
       for (let j = 1; j < tok.length; j++) {
         const ch = tok[j];
