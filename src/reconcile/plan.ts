@@ -121,8 +121,12 @@ export function plan(
       ];
       const beforeList = mhList(id, have.destinations, drains);
       const afterList = simulateMh(beforeList, ops);
-      const move = estimator(beforeList, afterList, tableSize);
-      flowMoves.push({ service: id, name: want.name, ...move });
+      try {
+        const move = estimator(beforeList, afterList, tableSize);
+        flowMoves.push({ service: id, name: want.name, ...move });
+      } catch {
+        // An estimate we cannot make (e.g. destinations of mixed families) never blocks a plan.
+      }
     }
   }
 

@@ -149,7 +149,7 @@ export interface PlanOptions {
   adoptExisting?: boolean;
   /** Kernel `mh` table size (CONFIG_IP_VS_MH_TAB_INDEX); default 4093. */
   mhTableSize?: number;
-  /** Computes flow-move shares; default: the kernel-exact Maglev of src/maglev. Pass null to skip. */
+  /** Computes flow-move shares; default: the kernel-exact Maglev of src/maglev. Pass null to skip (faster). */
   flowMoveEstimator?: FlowMoveEstimator | null;
 }
 
