@@ -1,0 +1,292 @@
+/*
+ * C baseline for `ipvs-maglev bench maglev`: the same two algorithms as src/maglev, written the way
+ * a C programmer would (native 64-bit SipHash, one flat loop), to measure the TypeScript against.
+ * The TypeScript bench builds this with `cc -O2` and runs it as:
+ *
+ *   maglev-bench <populate repetitions> <lookups>
+ *
+ * It prints one JSON object per line, in the same shape as the TypeScript lines, with checksums of
+ * every table and of the lookup results so the two implementations can be checked for identity.
+ * Workloads (must match bench/maglev/bench.ts): backends 10.0.0.1, 10.0.0.2, ... port 8080, weight 1;
+ * keys from xorshift32 seeded 0x12345678: maglev = (saddr, sport) per key with daddr 198.51.100.1,
+ * dport 80, proto 6 as a 13-byte tuple; kernel = (saddr, sport), looked up with mh-port.
+ */
+#define _POSIX_C_SOURCE 199309L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---------- hashes ---------- */
+
+static inline uint32_t rotl32(uint32_t x, int r) { return (x << r) | (x >> (32 - r)); }
+
+static uint32_t murmur3_32(const uint8_t *data, size_t len, uint32_t seed) {
+	const uint32_t c1 = 0xcc9e2d51, c2 = 0x1b873593;
+	uint32_t h = seed;
+	size_t nblocks = len / 4;
+	for (size_t i = 0; i < nblocks; i++) {
+		const uint8_t *p = data + 4 * i;
+		uint32_t k = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+		k *= c1; k = rotl32(k, 15); k *= c2;
+		h ^= k; h = rotl32(h, 13); h = h * 5 + 0xe6546b64;
+	}
+	const uint8_t *tail = data + nblocks * 4;
+	uint32_t k = 0;
+	switch (len & 3) {
+	case 3: k ^= (uint32_t)tail[2] << 16; /* fall through */
+	case 2: k ^= (uint32_t)tail[1] << 8; /* fall through */
+	case 1: k ^= tail[0]; k *= c1; k = rotl32(k, 15); k *= c2; h ^= k;
+	}
+	h ^= (uint32_t)len;
+	h ^= h >> 16; h *= 0x85ebca6b; h ^= h >> 13; h *= 0xc2b2ae35; h ^= h >> 16;
+	return h;
+}
+
+static inline uint64_t rotl64(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
+#define SIPROUND do { \
+	v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32); \
+	v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2; \
+	v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0; \
+	v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32); } while (0)
+
+/* hsiphash(&v, 4, key) on 64-bit Linux: SipHash-1-3, low 32 bits. */
+static inline uint32_t hsiphash_u32(uint32_t v, uint64_t k0, uint64_t k1) {
+	uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
+	uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
+	uint64_t b = ((uint64_t)4 << 56) | v;
+	v3 ^= b; SIPROUND; v0 ^= b; v2 ^= 0xff; SIPROUND; SIPROUND; SIPROUND;
+	return (uint32_t)(v0 ^ v1 ^ v2 ^ v3);
+}
+
+#define MH_K1 2654435761ULL
+#define MH_K2 2654446892ULL
+#define OFFSET_SEED 0u
+#define SKIP_SEED 0x9e3779b9u
+#define FLOW_SEED 0x5bd1e995u
+
+/* ---------- kernel flavour (ip_vs_mh) ---------- */
+
+static const int kernel_sizes[] = {251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071};
+
+static int gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
+
+/* dests in order of addition; slots get input indices; the kernel walks the list in reverse. */
+static void kernel_build(const uint32_t *addr, const uint16_t *port, const int *lw, int n, int32_t *slots, int m) {
+	int bits = 0;
+	for (int i = 0; i < 10; i++) if (kernel_sizes[i] == m) bits = (i + 8) / 2;
+	int g = 0, mw = 0;
+	for (int i = 0; i < n; i++) {
+		if (lw[i] > 0) g = g > 0 ? gcd(lw[i], g) : lw[i];
+		if (lw[i] > mw) mw = lw[i];
+	}
+	for (int s = 0; s < m; s++) slots[s] = -1;
+	if (g < 1) return;
+	int q = mw / g, fls = 0;
+	while (q) { fls++; q >>= 1; }
+	int shift = fls - bits > 0 ? fls - bits : 0;
+	int32_t *perm = malloc(sizeof(int32_t) * n), *skip = malloc(sizeof(int32_t) * n), *turns = malloc(sizeof(int32_t) * n);
+	for (int i = 0; i < n; i++) {
+		uint32_t v = addr[i] + port[i];
+		perm[i] = (int32_t)(hsiphash_u32(v, MH_K1, MH_K1) % (uint32_t)m);
+		skip[i] = (int32_t)(hsiphash_u32(v, MH_K2, MH_K2) % (uint32_t)(m - 1)) + 1;
+		int t = (lw[i] / g) >> shift;
+		turns[i] = t ? t : (lw[i] != 0);
+	}
+	int filled = 0;
+	for (;;) {
+		for (int i = n - 1; i >= 0; i--) {
+			int c = perm[i];
+			for (int k = 0; k < turns[i]; k++) {
+				while (slots[c] != -1) { c += skip[i]; if (c >= m) c -= m; }
+				slots[c] = i;
+				if (++filled == m) goto out;
+			}
+			perm[i] = c;
+		}
+	}
+out:
+	free(perm); free(skip); free(turns);
+}
+
+static inline int kernel_lookup_port(const int32_t *slots, int m, uint32_t addr, uint16_t port) {
+	return slots[hsiphash_u32(addr + port, MH_K1, MH_K1) % (uint32_t)m];
+}
+
+/* ---------- maglev flavour (paper, Katran V2 weights) ---------- */
+
+/* backends sorted by (address, port) already; slots get backend indices. */
+static void maglev_build(const uint32_t *addr, const uint16_t *port, const int *w, int n, int32_t *slots, int m) {
+	int32_t *perm = malloc(sizeof(int32_t) * n), *skip = malloc(sizeof(int32_t) * n), *cnt = calloc(n, sizeof(int32_t));
+	int maxw = 0, equal = 1;
+	for (int i = 0; i < n; i++) {
+		uint8_t name[6] = {addr[i] >> 24, addr[i] >> 16, addr[i] >> 8, addr[i], port[i] >> 8, port[i]};
+		perm[i] = (int32_t)(murmur3_32(name, 6, OFFSET_SEED) % (uint32_t)m);
+		skip[i] = (int32_t)(murmur3_32(name, 6, SKIP_SEED) % (uint32_t)(m - 1)) + 1;
+		if (w[i] > maxw) maxw = w[i];
+		if (w[i] != w[0]) equal = 0;
+	}
+	for (int s = 0; s < m; s++) slots[s] = -1;
+	int filled = 0;
+	for (;;) {
+		for (int i = 0; i < n; i++) {
+			if (!equal) {
+				cnt[i] += w[i];
+				if (cnt[i] < maxw) continue;
+				cnt[i] -= maxw;
+			}
+			int c = perm[i];
+			while (slots[c] != -1) { c += skip[i]; if (c >= m) c -= m; }
+			slots[c] = i;
+			perm[i] = c;
+			if (++filled == m) goto out;
+		}
+	}
+out:
+	free(perm); free(skip); free(cnt);
+}
+
+/* ---------- measurement helpers ---------- */
+
+static double now_ms(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint32_t table_checksum(const int32_t *slots, int m) {
+	uint32_t h = 2166136261u;
+	for (int s = 0; s < m; s++) { h ^= (uint32_t)(slots[s] + 1); h *= 16777619u; }
+	return h;
+}
+
+static double max_over_avg(const int32_t *slots, int m, int n) {
+	int *c = calloc(n, sizeof(int));
+	for (int s = 0; s < m; s++) if (slots[s] >= 0) c[slots[s]]++;
+	int mx = 0, parts = 0, filled = 0;
+	for (int i = 0; i < n; i++) { if (c[i] > mx) mx = c[i]; if (c[i] > 0) parts++; filled += c[i]; }
+	free(c);
+	return parts ? mx / ((double)filled / parts) : 0;
+}
+
+static uint32_t rng = 0x12345678u;
+static inline uint32_t xorshift32(void) { rng ^= rng << 13; rng ^= rng >> 17; rng ^= rng << 5; return rng; }
+
+static void make_backends(int n, uint32_t *addr, uint16_t *port, int *w) {
+	for (int i = 0; i < n; i++) { addr[i] = 0x0a000001u + (uint32_t)i; port[i] = 8080; w[i] = 1; }
+}
+
+static void bench(const char *flavor, int m, int n, int reps, long lookups) {
+	uint32_t *addr = malloc(sizeof(uint32_t) * (n + 1));
+	uint16_t *port = malloc(sizeof(uint16_t) * (n + 1));
+	int *w = malloc(sizeof(int) * (n + 1));
+	make_backends(n, addr, port, w);
+	int kernel = strcmp(flavor, "kernel") == 0;
+	int32_t *slots = malloc(sizeof(int32_t) * m);
+	double *t = malloc(sizeof(double) * reps);
+	for (int r = 0; r < reps; r++) {
+		double t0 = now_ms();
+		if (kernel) kernel_build(addr, port, w, n, slots, m);
+		else maglev_build(addr, port, w, n, slots, m);
+		t[r] = now_ms() - t0;
+	}
+	qsort(t, reps, sizeof(double), cmp_double);
+	double median = reps % 2 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
+
+	rng = 0x12345678u;
+	uint32_t sum = 0;
+	double secs;
+	if (kernel) {
+		uint32_t *ka = malloc(sizeof(uint32_t) * lookups);
+		uint16_t *kp = malloc(sizeof(uint16_t) * lookups);
+		for (long i = 0; i < lookups; i++) { ka[i] = xorshift32(); kp[i] = (uint16_t)(xorshift32() & 0xffff); }
+		double t0 = now_ms();
+		for (long i = 0; i < lookups; i++) sum += (uint32_t)(kernel_lookup_port(slots, m, ka[i], kp[i]) + 1);
+		secs = (now_ms() - t0) / 1e3;
+		free(ka); free(kp);
+	} else {
+		uint8_t *keys = malloc((size_t)13 * lookups);
+		for (long i = 0; i < lookups; i++) {
+			uint8_t *k = keys + 13 * i;
+			uint32_t s = xorshift32(), sp = xorshift32() & 0xffff;
+			k[0] = s >> 24; k[1] = s >> 16; k[2] = s >> 8; k[3] = s;
+			k[4] = 198; k[5] = 51; k[6] = 100; k[7] = 1;
+			k[8] = sp >> 8; k[9] = sp; k[10] = 0; k[11] = 80; k[12] = 6;
+		}
+		double t0 = now_ms();
+		for (long i = 0; i < lookups; i++) sum += (uint32_t)(slots[murmur3_32(keys + 13 * i, 13, FLOW_SEED) % (uint32_t)m] + 1);
+		secs = (now_ms() - t0) / 1e3;
+		free(keys);
+	}
+	printf("{\"impl\":\"c\",\"flavor\":\"%s\",\"tableSize\":%d,\"backends\":%d,\"populateMsMedian\":%.4f,\"populateMsMin\":%.4f,"
+	       "\"maxOverAvg\":%.6f,\"lookupsPerSec\":%.0f,\"tableBytes\":%zu,\"tableChecksum\":%u,\"lookupChecksum\":%u}\n",
+	       flavor, m, n, median, t[0], max_over_avg(slots, m, n), lookups / secs, sizeof(int32_t) * (size_t)m,
+	       table_checksum(slots, m), sum);
+	fflush(stdout);
+	free(addr); free(port); free(w); free(slots); free(t);
+}
+
+/* Churn between two maglev tables, owners matched by (address, port). */
+static void churn_case(const char *name, const uint32_t *a_addr, int an, const uint32_t *b_addr, int bn, int m, int first) {
+	uint16_t *pa = malloc(sizeof(uint16_t) * an), *pb = malloc(sizeof(uint16_t) * bn);
+	int *wa = malloc(sizeof(int) * an), *wb = malloc(sizeof(int) * bn);
+	for (int i = 0; i < an; i++) { pa[i] = 8080; wa[i] = 1; }
+	for (int i = 0; i < bn; i++) { pb[i] = 8080; wb[i] = 1; }
+	int32_t *sa = malloc(sizeof(int32_t) * m), *sb = malloc(sizeof(int32_t) * m);
+	maglev_build(a_addr, pa, wa, an, sa, m);
+	maglev_build(b_addr, pb, wb, bn, sb, m);
+	int *tr = malloc(sizeof(int) * an);
+	for (int i = 0; i < an; i++) {
+		tr[i] = -2;
+		for (int j = 0; j < bn; j++) if (b_addr[j] == a_addr[i]) { tr[i] = j; break; }
+	}
+	int *ca = calloc(an, sizeof(int)), *cb = calloc(bn, sizeof(int));
+	long changed = 0;
+	for (int s = 0; s < m; s++) {
+		if (tr[sa[s]] != sb[s]) changed++;
+		ca[sa[s]]++; cb[sb[s]]++;
+	}
+	long minimum = 0;
+	for (int i = 0; i < an; i++) {
+		int left = tr[i] >= 0 ? cb[tr[i]] : 0;
+		if (ca[i] > left) minimum += ca[i] - left;
+	}
+	printf("%s\"%s\":{\"changedFraction\":%.8f,\"minimumFraction\":%.8f,\"changedSlots\":%ld,\"minimumSlots\":%ld}",
+	       first ? "" : ",", name, (double)changed / m, (double)minimum / m, changed, minimum);
+	free(pa); free(pb); free(wa); free(wb); free(sa); free(sb); free(tr); free(ca); free(cb);
+}
+
+static void churn(void) {
+	const int n = 1000, m = 65537;
+	uint32_t *all = malloc(sizeof(uint32_t) * (n + 1)), *b = malloc(sizeof(uint32_t) * (n + 1));
+	for (int i = 0; i <= n; i++) all[i] = 0x0a000001u + (uint32_t)i;
+	printf("{\"impl\":\"c\",\"churn\":true,\"flavor\":\"maglev\",\"tableSize\":%d,\"backends\":%d,", m, n);
+	int k = 0;
+	for (int i = 0; i < n; i++) if (i != 500) b[k++] = all[i];
+	churn_case("remove1", all, n, b, k, m, 1);
+	k = 0;
+	for (int i = 0; i < n; i++) if (i % 100 != 0) b[k++] = all[i];
+	churn_case("remove10", all, n, b, k, m, 0);
+	churn_case("add1", all, n, all, n + 1, m, 0);
+	printf("}\n");
+	free(all); free(b);
+}
+
+int main(int argc, char **argv) {
+	int reps = argc > 1 ? atoi(argv[1]) : 15;
+	long lookups = argc > 2 ? atol(argv[2]) : 10000000L;
+	if (reps < 1 || lookups < 1) { fprintf(stderr, "usage: %s <repetitions> <lookups>\n", argv[0]); return 2; }
+	bench("maglev", 65537, 100, reps, lookups);
+	bench("maglev", 65537, 1000, reps, lookups);
+	bench("maglev", 655373, 1000, reps, lookups);
+	bench("kernel", 65521, 1000, reps, lookups);
+	bench("kernel", 4093, 3, reps, lookups);
+	churn();
+	return 0;
+}
