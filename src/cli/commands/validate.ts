@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { validateDesiredState } from '../../model/index.ts';
+import { ConfigError, loadConfigFile } from '../../sources/file/index.ts';
+import type { LoadedConfig } from '../../sources/file/index.ts';
+
+// `ipvs-maglev validate --config lb.yaml`: read and check a configuration, change nothing.
+// Exit 0 when valid, 2 when not (every problem listed with file:line:column and field path).
+
+/** Exit status for a configuration that was refused (validate, plan, run start-up). */
+export const EXIT_BAD_CONFIG = 2;
+
+/**
+ * Loads a configuration and checks it twice: against the file schema (positions, field paths) and
+ * against the desired-state model the reconciler enforces (kernel limits), so nothing the
+ * reconciler would refuse gets past validate.
+ */
+export async function loadValidConfig(path: string): Promise<LoadedConfig> {
+  const config = await loadConfigFile(path);
+  const problems = validateDesiredState(config.desired);
+  if (problems.length > 0) {
+    throw new ConfigError(
+      'CONFIG_INVALID',
+      problems.map((p) => ({ file: path, line: 0, column: 0, path: p.path, message: p.message })),
+    );
+  }
+  return config;
+}
+
+/** Prints a configuration error for a human and sets a non-zero exit; other errors are rethrown. */
+export function reportConfigError(err: unknown): void {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`ipvs-maglev: ${err.message}\n`);
+  process.exitCode = EXIT_BAD_CONFIG;
+}
+
+export function summary(config: LoadedConfig): string {
+  const services = config.desired.services.length;
+  const destinations = config.desired.services.reduce((n, s) => n + s.destinations.length, 0);
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+  return `${plural(services, 'service')}, ${plural(destinations, 'destination')}, ${plural(config.health.length, 'health check')}`;
+}
+
+export function registerValidate(program: Command): void {
+  program
+    .command('validate')
+    .description('check a load-balancer configuration file (YAML) and report every problem; changes nothing')
+    .requiredOption('-c, --config <file>', 'the configuration file (see examples/README.md)')
+    .option('--json', 'print the desired state the file describes as JSON')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      try {
+        const config = await loadValidConfig(opts.config);
+        if (opts.json) process.stdout.write(`${JSON.stringify({ desired: config.desired, health: config.health, settings: config.settings }, null, 2)}\n`);
+        else process.stdout.write(`${opts.config}: valid (${summary(config)})\n`);
+      } catch (err) {
+        reportConfigError(err);
+      }
+    });
+}
