@@ -37,17 +37,27 @@ export interface TranslateOptions {
 
 export interface Translation {
   state: DesiredState;
+  /** What each virtual server of `state.services` is (same index): masquerade rules need it. */
+  vips: VipInfo[];
   warnings: TranslationWarning[];
 }
 
 export interface ServiceTranslation {
   services: DesiredService[];
+  /** Same length and order as `services`. */
+  vips: VipInfo[];
   warnings: TranslationWarning[];
 }
 
-const DESTINATION: DestinationConfig = { forwarding: 'masq', weight: 1, upperThreshold: 0, lowerThreshold: 0 };
+export type VipKind = 'cluster IP' | 'external IP' | 'load balancer IP' | 'node port';
 
-type VipKind = 'cluster IP' | 'external IP' | 'load balancer IP' | 'node port';
+export interface VipInfo {
+  kind: VipKind;
+  /** Traffic policy Local applies (only local endpoints; the client address is kept, so no masquerade). */
+  local: boolean;
+}
+
+const DESTINATION: DestinationConfig = { forwarding: 'masq', weight: 1, upperThreshold: 0, lowerThreshold: 0 };
 
 /** The node context from flags and/or our Node object; bad flag addresses are an error for the caller. */
 export function nodeContext(nodeName: string, nodeIPs: readonly string[] | undefined, node: NodeView | undefined): NodeContext {
@@ -79,6 +89,7 @@ export function translateService(svc: ServiceView, slices: readonly EndpointSlic
   const id = `${svc.namespace}/${svc.name}`;
   const { scheduler, flags } = schedulerFromAnnotations(svc.annotations, id, warnings);
   const services: DesiredService[] = [];
+  const vips: VipInfo[] = [];
 
   for (const port of svc.ports) {
     const name = `${id}:${port.name || String(port.port)}`;
@@ -99,6 +110,7 @@ export function translateService(svc: ServiceView, slices: readonly EndpointSlic
       const add = (kind: VipKind, address: string, vport: number, bind: boolean, dests: DesiredDestination[]): void => {
         const key: ServiceKey = { kind: 'addr', family, protocol: port.protocol, address, port: vport };
         services.push({ key, config: { ...config, flags: { ...config.flags } }, name: kind === 'cluster IP' ? name : `${name} ${kind}`, destinations: dests.map(copyDest), bindAddress: bind });
+        vips.push({ kind, local: kind === 'cluster IP' ? svc.internalPolicyLocal : svc.externalPolicyLocal });
       };
       add('cluster IP', clusterIP.address, port.port, true, internal);
       for (const ip of svc.externalIPs) if (ip.family === family) add('external IP', ip.address, port.port, true, external);
@@ -106,7 +118,7 @@ export function translateService(svc: ServiceView, slices: readonly EndpointSlic
       if (port.nodePort !== 0) for (const ip of node.nodeIPs) if (ip.family === family) add('node port', ip.address, port.nodePort, false, external);
     }
   }
-  return { services, warnings };
+  return { services, vips, warnings };
 }
 
 interface PortedEndpoint extends EndpointView {
@@ -148,9 +160,10 @@ export function assemble(perService: Iterable<ServiceTranslation>): Translation 
   const warnings: TranslationWarning[] = [];
   const owners = new Map<string, string>();
   const services: DesiredService[] = [];
+  const vips: VipInfo[] = [];
   for (const t of perService) {
     warnings.push(...t.warnings);
-    for (const s of t.services) {
+    for (const [i, s] of t.services.entries()) {
       const k = serviceKeyString(s.key);
       const owner = owners.get(k);
       if (owner !== undefined) {
@@ -160,9 +173,10 @@ export function assemble(perService: Iterable<ServiceTranslation>): Translation 
       }
       owners.set(k, s.name);
       services.push(s);
+      vips.push(t.vips[i]);
     }
   }
-  return { state: { services }, warnings };
+  return { state: { services }, vips, warnings };
 }
 
 export interface KubernetesObjects {
@@ -210,7 +224,7 @@ export function translate(objects: KubernetesObjects, options: TranslateOptions)
     per.push(translateService(svc, slicesByService.get(id) ?? [], node));
   }
   const out = assemble(per);
-  return { state: out.state, warnings: [...warnings, ...out.warnings] };
+  return { state: out.state, vips: out.vips, warnings: [...warnings, ...out.warnings] };
 }
 
 export function compareServiceViews(a: { namespace: string; name: string }, b: { namespace: string; name: string }): number {

@@ -1,0 +1,203 @@
+import type { ClusterEvent } from './informers.ts';
+import { type EndpointSliceView, type NodeView, type ServiceView, type TranslationWarning, parseEndpointSlice, parseNode, parseService } from './objects.ts';
+import { type NodeContext, type ServiceTranslation, type Translation, assemble, compareServiceViews, nodeContext, translateService } from './translate.ts';
+
+// The controller's view of the cluster: parsed Services, EndpointSlices and our Node, plus one
+// cached translation per Service. An event marks only the Services it touches dirty, so
+// producing the desired state after a single endpoint change retranslates one Service (the
+// join of all cached results stays O(services) but is cheap). No I/O, no timers: the caller
+// feeds events and asks for the desired state.
+
+/** EndpointSlice annotation the EndpointSlice controller sets to when the change was triggered. */
+export const LAST_CHANGE_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
+
+export interface ClusterStateOptions {
+  nodeName: string;
+  /** From --node-ip; when absent, our Node's InternalIP/ExternalIP addresses. */
+  nodeIPs?: readonly string[];
+  /** Called for warnings not reported before (each distinct warning once while it persists). */
+  onWarning?: (w: TranslationWarning) => void;
+}
+
+export class ClusterState {
+  private readonly opts: ClusterStateOptions;
+  private readonly services = new Map<string, ServiceView>();
+  private readonly slices = new Map<string, EndpointSliceView>();
+  private readonly slicesByService = new Map<string, Set<string>>();
+  private readonly translations = new Map<string, ServiceTranslation>();
+  private readonly dirty = new Set<string>();
+  /** Parse warnings per object ("Service ns/name"), kept while the object is in that state. */
+  private readonly objectWarnings = new Map<string, TranslationWarning[]>();
+  private node: NodeView | undefined;
+  private context: NodeContext;
+  private order: string[] | undefined;
+  private reported = new Set<string>();
+  private triggerTimes: number[] = [];
+  private recordTimesAfter = Number.POSITIVE_INFINITY;
+  /** Services (namespace/name) changed since the last desired(): for logs and tests. */
+  changes = 0;
+
+  constructor(opts: ClusterStateOptions) {
+    this.opts = opts;
+    this.context = nodeContext(opts.nodeName, opts.nodeIPs, undefined);
+  }
+
+  /** Start recording change times for the programming-latency metric (call once the informers synced). */
+  recordLatencySince(ms: number): void {
+    this.recordTimesAfter = ms;
+  }
+
+  /** Event times (ms) of changes not yet programmed; the caller observes them once programmed. */
+  takeTriggerTimes(): number[] {
+    const t = this.triggerTimes;
+    this.triggerTimes = [];
+    return t;
+  }
+
+  /** Puts back times whose sync failed, so their latency includes the retry. */
+  restoreTriggerTimes(times: readonly number[]): void {
+    this.triggerTimes.push(...times);
+  }
+
+  apply(event: ClusterEvent): void {
+    this.changes++;
+    if (event.kind === 'Service') this.applyService(event);
+    else if (event.kind === 'EndpointSlice') this.applySlice(event);
+    else this.applyNode(event);
+  }
+
+  /** The desired state from everything seen so far; retranslates only dirty Services. */
+  desired(): Translation {
+    if (!this.order) {
+      this.order = [...this.services.values()].sort(compareServiceViews).map((s) => `${s.namespace}/${s.name}`);
+    }
+    for (const id of this.dirty) {
+      const svc = this.services.get(id);
+      if (!svc) {
+        this.translations.delete(id);
+        continue;
+      }
+      const slices: EndpointSliceView[] = [];
+      for (const sid of this.slicesByService.get(id) ?? []) {
+        const s = this.slices.get(sid);
+        if (s) slices.push(s);
+      }
+      this.translations.set(id, translateService(svc, slices, this.context));
+    }
+    this.dirty.clear();
+    const per: ServiceTranslation[] = [];
+    for (const id of this.order) {
+      const t = this.translations.get(id);
+      if (t) per.push(t);
+    }
+    const out = assemble(per);
+    const warnings = [...[...this.objectWarnings.values()].flat(), ...out.warnings];
+    this.report(warnings);
+    return { state: out.state, vips: out.vips, warnings };
+  }
+
+  get serviceCount(): number {
+    return this.services.size;
+  }
+
+  private applyService(e: ClusterEvent): void {
+    const parsed = parseService(e.object);
+    const id = objectId(e.object);
+    if (!id) {
+      this.setWarnings('Service ?', parsed.warnings);
+      return;
+    }
+    this.setWarnings(`Service ${id}`, e.type === 'delete' ? [] : parsed.warnings);
+    const existed = this.services.has(id);
+    if (e.type === 'delete' || !parsed.value) {
+      // A Service that became headless/ExternalName/invalid stops being programmed, like a deletion.
+      this.services.delete(id);
+      if (existed) this.order = undefined;
+    } else {
+      this.services.set(id, parsed.value);
+      if (!existed) this.order = undefined;
+    }
+    this.dirty.add(id);
+    this.noteTime(e, undefined);
+  }
+
+  private applySlice(e: ClusterEvent): void {
+    const parsed = parseEndpointSlice(e.object);
+    const sid = objectId(e.object);
+    if (!sid) {
+      this.setWarnings('EndpointSlice ?', parsed.warnings);
+      return;
+    }
+    this.setWarnings(`EndpointSlice ${sid}`, e.type === 'delete' ? [] : parsed.warnings);
+    const old = this.slices.get(sid);
+    if (old) this.unindex(sid, old);
+    if (e.type === 'delete' || !parsed.value) this.slices.delete(sid);
+    else {
+      this.slices.set(sid, parsed.value);
+      const svc = `${parsed.value.namespace}/${parsed.value.serviceName}`;
+      const set = this.slicesByService.get(svc);
+      if (set) set.add(sid);
+      else this.slicesByService.set(svc, new Set([sid]));
+      this.dirty.add(svc);
+    }
+    this.noteTime(e, triggerTime(e.object));
+  }
+
+  private unindex(sid: string, old: EndpointSliceView): void {
+    const svc = `${old.namespace}/${old.serviceName}`;
+    const set = this.slicesByService.get(svc);
+    set?.delete(sid);
+    if (set && set.size === 0) this.slicesByService.delete(svc);
+    this.dirty.add(svc);
+  }
+
+  private applyNode(e: ClusterEvent): void {
+    const parsed = parseNode(e.object);
+    if (!parsed.value || parsed.value.name !== this.opts.nodeName) return; // only our Node matters
+    this.setWarnings(`Node ${parsed.value.name}`, e.type === 'delete' ? [] : parsed.warnings);
+    const next = e.type === 'delete' ? undefined : parsed.value;
+    const before = JSON.stringify(this.context);
+    this.node = next;
+    this.context = nodeContext(this.opts.nodeName, this.opts.nodeIPs, this.node);
+    if (JSON.stringify(this.context) !== before) {
+      for (const id of this.services.keys()) this.dirty.add(id);
+      this.noteTime(e, undefined);
+    }
+  }
+
+  private noteTime(e: ClusterEvent, trigger: number | undefined): void {
+    if (e.receivedAt < this.recordTimesAfter) return;
+    // As kube-proxy: measure from when the change was triggered when the object says so.
+    this.triggerTimes.push(trigger !== undefined && trigger >= this.recordTimesAfter && trigger <= e.receivedAt ? trigger : e.receivedAt);
+  }
+
+  private setWarnings(key: string, warnings: TranslationWarning[]): void {
+    if (warnings.length === 0) this.objectWarnings.delete(key);
+    else this.objectWarnings.set(key, warnings);
+  }
+
+  private report(warnings: TranslationWarning[]): void {
+    const now = new Set<string>();
+    for (const w of warnings) {
+      const k = `${w.kind}|${w.object}|${w.reason}|${w.message}`;
+      now.add(k);
+      if (!this.reported.has(k)) this.opts.onWarning?.(w);
+    }
+    this.reported = now;
+  }
+}
+
+function objectId(obj: unknown): string | undefined {
+  if (typeof obj !== 'object' || obj === null) return undefined;
+  const meta = (obj as { metadata?: { name?: unknown; namespace?: unknown } }).metadata;
+  if (!meta || typeof meta.name !== 'string') return undefined;
+  return `${typeof meta.namespace === 'string' ? meta.namespace : 'default'}/${meta.name}`;
+}
+
+function triggerTime(obj: unknown): number | undefined {
+  const annotations = (obj as { metadata?: { annotations?: Record<string, unknown> } }).metadata?.annotations;
+  const raw = annotations?.[LAST_CHANGE_TRIGGER_TIME];
+  if (typeof raw !== 'string') return undefined;
+  const t = Date.parse(raw);
+  return Number.isNaN(t) ? undefined : t;
+}
