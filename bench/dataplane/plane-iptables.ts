@@ -1,0 +1,29 @@
+// kube-proxy's iptables mode: iptables-restore --noflush --counters of the generated nat table.
+import { BenchError, run } from './exec.ts';
+import { countRules, iptablesChains, iptablesFullRestore, iptablesHooks, iptablesPartialRestore, iptablesTeardown } from './kube-proxy-iptables.ts';
+import type { DataPlane } from './planes.ts';
+import type { BenchService } from './workload.ts';
+
+const RESTORE_ARGS = ['-w', '5', '--noflush', '--counters'];
+
+export function iptablesPlane(clusterCidr: string, restoreCommand = 'iptables-restore'): DataPlane {
+  const opts = { clusterCidr };
+  const restore = async (text: string) => (await run(restoreCommand, RESTORE_ARGS, { input: text })).ms;
+  return {
+    name: 'iptables',
+    variants: ['full-restore', 'partial-restore'],
+    async setup() {
+      await restore(iptablesHooks());
+    },
+    program: (services) => restore(iptablesFullRestore(services, opts)),
+    apply(before, after, variant) {
+      if (variant === 'full-restore') return restore(iptablesFullRestore(after, opts));
+      if (variant === 'partial-restore') return restore(iptablesPartialRestore(before, after, opts));
+      throw new BenchError('BAD_VARIANT', `iptables has no variant ${variant}`);
+    },
+    async teardown(services: readonly BenchService[]) {
+      await run(restoreCommand, RESTORE_ARGS, { input: iptablesTeardown(iptablesChains(services, opts)), allowFailure: true });
+    },
+    size: (services) => ({ rules: countRules(iptablesFullRestore(services, opts)), note: 'nat rules in KUBE-* chains' }),
+  };
+}

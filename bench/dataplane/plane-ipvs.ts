@@ -1,0 +1,119 @@
+// IPVS as kube-proxy's IPVS mode lays it out (a virtual server per cluster IP:port, VIPs bound to
+// a dummy interface, masquerade through ipsets + a constant handful of iptables rules), but
+// programmed through this project's netlink client. Scheduler `rr` (kube-proxy's default) or
+// `mh` with mh-port + mh-fallback (Maglev).
+import type { DestinationConfig, IpvsApi, ServiceConfig, ServiceKey, VipApi } from '../../src/ipvs/types.ts';
+import { diffServices } from './diff.ts';
+import { run } from './exec.ts';
+import { iptablesHooks, iptablesTeardown } from './kube-proxy-iptables.ts';
+import { IPVS_NAT_CHAINS, ipsetAdd, ipsetCreate, ipsetDestroy, ipvsModeNatRules } from './kube-proxy-ipvs.ts';
+import type { DataPlane } from './planes.ts';
+import type { BenchEndpoint, BenchService } from './workload.ts';
+
+export interface IpvsPlaneDeps {
+  ipvs: IpvsApi;
+  vips: VipApi;
+  clusterCidr: string;
+  /** The dummy interface holding the VIPs (flushed at teardown in one step). */
+  dummyInterface: string;
+  /** Requests kept in flight at once (the client pipelines them over one socket). */
+  window?: number;
+}
+
+const DEST: DestinationConfig = { forwarding: 'masq', weight: 1, upperThreshold: 0, lowerThreshold: 0 };
+
+export function serviceConfigFor(scheduler: 'rr' | 'mh'): ServiceConfig {
+  return {
+    scheduler,
+    flags: scheduler === 'mh' ? { portHash: true, fallback: true } : {},
+    timeout: 0,
+    netmask: '255.255.255.255',
+  };
+}
+
+function keyOf(s: BenchService): ServiceKey {
+  return { kind: 'addr', family: 'inet', protocol: s.protocol, address: s.clusterIP, port: s.port };
+}
+
+function destKey(e: BenchEndpoint) {
+  return { family: 'inet' as const, address: e.ip, port: e.port };
+}
+
+/** Runs `tasks` with at most `window` in flight, in order of start. */
+async function windowed(tasks: readonly (() => Promise<void>)[], window: number): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < tasks.length) await tasks[next++]();
+  };
+  await Promise.all(Array.from({ length: Math.min(window, tasks.length) }, lane));
+}
+
+export function ipvsPlane(scheduler: 'rr' | 'mh', deps: IpvsPlaneDeps): DataPlane {
+  const config = serviceConfigFor(scheduler);
+  const window = deps.window ?? 64;
+  const { ipvs, vips } = deps;
+  const ipset = (text: string) => run('ipset', ['restore', '-exist'], { input: text });
+
+  async function addServices(services: readonly BenchService[]): Promise<void> {
+    await windowed(services.map((s) => () => vips.addAddress(s.clusterIP)), window);
+    await ipset(ipsetAdd(services));
+    // A service must exist before its destinations: one task per service keeps that order.
+    await windowed(
+      services.map((s) => async () => {
+        await ipvs.addService(keyOf(s), config);
+        await Promise.all(s.endpoints.map((e) => ipvs.addDestination(keyOf(s), destKey(e), DEST)));
+      }),
+      window,
+    );
+  }
+
+  async function removeServices(services: readonly BenchService[]): Promise<void> {
+    await windowed(services.map((s) => () => ipvs.deleteService(keyOf(s))), window);
+    await windowed(services.map((s) => () => vips.removeAddress(s.clusterIP)), window);
+    const dels = services.map((s) => `del KUBE-CLUSTER-IP ${s.clusterIP},${s.protocol}:${s.port}`);
+    await ipset(`${dels.join('\n')}\n`);
+  }
+
+  return {
+    name: scheduler === 'mh' ? 'ipvs-mh' : 'ipvs-rr',
+    variants: ['netlink'],
+    async setup() {
+      await vips.ensureInterface();
+      await ipset(ipsetCreate());
+      await run('iptables-restore', ['-w', '5', '--noflush'], { input: iptablesHooks() });
+      await run('iptables-restore', ['-w', '5', '--noflush'], { input: ipvsModeNatRules(deps.clusterCidr) });
+    },
+    async program(services) {
+      const t0 = performance.now();
+      await addServices(services);
+      return performance.now() - t0;
+    },
+    async apply(before, after) {
+      const t0 = performance.now();
+      const d = diffServices(before, after);
+      if (d.added.length > 0) await addServices(d.added);
+      for (const c of d.changed) {
+        const key = keyOf(c.after);
+        if (c.added.length > 0) await ipset(ipsetAdd([{ ...c.after, endpoints: c.added }]).split('\n').filter((l) => !l.startsWith('add KUBE-CLUSTER-IP')).join('\n'));
+        await Promise.all(c.added.map((e) => ipvs.addDestination(key, destKey(e), DEST)));
+        await Promise.all(c.removed.map((e) => ipvs.deleteDestination(key, destKey(e))));
+      }
+      if (d.removed.length > 0) await removeServices(d.removed);
+      return performance.now() - t0;
+    },
+    async teardown(services) {
+      try {
+        await windowed(services.map((s) => () => ipvs.deleteService(keyOf(s)).catch(() => undefined)), window);
+      } catch {
+        // best effort
+      }
+      await run('ip', ['address', 'flush', 'dev', deps.dummyInterface], { allowFailure: true });
+      await run('iptables-restore', ['-w', '5', '--noflush'], { input: iptablesTeardown(IPVS_NAT_CHAINS), allowFailure: true });
+      await run('ipset', ['restore'], { input: ipsetDestroy(), allowFailure: true });
+    },
+    size: (services) => ({
+      rules: services.length + services.reduce((n, s) => n + s.endpoints.length, 0),
+      note: 'IPVS services + destinations (8 iptables rules, 2 ipsets)',
+    }),
+  };
+}

@@ -1,0 +1,23 @@
+// The data planes under test. Each programs the same service list its own way and applies
+// changes the way its kube-proxy mode (or our controller) would; every method that returns a
+// number returns the wall time of the programming step alone, in milliseconds.
+import type { BenchService } from './workload.ts';
+
+export type PlaneName = 'iptables' | 'nftables' | 'ipvs-rr' | 'ipvs-mh';
+export const PLANE_NAMES: readonly PlaneName[] = ['iptables', 'nftables', 'ipvs-rr', 'ipvs-mh'];
+
+export interface DataPlane {
+  readonly name: PlaneName;
+  /** Ways this plane applies a change; iptables has two (full and partial restore). */
+  readonly variants: readonly string[];
+  /** Installs what does not depend on the services (hooks, sets, interfaces). */
+  setup(): Promise<void>;
+  /** Programs `services` into an empty plane; returns ms. */
+  program(services: readonly BenchService[]): Promise<number>;
+  /** Moves the plane from `before` to `after` with the given variant; returns ms. */
+  apply(before: readonly BenchService[], after: readonly BenchService[], variant: string): Promise<number>;
+  /** Removes everything this plane installed (best effort, never throws). */
+  teardown(services: readonly BenchService[]): Promise<void>;
+  /** Rules / entries the plane holds for `services`, for the report. */
+  size(services: readonly BenchService[]): { rules: number; note: string };
+}
