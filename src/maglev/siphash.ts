@@ -21,7 +21,15 @@ const V2_LO = 0x6e657261;
 const V3_HI = 0x74656462;
 const V3_LO = 0x79746573;
 
-/** hsiphash(&word, 4, key) on a 64-bit kernel: SipHash-1-3 of 4 little-endian bytes, low 32 bits, unsigned. */
+/**
+ * hsiphash(&word, 4, key) on a 64-bit kernel: SipHash-1-3 of 4 little-endian bytes, low 32 bits, unsigned.
+ *
+ * Fully unrolled (the four SipRounds are written out, one compression and three finalisation) with
+ * `h`/`l` halves per lane: V8 keeps all eight halves in registers as int32 and the whole hash is
+ * straight-line code. A 64-bit add is lo = al + bl, hi = ah + bh + carry, with the carry computed
+ * from the sign bits ((a & b) | ((a | b) & ~sum)) >>> 31 so nothing leaves int32. Rotations by 32
+ * are a swap of the halves.
+ */
 export function hsiphashWord(word: number, key: SipKey): number {
   let v0h = V0_HI ^ key.k0hi;
   let v0l = V0_LO ^ key.k0lo;
@@ -29,61 +37,169 @@ export function hsiphashWord(word: number, key: SipKey): number {
   let v1l = V1_LO ^ key.k1lo;
   let v2h = V2_HI ^ key.k0hi;
   let v2l = V2_LO ^ key.k0lo;
-  let v3h = V3_HI ^ key.k1hi;
-  let v3l = V3_LO ^ key.k1lo;
-  // The final block b = (length << 56) | message: the 4 message bytes fill the low half.
-  const bh = 0x04000000;
+  // The final block b = (length 4 << 56) | message: high half 0x04000000, low half the word.
   const bl = word | 0;
-  v3h ^= bh;
-  v3l ^= bl;
+  let v3h = V3_HI ^ key.k1hi ^ 0x04000000;
+  let v3l = V3_LO ^ key.k1lo ^ bl;
   let lo = 0;
   let t = 0;
-  for (let round = 0; round < 4; round++) {
-    // v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
-    lo = (v0l + v1l) | 0;
-    v0h = (v0h + v1h + ((lo >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0;
-    v0l = lo;
-    t = (v1h << 13) | (v1l >>> 19);
-    v1l = (v1l << 13) | (v1h >>> 19);
-    v1h = t ^ v0h;
-    v1l ^= v0l;
-    t = v0h;
-    v0h = v0l;
-    v0l = t;
-    // v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
-    lo = (v2l + v3l) | 0;
-    v2h = (v2h + v3h + ((lo >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0;
-    v2l = lo;
-    t = (v3h << 16) | (v3l >>> 16);
-    v3l = (v3l << 16) | (v3h >>> 16);
-    v3h = t ^ v2h;
-    v3l ^= v2l;
-    // v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
-    lo = (v0l + v3l) | 0;
-    v0h = (v0h + v3h + ((lo >>> 0) < (v0l >>> 0) ? 1 : 0)) | 0;
-    v0l = lo;
-    t = (v3h << 21) | (v3l >>> 11);
-    v3l = (v3l << 21) | (v3h >>> 11);
-    v3h = t ^ v0h;
-    v3l ^= v0l;
-    // v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
-    lo = (v2l + v1l) | 0;
-    v2h = (v2h + v1h + ((lo >>> 0) < (v2l >>> 0) ? 1 : 0)) | 0;
-    v2l = lo;
-    t = (v1h << 17) | (v1l >>> 15);
-    v1l = (v1l << 17) | (v1h >>> 15);
-    v1h = t ^ v2h;
-    v1l ^= v2l;
-    t = v2h;
-    v2h = v2l;
-    v2l = t;
-    if (round === 0) {
-      // End of the single compression round: mix the block into v0, then finalise.
-      v0h ^= bh;
-      v0l ^= bl;
-      v2l ^= 0xff;
-    }
-  }
+  // Compression round (v3 ^= b above; v0 ^= b after).
+  lo = (v0l + v1l) | 0;
+  v0h = (v0h + v1h + (((v0l & v1l) | ((v0l | v1l) & ~lo)) >>> 31)) | 0;
+  v0l = lo;
+  t = (v1h << 13) | (v1l >>> 19);
+  v1l = (v1l << 13) | (v1h >>> 19);
+  v1h = t;
+  v1h ^= v0h;
+  v1l ^= v0l;
+  t = v0h;
+  v0h = v0l;
+  v0l = t;
+  lo = (v2l + v3l) | 0;
+  v2h = (v2h + v3h + (((v2l & v3l) | ((v2l | v3l) & ~lo)) >>> 31)) | 0;
+  v2l = lo;
+  t = (v3h << 16) | (v3l >>> 16);
+  v3l = (v3l << 16) | (v3h >>> 16);
+  v3h = t;
+  v3h ^= v2h;
+  v3l ^= v2l;
+  lo = (v0l + v3l) | 0;
+  v0h = (v0h + v3h + (((v0l & v3l) | ((v0l | v3l) & ~lo)) >>> 31)) | 0;
+  v0l = lo;
+  t = (v3h << 21) | (v3l >>> 11);
+  v3l = (v3l << 21) | (v3h >>> 11);
+  v3h = t;
+  v3h ^= v0h;
+  v3l ^= v0l;
+  lo = (v2l + v1l) | 0;
+  v2h = (v2h + v1h + (((v2l & v1l) | ((v2l | v1l) & ~lo)) >>> 31)) | 0;
+  v2l = lo;
+  t = (v1h << 17) | (v1l >>> 15);
+  v1l = (v1l << 17) | (v1h >>> 15);
+  v1h = t;
+  v1h ^= v2h;
+  v1l ^= v2l;
+  t = v2h;
+  v2h = v2l;
+  v2l = t;
+  v0h ^= 0x04000000;
+  v0l ^= bl;
+  // Finalisation: v2 ^= 0xff, then three rounds.
+  v2l ^= 0xff;
+  lo = (v0l + v1l) | 0;
+  v0h = (v0h + v1h + (((v0l & v1l) | ((v0l | v1l) & ~lo)) >>> 31)) | 0;
+  v0l = lo;
+  t = (v1h << 13) | (v1l >>> 19);
+  v1l = (v1l << 13) | (v1h >>> 19);
+  v1h = t;
+  v1h ^= v0h;
+  v1l ^= v0l;
+  t = v0h;
+  v0h = v0l;
+  v0l = t;
+  lo = (v2l + v3l) | 0;
+  v2h = (v2h + v3h + (((v2l & v3l) | ((v2l | v3l) & ~lo)) >>> 31)) | 0;
+  v2l = lo;
+  t = (v3h << 16) | (v3l >>> 16);
+  v3l = (v3l << 16) | (v3h >>> 16);
+  v3h = t;
+  v3h ^= v2h;
+  v3l ^= v2l;
+  lo = (v0l + v3l) | 0;
+  v0h = (v0h + v3h + (((v0l & v3l) | ((v0l | v3l) & ~lo)) >>> 31)) | 0;
+  v0l = lo;
+  t = (v3h << 21) | (v3l >>> 11);
+  v3l = (v3l << 21) | (v3h >>> 11);
+  v3h = t;
+  v3h ^= v0h;
+  v3l ^= v0l;
+  lo = (v2l + v1l) | 0;
+  v2h = (v2h + v1h + (((v2l & v1l) | ((v2l | v1l) & ~lo)) >>> 31)) | 0;
+  v2l = lo;
+  t = (v1h << 17) | (v1l >>> 15);
+  v1l = (v1l << 17) | (v1h >>> 15);
+  v1h = t;
+  v1h ^= v2h;
+  v1l ^= v2l;
+  t = v2h;
+  v2h = v2l;
+  v2l = t;
+  lo = (v0l + v1l) | 0;
+  v0h = (v0h + v1h + (((v0l & v1l) | ((v0l | v1l) & ~lo)) >>> 31)) | 0;
+  v0l = lo;
+  t = (v1h << 13) | (v1l >>> 19);
+  v1l = (v1l << 13) | (v1h >>> 19);
+  v1h = t;
+  v1h ^= v0h;
+  v1l ^= v0l;
+  t = v0h;
+  v0h = v0l;
+  v0l = t;
+  lo = (v2l + v3l) | 0;
+  v2h = (v2h + v3h + (((v2l & v3l) | ((v2l | v3l) & ~lo)) >>> 31)) | 0;
+  v2l = lo;
+  t = (v3h << 16) | (v3l >>> 16);
+  v3l = (v3l << 16) | (v3h >>> 16);
+  v3h = t;
+  v3h ^= v2h;
+  v3l ^= v2l;
+  lo = (v0l + v3l) | 0;
+  v0h = (v0h + v3h + (((v0l & v3l) | ((v0l | v3l) & ~lo)) >>> 31)) | 0;
+  v0l = lo;
+  t = (v3h << 21) | (v3l >>> 11);
+  v3l = (v3l << 21) | (v3h >>> 11);
+  v3h = t;
+  v3h ^= v0h;
+  v3l ^= v0l;
+  lo = (v2l + v1l) | 0;
+  v2h = (v2h + v1h + (((v2l & v1l) | ((v2l | v1l) & ~lo)) >>> 31)) | 0;
+  v2l = lo;
+  t = (v1h << 17) | (v1l >>> 15);
+  v1l = (v1l << 17) | (v1h >>> 15);
+  v1h = t;
+  v1h ^= v2h;
+  v1l ^= v2l;
+  t = v2h;
+  v2h = v2l;
+  v2l = t;
+  lo = (v0l + v1l) | 0;
+  v0h = (v0h + v1h + (((v0l & v1l) | ((v0l | v1l) & ~lo)) >>> 31)) | 0;
+  v0l = lo;
+  t = (v1h << 13) | (v1l >>> 19);
+  v1l = (v1l << 13) | (v1h >>> 19);
+  v1h = t;
+  v1h ^= v0h;
+  v1l ^= v0l;
+  t = v0h;
+  v0h = v0l;
+  v0l = t;
+  lo = (v2l + v3l) | 0;
+  v2h = (v2h + v3h + (((v2l & v3l) | ((v2l | v3l) & ~lo)) >>> 31)) | 0;
+  v2l = lo;
+  t = (v3h << 16) | (v3l >>> 16);
+  v3l = (v3l << 16) | (v3h >>> 16);
+  v3h = t;
+  v3h ^= v2h;
+  v3l ^= v2l;
+  lo = (v0l + v3l) | 0;
+  v0h = (v0h + v3h + (((v0l & v3l) | ((v0l | v3l) & ~lo)) >>> 31)) | 0;
+  v0l = lo;
+  t = (v3h << 21) | (v3l >>> 11);
+  v3l = (v3l << 21) | (v3h >>> 11);
+  v3h = t;
+  v3h ^= v0h;
+  v3l ^= v0l;
+  lo = (v2l + v1l) | 0;
+  v2h = (v2h + v1h + (((v2l & v1l) | ((v2l | v1l) & ~lo)) >>> 31)) | 0;
+  v2l = lo;
+  t = (v1h << 17) | (v1l >>> 15);
+  v1l = (v1l << 17) | (v1h >>> 15);
+  v1h = t;
+  v1h ^= v2h;
+  v1l ^= v2l;
+  t = v2h;
+  v2h = v2l;
+  v2l = t;
   return (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
 }
 
