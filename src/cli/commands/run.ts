@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { HealthMonitor, applyHealth } from '../../health/index.ts';
 import type { HealthChange } from '../../health/index.ts';
 import { destinationKeyString, openIpvs, openVips, serviceKeyString } from '../../ipvs/index.ts';
-import type { IpvsClient, VipClient } from '../../ipvs/index.ts';
+import type { IpvsApi, VipApi } from '../../ipvs/index.ts';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.ts';
 import type { Logger } from '../../log.ts';
 import { buildKernelTable } from '../../maglev/index.ts';
@@ -10,7 +10,7 @@ import { LbMetrics, startMetricsServer } from '../../metrics/index.ts';
 import type { MetricsServer, ServiceStats } from '../../metrics/index.ts';
 import type { DesiredState } from '../../model/index.ts';
 import { DEFAULT_MH_TABLE_SIZE, FileStateStore, Reconciler, SyncLoop, defaultFlowMoveEstimator } from '../../reconcile/index.ts';
-import type { FlowMoveEstimator, SyncReport } from '../../reconcile/index.ts';
+import type { FlowMoveEstimator, StateStore, SyncReport } from '../../reconcile/index.ts';
 import { ConfigError, formatIssue, watchConfig } from '../../sources/file/index.ts';
 import type { ConfigWatcher, LoadedConfig } from '../../sources/file/index.ts';
 import { DEFAULT_INTERFACE, DEFAULT_STATE_DIR, EXIT_KERNEL, kernelErrorMessage } from './plan.ts';
@@ -87,6 +87,27 @@ export async function runLoadBalancer(opts: RunOptions): Promise<number> {
   return 0;
 }
 
+/** What the load balancer programs; tests pass in-memory ones, `run` opens the kernel's. */
+export interface Kernel {
+  ipvs: IpvsApi & { close(): void };
+  vips: VipApi & { close(): void };
+}
+
+export interface StandaloneDeps {
+  openKernel?: (opts: RunOptions) => Promise<Kernel>;
+  store?: StateStore;
+}
+
+async function openKernel(opts: RunOptions): Promise<Kernel> {
+  const ipvs = await openIpvs({ netns: opts.netns });
+  try {
+    return { ipvs, vips: await openVips({ interfaceName: opts.interface, netns: opts.netns }) };
+  } catch (err) {
+    ipvs.close();
+    throw err;
+  }
+}
+
 /** The running load balancer: config + health -> desired state -> reconciler, plus metrics. */
 export class StandaloneLb {
   private config: LoadedConfig;
@@ -94,8 +115,9 @@ export class StandaloneLb {
   private readonly log: Logger;
   private readonly metrics: LbMetrics;
   private readonly health: HealthMonitor;
-  private ipvs: IpvsClient | undefined;
-  private vips: VipClient | undefined;
+  private readonly deps: StandaloneDeps;
+  private ipvs: Kernel['ipvs'] | undefined;
+  private vips: Kernel['vips'] | undefined;
   private reconciler: Reconciler | undefined;
   private loop: SyncLoop<SyncReport> | undefined;
   private server: MetricsServer | undefined;
@@ -104,8 +126,9 @@ export class StandaloneLb {
   private ready = false;
   private lastError = 'first sync pending';
 
-  constructor(opts: RunOptions, config: LoadedConfig, log: Logger) {
+  constructor(opts: RunOptions, config: LoadedConfig, log: Logger, deps: StandaloneDeps = {}) {
     this.opts = opts;
+    this.deps = deps;
     this.config = config;
     this.log = log;
     this.metrics = new LbMetrics();
@@ -121,13 +144,14 @@ export class StandaloneLb {
     const { opts, log } = this;
     // The metrics port first: failing on it must not leave a half-started controller behind.
     this.server = await startMetricsServer(opts.metricsAddress, this.metrics.registry, () => ({ ready: this.ready, reason: this.lastError }));
-    this.ipvs = await openIpvs({ netns: opts.netns });
-    this.vips = await openVips({ interfaceName: opts.interface, netns: opts.netns });
+    const kernel = await (this.deps.openKernel ?? openKernel)(opts);
+    this.ipvs = kernel.ipvs;
+    this.vips = kernel.vips;
     const settings = this.config.settings;
     this.reconciler = new Reconciler({
       ipvs: this.ipvs,
       vips: this.vips,
-      store: new FileStateStore(opts.stateDir),
+      store: this.deps.store ?? new FileStateStore(opts.stateDir),
       logger: log,
       drainTimeoutMs: settings.drainTimeoutMs,
       flowMoveEstimator: this.timedEstimator(),
@@ -165,6 +189,20 @@ export class StandaloneLb {
       const problems = err instanceof ConfigError ? err.issues.map(formatIssue) : [err instanceof Error ? err.message : String(err)];
       this.log.error({ why, problems }, 'new configuration refused; the running one stays in force');
     }
+  }
+
+  /** Resolves when no sync is running or pending (tests). */
+  async idle(): Promise<void> {
+    await this.loop?.idle();
+  }
+
+  /** Current metrics text (tests, debugging). */
+  metricsText(): Promise<string> {
+    return this.metrics.registry.metrics();
+  }
+
+  isReady(): boolean {
+    return this.ready;
   }
 
   async stop(): Promise<void> {

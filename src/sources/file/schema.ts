@@ -285,7 +285,8 @@ function readDestination(
   const forwarding = readChoice(r, f, 'forwarding', FORWARDING, { what: 'forwarding method' }) ?? 'masq';
   const upper = readInt(r, f, 'upperThreshold', 0, MAX_U32) ?? 0;
   const lower = readInt(r, f, 'lowerThreshold', 0, MAX_U32) ?? 0;
-  if (upper !== 0 && lower > upper) r.fail(f.get('lowerThreshold'), f.at('lowerThreshold'), `lowerThreshold ${lower} is above upperThreshold ${upper}`);
+  // The kernel refuses lower > upper with ERANGE even when upper is 0 (no limit).
+  if (lower > upper) r.fail(f.get('lowerThreshold'), f.at('lowerThreshold'), `lowerThreshold ${lower} is above upperThreshold ${upper}`);
   const config: DestinationConfig = { forwarding, weight, upperThreshold: upper, lowerThreshold: lower };
   if (f.has('tunnelType') || f.has('tunnelPort')) {
     if (forwarding !== 'tunnel') r.fail(f.keyNode(f.has('tunnelType') ? 'tunnelType' : 'tunnelPort'), path, 'tunnelType/tunnelPort need forwarding: tunnel');
