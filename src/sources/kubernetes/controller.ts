@@ -1,0 +1,199 @@
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { IpvsApi, VipApi } from '../../ipvs/types.ts';
+import type { LbMetrics } from '../../metrics/index.ts';
+import type { Readiness } from '../../metrics/index.ts';
+import type { MasqueradeInput, MasqueradeVip } from '../../nat/rules.ts';
+import type { MasqueradeResult } from '../../nat/nft.ts';
+import { Reconciler } from '../../reconcile/reconciler.ts';
+import { SyncLoop } from '../../reconcile/loop.ts';
+import type { Logger, PlanOptions, StateStore, SyncReport } from '../../reconcile/types.ts';
+import { ClusterState } from './cluster-state.ts';
+import { ClusterWatch } from './informers.ts';
+import { KubernetesMetrics } from './metrics.ts';
+import type { Translation } from './translate.ts';
+
+// The Kubernetes controller: informers feed the cluster state; a coalescing sync loop (minimum
+// interval, periodic full resync) turns it into the desired state and hands it to the
+// reconciler, then brings the masquerade rules in line. Nothing is synced — so nothing can be
+// deleted — before every informer has completed its first list.
+
+export interface MasqueradeApplier {
+  apply(input: MasqueradeInput, verify?: boolean): Promise<MasqueradeResult>;
+}
+
+export interface ControllerOptions {
+  kubeConfig: KubeConfig;
+  nodeName: string;
+  /** Node addresses for node ports; default: our Node's InternalIP/ExternalIP. */
+  nodeIPs?: readonly string[];
+  ipvs: IpvsApi;
+  vips?: VipApi;
+  /** Ownership across restarts (FileStateStore in production). */
+  store?: StateStore;
+  logger: Logger;
+  /** Default 1000 ms. */
+  minSyncIntervalMs?: number;
+  /** Default 30 000 ms. */
+  fullResyncIntervalMs?: number;
+  /** Passed to the reconciler (drain timeout, ...). */
+  planOptions?: PlanOptions;
+  /** Masquerade rules; omitted = none (e.g. a CNI that masquerades itself, or tests without nft). */
+  masquerade?: { applier: MasqueradeApplier; clusterCIDRs: readonly string[]; masqueradeAll: boolean };
+  /** The standalone metrics; Kubernetes metrics are added to its registry. */
+  metrics?: LbMetrics;
+  /** List page size (default 500). */
+  pageSize?: number;
+  /** Informer restart delay after an error (default 1000 ms, doubling). */
+  restartDelayMs?: number;
+  /** Called after every sync with the latencies (ms) of the changes it programmed (tests, benchmarks). */
+  onSynced?: (info: { report: SyncReport; full: boolean; latenciesMs: number[] }) => void;
+}
+
+export class KubernetesController {
+  readonly state: ClusterState;
+  private readonly opts: ControllerOptions;
+  private readonly watch: ClusterWatch;
+  private readonly reconciler: Reconciler;
+  private readonly loop: SyncLoop<SyncReport>;
+  private readonly k8sMetrics: KubernetesMetrics | undefined;
+  private firstSyncDone = false;
+  private lastError: string | undefined;
+  private masqueradeFailing = false;
+
+  constructor(opts: ControllerOptions) {
+    this.opts = opts;
+    const log = opts.logger;
+    this.k8sMetrics = opts.metrics ? new KubernetesMetrics(opts.metrics.registry) : undefined;
+    this.state = new ClusterState({
+      nodeName: opts.nodeName,
+      nodeIPs: opts.nodeIPs,
+      onWarning: (w) => log.warn({ kind: w.kind, object: w.object, reason: w.reason }, `${w.kind} ${w.object}: ${w.message}`),
+    });
+    this.reconciler = new Reconciler({
+      ...opts.planOptions,
+      ipvs: opts.ipvs,
+      vips: opts.vips,
+      store: opts.store,
+      logger: log,
+    });
+    this.loop = new SyncLoop<SyncReport>({
+      sync: (full) => this.sync(full),
+      minIntervalMs: opts.minSyncIntervalMs ?? 1000,
+      fullResyncIntervalMs: opts.fullResyncIntervalMs ?? 30_000,
+      needsRetry: (r) => r.errors.length > 0,
+      logger: log,
+    });
+    this.watch = new ClusterWatch({
+      kubeConfig: opts.kubeConfig,
+      logger: log,
+      pageSize: opts.pageSize,
+      restartDelayMs: opts.restartDelayMs,
+      onEvent: (e) => {
+        this.k8sMetrics?.events.inc({ kind: e.kind, type: e.type });
+        this.state.apply(e);
+        this.loop.trigger();
+      },
+      onError: (kind) => this.k8sMetrics?.informerErrors.inc({ kind }),
+      onListed: (kind) => this.k8sMetrics?.relists.inc({ kind }),
+    });
+  }
+
+  /** Starts the informers; the sync loop starts once they have all listed. */
+  start(): void {
+    this.watch.start();
+    void this.watch.synced.then(() => {
+      this.opts.logger.info({ services: this.state.serviceCount }, 'all informers synced; starting syncs');
+      this.state.recordLatencySince(Date.now());
+      this.loop.start();
+    });
+  }
+
+  /** Stops watching and syncing. Leaves IPVS, addresses and rules in place (connections survive a restart). */
+  async stop(): Promise<void> {
+    await this.watch.stop();
+    await this.loop.stop();
+  }
+
+  /** Resolves when every informer has listed once. */
+  get synced(): Promise<void> {
+    return this.watch.synced;
+  }
+
+  /** Waits until no sync is running or pending. */
+  idle(): Promise<void> {
+    return this.loop.idle();
+  }
+
+  readiness(): Readiness {
+    if (!this.watch.isSynced) return { ready: false, reason: 'informers have not listed yet' };
+    if (!this.firstSyncDone) return { ready: false, reason: this.lastError ?? 'first sync not done' };
+    return { ready: true };
+  }
+
+  /** Owned virtual servers (for metrics sources and tests). */
+  owned(): string[] {
+    return this.reconciler.owned();
+  }
+
+  private async sync(full: boolean): Promise<SyncReport> {
+    const ready = this.watch.isSynced;
+    const translation = ready ? this.state.desired() : undefined;
+    this.k8sMetrics?.warnings.set(translation?.warnings.length ?? 0);
+    const times = this.state.takeTriggerTimes();
+    const desired = translation?.state;
+    const report = full ? await this.reconciler.resync(desired) : await this.reconciler.sync(desired);
+    this.opts.metrics?.recordSync(report);
+    let ok = report.mode !== 'skipped' && report.errors.length === 0;
+    if (ok && translation && this.opts.masquerade) ok = await this.applyMasquerade(translation, full);
+    const done = Date.now();
+    const latenciesMs: number[] = [];
+    if (ok) {
+      for (const t of times) {
+        latenciesMs.push(done - t);
+        this.k8sMetrics?.programmingLatency.observe((done - t) / 1000);
+      }
+      this.firstSyncDone = true;
+      this.lastError = undefined;
+    } else {
+      this.state.restoreTriggerTimes(times);
+      this.lastError = report.errors[0]?.message ?? this.lastError;
+    }
+    this.opts.logger.debug({ mode: report.mode, full, ms: report.durationMs, ops: report.operations.length, errors: report.errors.length }, 'sync done');
+    this.opts.onSynced?.({ report, full, latenciesMs });
+    return report;
+  }
+
+  private async applyMasquerade(translation: Translation, full: boolean): Promise<boolean> {
+    const m = this.opts.masquerade;
+    if (!m) return true;
+    try {
+      const result = await m.applier.apply(masqueradeInput(translation, m.clusterCIDRs, m.masqueradeAll), full);
+      this.k8sMetrics?.masquerade.inc({ mode: result.mode });
+      if (this.masqueradeFailing) this.opts.logger.info({}, 'masquerade rules applied again');
+      this.masqueradeFailing = false;
+      return true;
+    } catch (err) {
+      this.k8sMetrics?.masquerade.inc({ mode: 'failed' });
+      this.lastError = `masquerade rules: ${err instanceof Error ? err.message : String(err)}`;
+      if (!this.masqueradeFailing) this.opts.logger.error({ err: this.lastError }, 'cannot apply masquerade rules; retrying at the next sync');
+      this.masqueradeFailing = true;
+      return false;
+    }
+  }
+}
+
+export function masqueradeInput(t: Translation, clusterCIDRs: readonly string[], masqueradeAll: boolean): MasqueradeInput {
+  const vips: MasqueradeVip[] = [];
+  const seen = new Set<string>();
+  const endpoints: { family: 'inet' | 'inet6'; address: string }[] = [];
+  t.state.services.forEach((s, i) => {
+    if (s.key.kind !== 'addr') return;
+    vips.push({ family: s.key.family, protocol: s.key.protocol, address: s.key.address, port: s.key.port, kind: t.vips[i].kind, local: t.vips[i].local });
+    for (const d of s.destinations) {
+      if (seen.has(d.key.address)) continue;
+      seen.add(d.key.address);
+      endpoints.push({ family: d.key.family, address: d.key.address });
+    }
+  });
+  return { clusterCIDRs, masqueradeAll, vips, endpoints };
+}
