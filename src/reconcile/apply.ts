@@ -1,5 +1,5 @@
 import { IpvsError } from '../ipvs/errors.ts';
-import type { IpvsApi, VipApi } from '../ipvs/types.ts';
+import type { DestinationConfig, DestinationKey, IpvsApi, ServiceConfig, ServiceKey, VipApi } from '../ipvs/types.ts';
 import { svcId } from './compare.ts';
 import {
   type ApplyResult,
@@ -21,6 +21,29 @@ import {
 export interface ApplyOptions {
   /** Called after each operation (metrics, logs). */
   onResult?: (result: OperationResult) => void;
+  /**
+   * Pipeline up to this many IPVS writes per round trip when the client offers `batch()` (the netlink
+   * client does). Errors are still handled per operation. Default 512; 1 disables batching.
+   */
+  batchSize?: number;
+}
+
+/** A write as the netlink client's batch() takes it. */
+export type BatchWrite =
+  | { op: 'addService'; service: ServiceKey; config: ServiceConfig }
+  | { op: 'updateService'; service: ServiceKey; config: ServiceConfig }
+  | { op: 'deleteService'; service: ServiceKey }
+  | { op: 'addDestination'; service: ServiceKey; destination: DestinationKey; config: DestinationConfig }
+  | { op: 'updateDestination'; service: ServiceKey; destination: DestinationKey; config: DestinationConfig }
+  | { op: 'deleteDestination'; service: ServiceKey; destination: DestinationKey };
+
+/** An IPVS client that can pipeline writes: one result per write, undefined = success. */
+export interface BatchingIpvs extends IpvsApi {
+  batch(ops: readonly BatchWrite[]): Promise<ReadonlyArray<Error | undefined>>;
+}
+
+function canBatch(ipvs: IpvsApi): ipvs is BatchingIpvs {
+  return typeof (ipvs as Partial<BatchingIpvs>).batch === 'function';
 }
 
 export function emptyCounts(): Record<OperationKind, Record<OperationOutcome, number>> {
@@ -41,26 +64,87 @@ export async function apply(
   // Services found missing by a destination operation: their other destination operations are pointless.
   const goneServices = new Set<string>();
   let failed = 0;
-  for (const operation of plan.operations) {
-    let result: OperationResult;
-    const sid = 'service' in operation ? svcId(operation.service) : undefined;
-    if (sid !== undefined && failedServices.has(sid)) {
-      result = { operation, outcome: 'failed', error: { code: 'SERVICE_FAILED', message: `not attempted: an earlier operation on ${sid} failed` } };
-    } else if (sid !== undefined && goneServices.has(sid) && operation.kind !== 'addService' && operation.kind !== 'updateService') {
-      result = { operation, outcome: 'skipped', error: { code: 'NO_SUCH_SERVICE', message: `not attempted: ${sid} is not in the kernel` } };
-    } else {
-      result = await applyOne(operation, ipvs, vips);
-      if (sid !== undefined && result.error?.code === 'NO_SUCH_SERVICE' && operation.kind !== 'deleteService') goneServices.add(sid);
-    }
+  const batchSize = canBatch(ipvs) ? Math.max(1, options.batchSize ?? 512) : 1;
+
+  const finish = (operation: Operation, result: OperationResult, sid: string | undefined): void => {
     if (result.outcome === 'failed') {
       failed++;
       if (sid !== undefined) failedServices.add(sid);
     }
+    if (sid !== undefined && result.error?.code === 'NO_SUCH_SERVICE' && operation.kind !== 'deleteService') goneServices.add(sid);
     counts[operation.kind][result.outcome]++;
     results.push(result);
     options.onResult?.(result);
+  };
+  /** The result without asking the kernel, when an earlier operation already decided it. */
+  const decided = (operation: Operation, sid: string | undefined): OperationResult | undefined => {
+    if (sid === undefined) return undefined;
+    if (failedServices.has(sid)) {
+      return { operation, outcome: 'failed', error: { code: 'SERVICE_FAILED', message: `not attempted: an earlier operation on ${sid} failed` } };
+    }
+    if (goneServices.has(sid) && operation.kind !== 'addService' && operation.kind !== 'updateService') {
+      return { operation, outcome: 'skipped', error: { code: 'NO_SUCH_SERVICE', message: `not attempted: ${sid} is not in the kernel` } };
+    }
+    return undefined;
+  };
+
+  const ops = plan.operations;
+  for (let i = 0; i < ops.length; ) {
+    const operation = ops[i];
+    const sid = 'service' in operation ? svcId(operation.service) : undefined;
+    if (batchSize > 1 && sid !== undefined) {
+      // A run of IPVS writes: pipeline them, then settle each one in order.
+      const chunk: Operation[] = [];
+      while (i < ops.length && chunk.length < batchSize && 'service' in ops[i]) chunk.push(ops[i++]);
+      const sent: Operation[] = [];
+      const sentIds: string[] = [];
+      for (const op of chunk) {
+        const id = svcId((op as { service: ServiceKey }).service);
+        const early = decided(op, id);
+        if (early) finish(op, early, id);
+        else {
+          sent.push(op);
+          sentIds.push(id);
+        }
+      }
+      let outcomes: ReadonlyArray<Error | undefined>;
+      try {
+        outcomes = await (ipvs as BatchingIpvs).batch(sent.map(toBatchWrite));
+      } catch (err) {
+        for (let k = 0; k < sent.length; k++) finish(sent[k], failure(sent[k], err), sentIds[k]);
+        continue;
+      }
+      for (let k = 0; k < sent.length; k++) {
+        const op = sent[k];
+        const err = outcomes[k];
+        if (err === undefined) finish(op, { operation: op, outcome: 'ok' }, sentIds[k]);
+        else finish(op, decided(op, sentIds[k]) ?? (await recover(op, err, ipvs)), sentIds[k]);
+      }
+      continue;
+    }
+    i++;
+    finish(operation, decided(operation, sid) ?? (await applyOne(operation, ipvs, vips)), sid);
   }
   return { results, counts, failedServices, failed };
+}
+
+function toBatchWrite(op: Operation): BatchWrite {
+  switch (op.kind) {
+    case 'addService':
+    case 'updateService':
+      return { op: op.kind, service: op.service, config: op.config };
+    case 'deleteService':
+      return { op: 'deleteService', service: op.service };
+    case 'addDestination':
+    case 'updateDestination':
+      return { op: op.kind, service: op.service, destination: op.destination, config: op.config };
+    case 'drainDestination':
+      return { op: 'updateDestination', service: op.service, destination: op.destination, config: op.config };
+    case 'deleteDestination':
+      return { op: 'deleteDestination', service: op.service, destination: op.destination };
+    default:
+      throw new Error(`not an IPVS write: ${op.kind}`);
+  }
 }
 
 function codeOf(err: unknown): string {
@@ -108,34 +192,39 @@ async function applyOne(op: Operation, ipvs: IpvsApi, vips: VipApi | undefined):
     }
     return { operation: op, outcome: 'ok' };
   } catch (err) {
-    const code = codeOf(err);
-    try {
-      if (op.kind === 'addService' && code === 'SERVICE_EXISTS') {
-        await ipvs.updateService(op.service, op.config);
-        return { operation: op, outcome: 'converted' };
-      }
-      if (op.kind === 'addDestination' && code === 'DESTINATION_EXISTS') {
-        await ipvs.updateDestination(op.service, op.destination, op.config);
-        return { operation: op, outcome: 'converted' };
-      }
-      if (op.kind === 'updateService' && code === 'NO_SUCH_SERVICE') {
-        await ipvs.addService(op.service, op.config);
-        return { operation: op, outcome: 'converted' };
-      }
-      if (op.kind === 'updateDestination' && code === 'NO_SUCH_DESTINATION') {
-        await ipvs.addDestination(op.service, op.destination, op.config);
-        return { operation: op, outcome: 'converted' };
-      }
-    } catch (err2) {
-      return failure(op, err2);
-    }
-    if ((op.kind === 'deleteService' || op.kind === 'deleteDestination' || op.kind === 'drainDestination') && GONE.has(code)) {
-      return failure(op, err, 'skipped');
-    }
-    if ((op.kind === 'addDestination' || op.kind === 'updateDestination') && code === 'NO_SUCH_SERVICE') {
-      // The service vanished under us (deleted by hand): nothing to add to; the reconciler re-reads it.
-      return failure(op, err, 'skipped');
-    }
-    return failure(op, err);
+    return recover(op, err, ipvs);
   }
+}
+
+/** What to make of an error: convert (add<->update), skip (already gone), or fail. */
+async function recover(op: Operation, err: unknown, ipvs: IpvsApi): Promise<OperationResult> {
+  const code = codeOf(err);
+  try {
+    if (op.kind === 'addService' && code === 'SERVICE_EXISTS') {
+      await ipvs.updateService(op.service, op.config);
+      return { operation: op, outcome: 'converted' };
+    }
+    if (op.kind === 'addDestination' && code === 'DESTINATION_EXISTS') {
+      await ipvs.updateDestination(op.service, op.destination, op.config);
+      return { operation: op, outcome: 'converted' };
+    }
+    if (op.kind === 'updateService' && code === 'NO_SUCH_SERVICE') {
+      await ipvs.addService(op.service, op.config);
+      return { operation: op, outcome: 'converted' };
+    }
+    if (op.kind === 'updateDestination' && code === 'NO_SUCH_DESTINATION') {
+      await ipvs.addDestination(op.service, op.destination, op.config);
+      return { operation: op, outcome: 'converted' };
+    }
+  } catch (err2) {
+    return failure(op, err2);
+  }
+  if ((op.kind === 'deleteService' || op.kind === 'deleteDestination' || op.kind === 'drainDestination') && GONE.has(code)) {
+    return failure(op, err, 'skipped');
+  }
+  if ((op.kind === 'addDestination' || op.kind === 'updateDestination') && code === 'NO_SUCH_SERVICE') {
+    // The service vanished under us (deleted by hand): nothing to add to; the reconciler re-reads it.
+    return failure(op, err, 'skipped');
+  }
+  return failure(op, err);
 }

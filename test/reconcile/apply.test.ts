@@ -112,3 +112,35 @@ describe('FileStateStore', () => {
     }
   });
 });
+
+describe('apply with a batching client', () => {
+  it('pipelines writes and still handles each error on its own', async () => {
+    const { BatchingMemoryIpvs } = await import('../support/memory-ipvs.ts');
+    const ipvs = new BatchingMemoryIpvs();
+    await ipvs.addService(key, svcConfig());
+    await ipvs.addDestination(key, d1, destConfig());
+    const other: ServiceKey = { ...key, port: 81 };
+    const bad: ServiceKey = { ...key, port: 82 };
+    const ops: Operation[] = [
+      { kind: 'addService', service: key, name: 'w', config: svcConfig() }, // EEXIST -> update
+      { kind: 'addService', service: bad, name: 'b', config: svcConfig({ scheduler: 'nope' }) }, // fails
+      { kind: 'addService', service: other, name: 'o', config: svcConfig() },
+      { kind: 'addDestination', service: key, name: 'w', destination: d1, config: destConfig({ weight: 3 }) }, // EEXIST -> update
+      { kind: 'addDestination', service: bad, name: 'b', destination: d1, config: destConfig() }, // blocked by its service
+      { kind: 'addDestination', service: other, name: 'o', destination: d1, config: destConfig() },
+      { kind: 'bindAddress', address: '10.0.0.1' },
+    ];
+    const res = await apply({ operations: ops }, ipvs, new MemoryVips(), { batchSize: 4 });
+    expect(res.results.map((r) => [r.outcome, r.error?.code])).toEqual([
+      ['converted', undefined],
+      ['failed', 'UNKNOWN_SCHEDULER'],
+      ['ok', undefined],
+      ['converted', undefined],
+      ['failed', 'SERVICE_FAILED'],
+      ['ok', undefined],
+      ['ok', undefined],
+    ]);
+    expect(ipvs.batches).toBe(2);
+    expect(ipvs.snapshot().get('tcp 10.0.0.1:80')?.destinations[0].config.weight).toBe(3);
+  });
+});

@@ -6,7 +6,7 @@ import type { ServiceKey } from '../../src/ipvs/types.ts';
 import { destinationConfigEqual, serviceConfigEqual } from '../../src/model/index.ts';
 import type { DesiredService, DesiredState } from '../../src/model/types.ts';
 import { MemoryStateStore, Reconciler } from '../../src/reconcile/index.ts';
-import { MemoryIpvs, MemoryVips } from '../support/memory-ipvs.ts';
+import { BatchingMemoryIpvs, MemoryIpvs, MemoryVips } from '../support/memory-ipvs.ts';
 import { dest, service } from './helpers.ts';
 
 // Small pools so random states overlap a lot: same keys, same destinations, hand-made services on our VIPs.
@@ -48,8 +48,8 @@ interface World {
 }
 
 /** A kernel left by an earlier run of ours (with `before`), plus hand-made services and live connections. */
-async function world(before: DesiredState, handMade: DesiredState, conns: number[]): Promise<World> {
-  const ipvs = new MemoryIpvs();
+async function world(before: DesiredState, handMade: DesiredState, conns: number[], batching: boolean): Promise<World> {
+  const ipvs = batching ? new BatchingMemoryIpvs() : new MemoryIpvs();
   const vips = new MemoryVips();
   const store = new MemoryStateStore();
   await new Reconciler({ ipvs, vips, store, flowMoveEstimator: null }).sync(before);
@@ -70,11 +70,11 @@ async function world(before: DesiredState, handMade: DesiredState, conns: number
   return { ipvs, vips, store, handMade: hand };
 }
 
-describe('reconciler properties (in-memory kernel)', () => {
+describe.each([false, true])('reconciler properties (in-memory kernel, batched writes: %s)', (batching) => {
   it('random actual + desired converge in one sync; a second sync is empty; hand-made services untouched', async () => {
     await fc.assert(
       fc.asyncProperty(arbState, arbState, arbState, fc.array(fc.nat(2), { minLength: 1, maxLength: 7 }), async (before, handMade, desired, conns) => {
-        const w = await world(before, handMade, conns);
+        const w = await world(before, handMade, conns, batching);
         const handBefore = new Map([...w.ipvs.snapshot()].filter(([k]) => w.handMade.has(k)));
         const r = new Reconciler({ ipvs: w.ipvs, vips: w.vips, store: w.store, flowMoveEstimator: null });
         const report = await r.sync(desired);
@@ -115,14 +115,14 @@ describe('reconciler properties (in-memory kernel)', () => {
         expect((await r.sync(desired)).operations).toEqual([]);
         expect((await r.resync(desired)).operations).toEqual([]);
       }),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 
   it('never deletes on partial information: failed dumps change nothing they did not read', async () => {
     await fc.assert(
       fc.asyncProperty(arbState, arbState, fc.boolean(), fc.array(fc.boolean(), { minLength: 1, maxLength: 6 }), async (before, desired, serviceDumpFails, destDumpFails) => {
-        const w = await world(before, { services: [] }, [1]);
+        const w = await world(before, { services: [] }, [1], batching);
         const snapBefore = w.ipvs.snapshot();
         let call = 0;
         const failed = new Set<string>();
@@ -144,14 +144,14 @@ describe('reconciler properties (in-memory kernel)', () => {
         }
         for (const id of failed) expect(snap.get(id)).toEqual(snapBefore.get(id));
       }),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 
   it('with random kernel errors, other services still converge, and the next sync finishes the job', async () => {
     await fc.assert(
       fc.asyncProperty(arbState, arbState, fc.array(fc.boolean(), { minLength: 1, maxLength: 9 }), async (before, desired, failPattern) => {
-        const w = await world(before, { services: [] }, [0]);
+        const w = await world(before, { services: [] }, [0], batching);
         let n = 0;
         w.ipvs.fault = (m) => (m !== 'listServices' && m !== 'listDestinations' && m !== 'getService' && failPattern[n++ % failPattern.length] ? new IpvsError('KERNEL_ERROR', 'ENOMEM') : undefined);
         const r = new Reconciler({ ipvs: w.ipvs, vips: w.vips, store: w.store, flowMoveEstimator: null });
@@ -169,7 +169,7 @@ describe('reconciler properties (in-memory kernel)', () => {
         expect(second.errors).toEqual([]);
         expect((await r.resync(desired)).operations).toEqual([]);
       }),
-      { numRuns: 150 },
+      { numRuns: 100 },
     );
   });
 });

@@ -236,3 +236,35 @@ export class MemoryVips implements VipApi {
     this.addresses.delete(address);
   }
 }
+
+/** A batch write, as the netlink client's batch() takes it. */
+export type MemoryBatchWrite =
+  | { op: 'addService' | 'updateService'; service: ServiceKey; config: ServiceConfig }
+  | { op: 'deleteService'; service: ServiceKey }
+  | { op: 'addDestination' | 'updateDestination'; service: ServiceKey; destination: DestinationKey; config: DestinationConfig }
+  | { op: 'deleteDestination'; service: ServiceKey; destination: DestinationKey };
+
+/** The in-memory kernel with the netlink client's pipelined batch(): writes run in order, one result each. */
+export class BatchingMemoryIpvs extends MemoryIpvs {
+  batches = 0;
+  async batch(ops: readonly MemoryBatchWrite[]): Promise<Array<Error | undefined>> {
+    this.batches++;
+    const out: Array<Error | undefined> = [];
+    for (const o of ops) {
+      try {
+        switch (o.op) {
+          case 'addService': await this.addService(o.service, o.config); break;
+          case 'updateService': await this.updateService(o.service, o.config); break;
+          case 'deleteService': await this.deleteService(o.service); break;
+          case 'addDestination': await this.addDestination(o.service, o.destination, o.config); break;
+          case 'updateDestination': await this.updateDestination(o.service, o.destination, o.config); break;
+          case 'deleteDestination': await this.deleteDestination(o.service, o.destination); break;
+        }
+        out.push(undefined);
+      } catch (e) {
+        out.push(e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+    return out;
+  }
+}
