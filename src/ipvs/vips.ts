@@ -119,7 +119,7 @@ export function decodeLink(msg: Message): LinkInfo {
   return info;
 }
 
-/** Addresses of interface `index` from RTM_NEWADDR dump parts, canonical, in kernel order. */
+/** Addresses of interface `index` from RTM_NEWADDR dump parts, canonical, in kernel order; IPv6 link-local excluded. */
 export function decodeAddresses(msgs: Message[], index: number): string[] {
   const out: string[] = [];
   for (const msg of msgs) {
@@ -140,6 +140,8 @@ export function decodeAddresses(msgs: Message[], index: number): string[] {
     const a = local ?? address;
     const need = family === AF_INET ? 4 : 16;
     if (!a || a.length !== need) continue;
+    // The kernel gives every up IPv6 interface a link-local address; it is no VIP.
+    if (family === AF_INET6 && a[0] === 0xfe && (a[1] & 0xc0) === 0x80) continue;
     out.push(formatAddress(family === AF_INET ? 'inet' : 'inet6', a));
   }
   return out;
