@@ -2,16 +2,18 @@
 // a dummy interface, masquerade through ipsets + a constant handful of iptables rules), but
 // programmed through this project's netlink client. Scheduler `rr` (kube-proxy's default) or
 // `mh` with mh-port + mh-fallback (Maglev).
+import type { BatchResult, IpvsOperation } from '../../src/ipvs/index.ts';
 import type { DestinationConfig, IpvsApi, ServiceConfig, ServiceKey, VipApi } from '../../src/ipvs/types.ts';
 import { diffServices } from './diff.ts';
-import { run } from './exec.ts';
+import { BenchError, run } from './exec.ts';
 import { iptablesHooks, iptablesTeardown } from './kube-proxy-iptables.ts';
 import { IPVS_NAT_CHAINS, ipsetAdd, ipsetCreate, ipsetDestroy, ipvsModeNatRules } from './kube-proxy-ipvs.ts';
 import type { DataPlane } from './planes.ts';
 import type { BenchEndpoint, BenchService } from './workload.ts';
 
 export interface IpvsPlaneDeps {
-  ipvs: IpvsApi;
+  /** With `batch` (IpvsClient), bulk programming pipelines its writes over one socket. */
+  ipvs: IpvsApi & { batch?: (ops: readonly IpvsOperation[]) => Promise<BatchResult> };
   vips: VipApi;
   clusterCidr: string;
   /** The dummy interface holding the VIPs (flushed at teardown in one step). */
@@ -54,17 +56,35 @@ export function ipvsPlane(scheduler: 'rr' | 'mh', deps: IpvsPlaneDeps): DataPlan
   const { ipvs, vips } = deps;
   const ipset = (text: string) => run('ipset', ['restore', '-exist'], { input: text });
 
+  const breakdown: Record<string, number> = {};
+  const timed = async (what: string, fn: () => Promise<unknown>) => {
+    const t0 = performance.now();
+    await fn();
+    breakdown[what] = (breakdown[what] ?? 0) + performance.now() - t0;
+  };
+
   async function addServices(services: readonly BenchService[]): Promise<void> {
-    await windowed(services.map((s) => () => vips.addAddress(s.clusterIP)), window);
-    await ipset(ipsetAdd(services));
-    // A service must exist before its destinations: one task per service keeps that order.
-    await windowed(
-      services.map((s) => async () => {
-        await ipvs.addService(keyOf(s), config);
-        await Promise.all(s.endpoints.map((e) => ipvs.addDestination(keyOf(s), destKey(e), DEST)));
-      }),
-      window,
-    );
+    await timed('vipsMs', () => windowed(services.map((s) => () => vips.addAddress(s.clusterIP)), window));
+    await timed('ipsetMs', () => ipset(ipsetAdd(services)));
+    await timed('netlinkMs', async () => {
+      if (ipvs.batch) {
+        // One pipelined batch; the kernel applies a socket's messages in order, services first.
+        const ops: IpvsOperation[] = services.map((s) => ({ op: 'addService', service: keyOf(s), config }));
+        for (const s of services) for (const e of s.endpoints) ops.push({ op: 'addDestination', service: keyOf(s), destination: destKey(e), config: DEST });
+        const results = await ipvs.batch(ops);
+        const failed = results.findIndex((r) => r !== undefined);
+        if (failed >= 0) throw new BenchError('IPVS_FAILED', `${results.filter((r) => r).length} of ${ops.length} IPVS writes failed, first: ${results[failed]?.message}`);
+        return;
+      }
+      // A service must exist before its destinations: one task per service keeps that order.
+      await windowed(
+        services.map((s) => async () => {
+          await ipvs.addService(keyOf(s), config);
+          await Promise.all(s.endpoints.map((e) => ipvs.addDestination(keyOf(s), destKey(e), DEST)));
+        }),
+        window,
+      );
+    });
   }
 
   async function removeServices(services: readonly BenchService[]): Promise<void> {
@@ -83,12 +103,15 @@ export function ipvsPlane(scheduler: 'rr' | 'mh', deps: IpvsPlaneDeps): DataPlan
       await run('iptables-restore', ['-w', '5', '--noflush'], { input: iptablesHooks() });
       await run('iptables-restore', ['-w', '5', '--noflush'], { input: ipvsModeNatRules(deps.clusterCidr) });
     },
+    lastBreakdown: breakdown,
     async program(services) {
+      for (const k of Object.keys(breakdown)) delete breakdown[k];
       const t0 = performance.now();
       await addServices(services);
       return performance.now() - t0;
     },
     async apply(before, after) {
+      for (const k of Object.keys(breakdown)) delete breakdown[k];
       const t0 = performance.now();
       const d = diffServices(before, after);
       if (d.added.length > 0) await addServices(d.added);

@@ -18,6 +18,8 @@ export interface DataPlane {
   apply(before: readonly BenchService[], after: readonly BenchService[], variant: string): Promise<number>;
   /** Removes everything this plane installed (best effort, never throws). */
   teardown(services: readonly BenchService[]): Promise<void>;
+  /** Where the time of the last program/apply went, when the plane has several parts (ms). */
+  readonly lastBreakdown?: Readonly<Record<string, number>>;
   /** Rules / entries the plane holds for `services`, for the report. */
   size(services: readonly BenchService[]): { rules: number; note: string };
 }

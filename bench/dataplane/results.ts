@@ -36,6 +36,8 @@ export interface PlaneRun {
   rules: number;
   rulesNote: string;
   programMs: number;
+  /** IPVS planes: how programMs splits into netlink writes, VIP binding and ipset loading. */
+  programBreakdownMs?: Record<string, number>;
   /** Per variant (iptables: full-restore / partial-restore). */
   addServiceMs: Record<string, number>;
   changeEndpointMs: Record<string, number>;
@@ -94,7 +96,10 @@ export function validateResults(value: unknown): string[] {
   for (const k of ['runs', 'churn', 'failures']) if (!Array.isArray(value[k])) problems.push(`${k} is not a list`);
   if (problems.length > 0) return problems;
   (value.runs as unknown[]).forEach((r, i) => {
-    if (!isObj(r)) return problems.push(`runs[${i}] is not an object`);
+    if (!isObj(r)) {
+      problems.push(`runs[${i}] is not an object`);
+      return;
+    }
     for (const k of ['services', 'rules', 'programMs']) if (typeof r[k] !== 'number' || !Number.isFinite(r[k])) problems.push(`runs[${i}].${k} is not a number`);
     for (const k of ['latencyFirst', 'latencyLast', 'rate', 'backends', 'addServiceMs', 'changeEndpointMs']) if (!isObj(r[k])) problems.push(`runs[${i}].${k} missing`);
   });

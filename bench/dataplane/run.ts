@@ -41,6 +41,8 @@ export type PlaneFactory = (name: PlaneName, topology: Topology) => Promise<Data
 export interface RunHooks {
   step?: (label: string) => void;
   log?: (line: string) => void;
+  /** Stops the run between steps (Ctrl-C); namespaces and rules are still removed. */
+  signal?: AbortSignal;
 }
 
 async function tryText(cmd: string, args: string[]): Promise<string> {
@@ -91,7 +93,11 @@ function withEndpointReplaced(services: readonly BenchService[], index: number, 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactory, hooks: RunHooks = {}): Promise<BenchResults> {
-  const step = hooks.step ?? (() => undefined);
+  const interrupted = () => new BenchError('INTERRUPTED', 'interrupted');
+  const step = (label: string) => {
+    hooks.step?.(label);
+    if (hooks.signal?.aborted) throw interrupted();
+  };
   const log = hooks.log ?? (() => undefined);
   const startedAt = new Date().toISOString();
   const environment = await collectEnvironment();
@@ -124,10 +130,11 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
           await plane.setup();
           stepName = 'program';
           const programMs = await plane.program(services);
+          const programBreakdownMs = plane.lastBreakdown ? Object.fromEntries(Object.entries(plane.lastBreakdown).map(([k, v]) => [k, round(v)])) : undefined;
           step(`${planeName} N=${n} programmed`);
           const r = await measure(plane, services, n, client);
           current = r.current;
-          runs.push({ ...r.run, programMs: round(programMs) });
+          runs.push({ ...r.run, programMs: round(programMs), ...(programBreakdownMs ? { programBreakdownMs } : {}) });
           if (n === sizes[0]) {
             stepName = 'churn';
             const c = await measureChurn(plane, r.current, n, client);
@@ -136,13 +143,15 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
             step(`${planeName} churn`);
           }
         } catch (e) {
+          if (hooks.signal?.aborted) throw e;
           const message = e instanceof Error ? e.message : String(e);
           failures.push({ plane: planeName, services: n, step: stepName, message });
           log(`${planeName} N=${n}: FAILED in ${stepName}: ${message}`);
         } finally {
           await plane.teardown(current);
-          step(`${planeName} N=${n} torn down`);
+          hooks.step?.(`${planeName} N=${n} torn down`);
         }
+        if (hooks.signal?.aborted) throw interrupted();
       }
     }
   } finally {

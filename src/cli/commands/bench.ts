@@ -2,10 +2,12 @@
 // only when its subcommand runs, so the CLI starts fast.
 
 import type { Command } from 'commander';
+import { addDataplaneBench } from '../../../bench/dataplane/cli.ts';
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('Run a benchmark and print its measurements (JSON lines with --json)');
   addMaglevBench(bench);
+  addDataplaneBench(bench);
 }
 
 function addMaglevBench(bench: Command): void {

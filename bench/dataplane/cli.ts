@@ -1,0 +1,166 @@
+// `ipvs-maglev bench dataplane`: kube-proxy-style iptables (and nftables) against IPVS rr and
+// IPVS mh on this kernel. Needs root and a kernel with IPVS (run it in the test VM:
+// `bash test/kernel/vm/run-in-vm.sh node bin/ipvs-maglev.mjs bench dataplane`).
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { PLANE_NAMES, type PlaneName } from './planes.ts';
+
+interface Flags {
+  quick?: boolean;
+  services?: number[];
+  endpoints?: number;
+  planes?: PlaneName[];
+  latencyCount?: number;
+  duration?: number;
+  flows?: number;
+  out: string;
+  json?: boolean;
+  render?: string;
+  prefix: string;
+}
+
+function positiveInt(max: number, what: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${what} must be an integer from 1 to ${max}, got "${text}"`);
+    return n;
+  };
+}
+
+function sizeList(text: string): number[] {
+  const parse = positiveInt(60_000, 'each service count');
+  const sizes = text.split(',').map((s) => parse(s.trim()));
+  if (new Set(sizes).size !== sizes.length) throw new InvalidArgumentError(`service counts must be distinct, got "${text}"`);
+  return sizes;
+}
+
+function planeList(text: string): PlaneName[] {
+  const planes = text.split(',').map((s) => s.trim());
+  for (const p of planes) {
+    if (!(PLANE_NAMES as readonly string[]).includes(p)) throw new InvalidArgumentError(`unknown data plane "${p}" (choose from ${PLANE_NAMES.join(', ')})`);
+  }
+  return planes as PlaneName[];
+}
+
+function prefixName(text: string): string {
+  if (!/^[a-z][a-z0-9]{0,5}$/.test(text)) throw new InvalidArgumentError(`prefix must be 1-6 lower-case letters/digits starting with a letter, got "${text}"`);
+  return text;
+}
+
+export function addDataplaneBench(bench: Command): void {
+  bench
+    .command('dataplane')
+    .description('kube-proxy-style iptables and nftables vs IPVS rr and IPVS mh (Maglev) on this kernel: programming time, first-packet latency, connection rate and CPU, churn (root; IPVS kernel, e.g. the test VM)')
+    .option('--quick', 'N up to 1000 and few connections (CI smoke run; timings not for reporting)')
+    .option('--services <list>', 'service counts N, comma-separated (default 100,1000,5000,10000; quick: 100,1000)', sizeList)
+    .option('--endpoints <n>', 'endpoints per service (default 4)', positiveInt(32, 'endpoints'))
+    .option('--planes <list>', `data planes, comma-separated (default ${PLANE_NAMES.join(',')})`, planeList)
+    .option('--latency-count <n>', 'connections per latency target (default 200; quick: 30)', positiveInt(100_000, 'latency count'))
+    .option('--duration <ms>', 'connection-rate phase per run in ms (default 4000; quick: 1500)', positiveInt(600_000, 'duration'))
+    .option('--flows <n>', 'flows with fixed source ports for the churn step (default 1000; quick: 200)', positiveInt(20_000, 'flows'))
+    .option('--out <dir>', 'directory for the JSON, Markdown and charts', 'bench/results')
+    .option('--json', 'also print the results JSON on stdout')
+    .option('--render <results.json>', 'only re-render the Markdown and charts from a results file')
+    .option('--prefix <name>', 'prefix of the namespaces and interfaces created', prefixName, 'imb')
+    .action(async (flags: Flags) => {
+      const code = await dataplaneCommand(flags);
+      if (code !== 0) process.exitCode = code;
+    });
+}
+
+async function dataplaneCommand(flags: Flags): Promise<number> {
+  const { writeReport } = await import('./report.ts');
+  const { validateResults } = await import('./results.ts');
+  if (flags.render) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(flags.render, 'utf8'));
+    } catch (e) {
+      process.stderr.write(`error: cannot read results from ${flags.render}: ${(e as Error).message}\n`);
+      return 2;
+    }
+    const problems = validateResults(parsed);
+    if (problems.length > 0) {
+      process.stderr.write(`error: ${flags.render} is not a dataplane results file: ${problems.slice(0, 3).join('; ')}\n`);
+      return 2;
+    }
+    const results = parsed as import('./results.ts').BenchResults;
+    const written = await writeReport(results, flags.out, results.config.quick ? 'dataplane-quick' : 'dataplane');
+    process.stderr.write(`wrote ${written.join(', ')}\n`);
+    return 0;
+  }
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('error: bench dataplane needs root (it creates network namespaces and programs the kernel)\n');
+    return 2;
+  }
+  const { fullConfig, quickConfig, runDataplaneBench, totalSteps } = await import('./run.ts');
+  const base = flags.quick ? quickConfig() : fullConfig();
+  const planes = flags.planes ?? [...PLANE_NAMES];
+  const config = {
+    ...base,
+    planes,
+    sizes: flags.services ?? base.sizes,
+    endpoints: flags.endpoints ?? base.endpoints,
+    latencyCount: flags.latencyCount ?? base.latencyCount,
+    rateDurationMs: flags.duration ?? base.rateDurationMs,
+    flowCount: flags.flows ?? base.flowCount,
+    prefix: flags.prefix,
+  };
+  const { makePlaneFactory } = await import('./factory.ts');
+  let factory: Awaited<ReturnType<typeof makePlaneFactory>>;
+  try {
+    factory = await makePlaneFactory(planes);
+  } catch (e) {
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const progress = await makeProgress(totalSteps(config));
+  const abort = new AbortController();
+  const onSignal = () => {
+    process.stderr.write('\ninterrupted: finishing the current step, then removing namespaces and rules...\n');
+    abort.abort();
+  };
+  process.once('SIGINT', onSignal);
+  let results: import('./results.ts').BenchResults;
+  try {
+    results = await runDataplaneBench(config, factory.make, { step: progress.step, log: progress.log, signal: abort.signal });
+  } catch (e) {
+    progress.stop();
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    await factory.close();
+  }
+  progress.stop();
+  const written = await writeReport(results, flags.out, config.quick ? 'dataplane-quick' : 'dataplane');
+  if (flags.json) process.stdout.write(`${JSON.stringify(results)}\n`);
+  process.stderr.write(`wrote ${written.join(', ')}\n`);
+  for (const f of results.failures) process.stderr.write(`failed: ${f.plane} N=${f.services} (${f.step}): ${f.message}\n`);
+  return results.failures.length > 0 ? 1 : 0;
+}
+
+/** A progress bar on a terminal; one line per step otherwise (CI, the VM console). */
+async function makeProgress(total: number): Promise<{ step: (label: string) => void; log: (line: string) => void; stop: () => void }> {
+  if (process.stderr.isTTY) {
+    const { SingleBar, Presets } = await import('cli-progress');
+    const bar = new SingleBar({ format: 'dataplane [{bar}] {value}/{total} {label}', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+    bar.start(total, 0, { label: 'starting' });
+    return {
+      step: (label) => bar.increment(1, { label }),
+      log: (line) => bar.update({ label: line }),
+      stop: () => bar.stop(),
+    };
+  }
+  let done = 0;
+  const t0 = Date.now();
+  return {
+    step: (label) => {
+      done++;
+      process.stderr.write(`[${done}/${total} ${Math.round((Date.now() - t0) / 1000)}s] ${label}\n`);
+    },
+    log: (line) => process.stderr.write(`  ${line}\n`),
+    stop: () => undefined,
+  };
+}
