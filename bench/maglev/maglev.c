@@ -151,7 +151,7 @@ out:
 
 static double now_ms(void) {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: see bench.ts */
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 

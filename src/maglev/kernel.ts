@@ -6,6 +6,7 @@ import { type AddressFamily, foldAddress, parseAddress } from './address.ts';
 import { type ValidEndpoint, checkDistinct, validateEndpoint, validateWeight } from './endpoint.ts';
 import { MaglevError } from './errors.ts';
 import { DEFAULT_KERNEL_TABLE_SIZE, KERNEL_TABLE_SIZES, kernelTableBits } from './primes.ts';
+import { mod32 } from './mod.ts';
 import { hsiphashWord, sipKey } from './siphash.ts';
 import type { SlotTable } from './table.ts';
 
@@ -104,8 +105,8 @@ export function buildKernelTable(destsInAdditionOrder: readonly KernelDest[], si
   }
   for (let i = 0; i < n; i++) {
     const folded = foldAddress(endpoints[i].address.words);
-    offsets[i] = mhHashKey(folded, endpoints[i].port, false, 0) % size;
-    skips[i] = (mhHashKey(folded, endpoints[i].port, true, 0) % (size - 1)) + 1;
+    offsets[i] = mod32(mhHashKey(folded, endpoints[i].port, false, 0), size);
+    skips[i] = mod32(mhHashKey(folded, endpoints[i].port, true, 0), size - 1) + 1;
     const lw = lastWeights[i];
     const scaled = gcd >= 1 ? Math.floor(lw / gcd) >> rshift : 0;
     turns[i] = scaled !== 0 ? scaled : lw !== 0 ? 1 : 0;
@@ -184,7 +185,7 @@ export function kernelLookupFolded(table: KernelTable, foldedAddress: number, cl
   const slots = table.slots;
   const available = table.available;
   const port = portHash ? clientPort : 0;
-  const first = mhHashKey(foldedAddress, port, false, 0) % size;
+  const first = mod32(mhHashKey(foldedAddress, port, false, 0), size);
   const dest = slots[first];
   if (dest < 0) return -1;
   if (available[dest] === 1) return dest;
@@ -193,7 +194,7 @@ export function kernelLookupFolded(table: KernelTable, foldedAddress: number, cl
   // empty slot, which ends the search) turns up.
   for (let o = 0; o < size; o++) {
     const rotated = (o + first) % size;
-    const d = slots[mhHashKey(foldedAddress, port, false, rotated) % size];
+    const d = slots[mod32(mhHashKey(foldedAddress, port, false, rotated), size)];
     if (d < 0) return -1;
     if (available[d] === 1) return d;
   }

@@ -16,6 +16,7 @@
 import { type AddressFamily, parseAddress, writeAddressBytes } from './address.ts';
 import { type ValidEndpoint, checkDistinct, validateEndpoint, validateWeight } from './endpoint.ts';
 import { MaglevError } from './errors.ts';
+import { mod32 } from './mod.ts';
 import { murmur3Bytes } from './murmur3.ts';
 import { isPrime } from './primes.ts';
 import type { SlotTable } from './table.ts';
@@ -76,8 +77,8 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
   const name = new Uint8Array(18);
   for (let i = 0; i < n; i++) {
     const len = writeBackendName(entries[i].e, name);
-    offsets[i] = murmur3Bytes(name, 0, len, OFFSET_SEED) % size;
-    skips[i] = (murmur3Bytes(name, 0, len, SKIP_SEED) % (size - 1)) + 1;
+    offsets[i] = mod32(murmur3Bytes(name, 0, len, OFFSET_SEED), size);
+    skips[i] = mod32(murmur3Bytes(name, 0, len, SKIP_SEED), size - 1) + 1;
     weights[i] = entries[i].weight;
   }
   const slots = new Int32Array(size);
@@ -148,12 +149,12 @@ export function populateMaglev(slots: Int32Array, offsets: Int32Array, skips: In
 
 /** The backend (index into table.backends) for a 32-bit flow hash. */
 export function maglevLookupHash(table: MaglevTable, hash: number): number {
-  return table.slots[(hash >>> 0) % table.size];
+  return table.slots[mod32(hash, table.size)];
 }
 
 /** Allocation-free lookup on an encoded flow key (see encodeFlow). */
 export function maglevLookupKey(table: MaglevTable, key: Uint8Array, offset: number, length: number): number {
-  return table.slots[murmur3Bytes(key, offset, length, FLOW_SEED) % table.size];
+  return table.slots[mod32(murmur3Bytes(key, offset, length, FLOW_SEED), table.size)];
 }
 
 export interface Flow {
