@@ -85,6 +85,8 @@ export class FakeApiServer {
   private readonly snapshots = new Map<string, { items: KubeObject[]; rv: number }>();
   private port = 0;
   readonly counts: RequestCounts = { list: {}, watch: {}, expired: 0 };
+  /** Test hook: return an HTTP status to fail a request with (e.g. 500), or undefined to serve it. */
+  fault: ((req: { plural: string; watch: boolean }) => number | undefined) | undefined;
 
   constructor(options: FakeApiServerOptions = {}) {
     this.options = {
@@ -235,6 +237,12 @@ export class FakeApiServer {
       return;
     }
     const { type, namespace, name } = route;
+    const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
+    const failWith = this.fault?.({ plural: type.plural, watch: watching });
+    if (failWith !== undefined) {
+      this.status(res, failWith, 'InternalError', `injected failure ${failWith}`);
+      return;
+    }
     if (name !== undefined) {
       const o = this.store.get(type.plural)?.get(type.namespaced ? `${namespace}/${name}` : name);
       if (!o) {
@@ -244,7 +252,7 @@ export class FakeApiServer {
       this.json(res, 200, o);
       return;
     }
-    if (url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1') {
+    if (watching) {
       this.watch(req, res, type, namespace, url.searchParams);
       return;
     }

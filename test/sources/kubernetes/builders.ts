@@ -1,3 +1,5 @@
+import type { KubeObject } from '../../support/fake-apiserver.ts';
+
 // Small builders for Kubernetes objects as the API server returns them (plain JSON).
 
 export interface PortSpec {
@@ -8,7 +10,7 @@ export interface PortSpec {
   targetPort?: number;
 }
 
-export function service(ns: string, name: string, spec: Record<string, unknown>, extra: { annotations?: Record<string, string>; status?: unknown } = {}): Record<string, unknown> {
+export function service(ns: string, name: string, spec: Record<string, unknown>, extra: { annotations?: Record<string, string>; status?: unknown } = {}): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -34,7 +36,7 @@ export function slice(
   ports: { name?: string; port: number; protocol?: string }[],
   endpoints: EndpointSpec[],
   addressType = 'IPv4',
-): Record<string, unknown> {
+): KubeObject {
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
@@ -54,7 +56,7 @@ export function slice(
   };
 }
 
-export function node(name: string, addresses: { type: string; address: string }[], zone?: string): Record<string, unknown> {
+export function node(name: string, addresses: { type: string; address: string }[], zone?: string): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Node',
