@@ -37,7 +37,17 @@ export function desiredServiceEqual(a: DesiredService, b: DesiredService): boole
   if (a === b) return true;
   if (serviceKeyString(a.key) !== serviceKeyString(b.key) || a.key.family !== b.key.family) return false;
   if (a.name !== b.name || a.bindAddress !== b.bindAddress || !serviceConfigEqual(a.config, b.config)) return false;
-  if (a.destinations.length !== b.destinations.length) return false;
+  const n = a.destinations.length;
+  if (n !== b.destinations.length) return false;
+  // Fast path: same destinations in the same order (the usual case for a rebuilt but unchanged state).
+  let i = 0;
+  for (; i < n; i++) {
+    const x = a.destinations[i];
+    const y = b.destinations[i];
+    if (x.key.address !== y.key.address || x.key.port !== y.key.port || x.key.family !== y.key.family) break;
+    if (!destinationConfigEqual(x.config, y.config)) return false;
+  }
+  if (i === n) return true;
   const byKey = new Map<string, DestinationConfig>();
   for (const d of a.destinations) byKey.set(destinationKeyString(d.key), d.config);
   for (const d of b.destinations) {

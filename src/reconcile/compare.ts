@@ -8,8 +8,16 @@ export function drainKey(service: string, destination: string): string {
   return `${service} -> ${destination}`;
 }
 
+// Key strings are built for every service on every sync; desired states are values, so cache by identity.
+const ids = new WeakMap<ServiceKey, string>();
+
 export function svcId(key: ServiceKey): string {
-  return serviceKeyString(key);
+  let id = ids.get(key);
+  if (id === undefined) {
+    id = serviceKeyString(key);
+    ids.set(key, id);
+  }
+  return id;
 }
 
 export function destId(key: DestinationKey): string {

@@ -10,12 +10,14 @@
 //   source.on('change', () => loop.trigger());   // event-driven, coalesced
 //
 // `source.current()` returns undefined until the source has loaded: such syncs read and change nothing.
+// Treat desired states as immutable values: build new objects for changed services (reusing unchanged ones is
+// encouraged: event-driven syncs recognise them by identity and skip re-validating them).
 // Dry run (`plan` command): `await reconciler.preview(desired)` -> Plan (operations, flowMoves, conflicts).
 // Lower level, pure: plan(actual, desired, ownership, drains, now, options) and apply(plan, ipvs, vips).
 // Ownership across restarts: see README.md in this folder.
 
 export { apply, emptyCounts } from './apply.ts';
-export type { ApplyOptions } from './apply.ts';
+export type { ApplyOptions, BatchingIpvs, BatchWrite } from './apply.ts';
 export { compareDestinationKeys, drainKey } from './compare.ts';
 export { defaultFlowMoveEstimator } from './flow-move.ts';
 export { SyncLoop } from './loop.ts';

@@ -32,6 +32,8 @@ export interface ReconcilerOptions extends PlanOptions {
   onOperation?: (result: OperationResult) => void;
   /** Called with every sync report (metrics). */
   onReport?: (report: SyncReport) => void;
+  /** Writes pipelined per round trip when the client can batch (see apply()). Default 512. */
+  batchSize?: number;
 }
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -46,6 +48,10 @@ const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
  * - `resync(desired)`: full. One service dump, one destination dump per owned service, the VIP list; repairs
  *   drift (hand changes to owned services) and re-checks everything.
  * - `preview(desired)`: a full read and a plan, nothing applied (the `plan` command).
+ *
+ * Desired states are values: a source must not mutate a DesiredService (or its destinations) after handing it
+ * over; it builds a new object for a changed service and may reuse unchanged ones (which makes event-driven
+ * syncs cheaper: they are recognised by identity). A full resync re-validates and re-plans everything anyway.
  *
  * `desired === undefined` means "sources not ready": nothing is read or changed. A failed service dump
  * changes nothing; a failed destination dump leaves that service alone. Calls are serialised.
@@ -68,6 +74,8 @@ export class Reconciler {
   /** Services to plan at the next incremental sync whatever the desired state says (read or apply failed). */
   private retry = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
+  /** Desired services already validated (by identity), so unchanged ones are not re-checked every sync. */
+  private readonly validated = new WeakSet<object>();
 
   constructor(options: ReconcilerOptions) {
     this.options = options;
@@ -150,8 +158,10 @@ export class Reconciler {
       return this.report('skipped', startedAt, t0, 0, [], errors, reads, undefined);
     };
     if (desired === undefined) return skipped({ code: 'NOT_READY', message: 'sources not ready: nothing read or changed' });
-    const problems = validateDesiredState(desired);
+    // A full resync re-checks everything; event-driven syncs trust services they already validated.
+    const problems = validateDesiredState(desired, mode === 'full' ? {} : { trusted: this.validated });
     if (problems.length > 0) return skipped({ code: 'VALIDATION', message: new ValidationError(problems).message });
+    for (const s of desired.services) this.validated.add(s);
     try {
       await this.load();
     } catch (err) {
@@ -201,6 +211,7 @@ export class Reconciler {
     }
 
     const applied = await apply(result, this.ipvs, this.vips, {
+      batchSize: this.options.batchSize,
       onResult: (r) => {
         this.view.record(r);
         if (r.outcome === 'failed') {

@@ -3,11 +3,13 @@
 
 import type { Command } from 'commander';
 import { addDataplaneBench } from '../../../bench/dataplane/cli.ts';
+import { addReconcileBench } from '../../../bench/reconcile/cli.ts';
 
 export function registerBench(program: Command): void {
   const bench = program.command('bench').description('Run a benchmark and print its measurements (JSON lines with --json)');
   addMaglevBench(bench);
   addDataplaneBench(bench);
+  addReconcileBench(bench);
 }
 
 function addMaglevBench(bench: Command): void {
