@@ -62,48 +62,42 @@ export async function runMaglevBench(opts: MaglevBenchOptions): Promise<void> {
   if (!opts.json) {
     opts.write(`# maglev bench: populate x${reps} (median, min), ${lookups.toLocaleString('en')} lookups, ${clock.kind === 'thread-cpu' ? 'thread CPU time' : 'WALL time (no thread CPU clock)'}; node ${process.version}`);
   }
-
-  const ts: Line[] = [];
-  for (const config of CONFIGS) {
-    const line = benchTs(config, reps, lookups);
-    ts.push(line);
-    emit(line);
-  }
-  const tsChurn = churnTs();
-  emit(tsChurn);
-
-  const c = runC(reps, lookups);
-  if ('skipped' in c) {
-    emit({ impl: 'c', skipped: c.skipped });
-    return;
-  }
-  for (const line of c.lines) emit(line);
-  let allIdentical = true;
-  for (let i = 0; i < CONFIGS.length; i++) {
-    const t = ts[i];
-    const k = c.lines.find((l) => l.churn === undefined && l.flavor === t.flavor && l.tableSize === t.tableSize && l.backends === t.backends);
-    if (!k) {
-      allIdentical = false;
-      continue;
+  const c = compileC();
+  try {
+    if ('skipped' in c) emit({ impl: 'c', skipped: c.skipped });
+    let allIdentical = true;
+    // Each C case runs right after its TS twin so both meet the same machine load.
+    for (const config of CONFIGS) {
+      const t = benchTs(config, reps, lookups);
+      emit(t);
+      if ('skipped' in c) continue;
+      const k = runC(c.binary, [String(reps), String(lookups), config.flavor, String(config.tableSize), String(config.backends)])[0];
+      emit(k);
+      const identical = k.tableChecksum === t.tableChecksum && k.lookupChecksum === t.lookupChecksum;
+      allIdentical &&= identical;
+      emit({
+        impl: 'ratio',
+        flavor: t.flavor,
+        tableSize: t.tableSize,
+        backends: t.backends,
+        populateTsOverC: round((t.populateMsMedian as number) / (k.populateMsMedian as number), 3),
+        populateMinTsOverC: round((t.populateMsMin as number) / (k.populateMsMin as number), 3),
+        lookupsTsOverC: round((t.lookupsPerSec as number) / (k.lookupsPerSec as number), 3),
+        tablesIdentical: k.tableChecksum === t.tableChecksum,
+        lookupsIdentical: k.lookupChecksum === t.lookupChecksum,
+      });
     }
-    const identical = k.tableChecksum === t.tableChecksum && k.lookupChecksum === t.lookupChecksum;
-    allIdentical &&= identical;
-    emit({
-      impl: 'ratio',
-      flavor: t.flavor,
-      tableSize: t.tableSize,
-      backends: t.backends,
-      populateTsOverC: round((t.populateMsMedian as number) / (k.populateMsMedian as number), 3),
-      populateMinTsOverC: round((t.populateMsMin as number) / (k.populateMsMin as number), 3),
-      lookupsTsOverC: round((t.lookupsPerSec as number) / (k.lookupsPerSec as number), 3),
-      tablesIdentical: k.tableChecksum === t.tableChecksum,
-      lookupsIdentical: k.lookupChecksum === t.lookupChecksum,
-    });
+    const tsChurn = churnTs();
+    emit(tsChurn);
+    if ('skipped' in c) return;
+    const cChurn = runC(c.binary, ['1', '1', 'churn'])[0];
+    emit(cChurn);
+    const churnIdentical = ['remove1', 'remove10', 'add1'].every((k) => sameChurn(tsChurn[k], cChurn[k]));
+    emit({ impl: 'ratio', churn: true, churnIdentical });
+    emit({ impl: 'check', tablesAndLookupsIdentical: allIdentical, churnIdentical });
+  } finally {
+    if ('dir' in c) rmSync(c.dir, { recursive: true, force: true });
   }
-  const cChurn = c.lines.find((l) => l.churn === true);
-  const churnIdentical = cChurn !== undefined && ['remove1', 'remove10', 'add1'].every((k) => sameChurn(tsChurn[k], cChurn[k]));
-  emit({ impl: 'ratio', churn: true, churnIdentical });
-  emit({ impl: 'check', tablesAndLookupsIdentical: allIdentical, churnIdentical });
 }
 
 function benchTs(config: Config, reps: number, lookups: number): Line {
@@ -232,22 +226,26 @@ function tableChecksum(slots: Int32Array): number {
   return h >>> 0;
 }
 
-function runC(reps: number, lookups: number): { lines: Line[] } | { skipped: string } {
+function compileC(): { binary: string; dir: string } | { skipped: string } {
   const source = fileURLToPath(new URL('./maglev.c', import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'ipvs-maglev-bench-'));
+  const binary = join(dir, 'maglev-bench');
   try {
-    const binary = join(dir, 'maglev-bench');
-    try {
-      execFileSync('cc', ['-O2', '-o', binary, source], { stdio: ['ignore', 'ignore', 'pipe'] });
-    } catch (err) {
-      const reason = err instanceof Error && 'code' in err && err.code === 'ENOENT' ? 'no C compiler (cc) on PATH' : `cc failed: ${err instanceof Error ? err.message : String(err)}`;
-      return { skipped: reason };
-    }
-    const out = execFileSync(binary, [String(reps), String(lookups)], { encoding: 'utf8', maxBuffer: 1 << 20 });
-    return { lines: out.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Line) };
-  } finally {
+    execFileSync('cc', ['-O2', '-o', binary, source], { stdio: ['ignore', 'ignore', 'pipe'] });
+    return { binary, dir };
+  } catch (err) {
     rmSync(dir, { recursive: true, force: true });
+    const reason = err instanceof Error && 'code' in err && err.code === 'ENOENT' ? 'no C compiler (cc) on PATH' : `cc failed: ${err instanceof Error ? err.message : String(err)}`;
+    return { skipped: reason };
   }
+}
+
+function runC(binary: string, args: string[]): Line[] {
+  const out = execFileSync(binary, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
+  return out
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Line);
 }
 
 function sameChurn(a: unknown, b: unknown): boolean {

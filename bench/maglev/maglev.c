@@ -70,6 +70,9 @@ static inline uint32_t hsiphash_u32(uint32_t v, uint64_t k0, uint64_t k1) {
 
 static const int kernel_sizes[] = {251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071};
 
+/* A destination's next preferred slot and its skip, side by side. */
+struct walk { int32_t perm, skip; };
+
 static int gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
 
 /* dests in order of addition; slots get input indices; the kernel walks the list in reverse. */
@@ -86,28 +89,29 @@ static void kernel_build(const uint32_t *addr, const uint16_t *port, const int *
 	int q = mw / g, fls = 0;
 	while (q) { fls++; q >>= 1; }
 	int shift = fls - bits > 0 ? fls - bits : 0;
-	int32_t *perm = malloc(sizeof(int32_t) * n), *skip = malloc(sizeof(int32_t) * n), *turns = malloc(sizeof(int32_t) * n);
+	struct walk *w = malloc(sizeof(struct walk) * n);
+	int32_t *turns = malloc(sizeof(int32_t) * n);
 	for (int i = 0; i < n; i++) {
 		uint32_t v = addr[i] + port[i];
-		perm[i] = (int32_t)(hsiphash_u32(v, MH_K1, MH_K1) % (uint32_t)m);
-		skip[i] = (int32_t)(hsiphash_u32(v, MH_K2, MH_K2) % (uint32_t)(m - 1)) + 1;
+		w[i].perm = (int32_t)(hsiphash_u32(v, MH_K1, MH_K1) % (uint32_t)m);
+		w[i].skip = (int32_t)(hsiphash_u32(v, MH_K2, MH_K2) % (uint32_t)(m - 1)) + 1;
 		int t = (lw[i] / g) >> shift;
 		turns[i] = t ? t : (lw[i] != 0);
 	}
 	int filled = 0;
 	for (;;) {
 		for (int i = n - 1; i >= 0; i--) {
-			int c = perm[i];
+			int c = w[i].perm;
 			for (int k = 0; k < turns[i]; k++) {
-				while (slots[c] != -1) { c += skip[i]; if (c >= m) c -= m; }
+				while (slots[c] != -1) { c += w[i].skip; if (c >= m) c -= m; }
 				slots[c] = i;
 				if (++filled == m) goto out;
 			}
-			perm[i] = c;
+			w[i].perm = c;
 		}
 	}
 out:
-	free(perm); free(skip); free(turns);
+	free(w); free(turns);
 }
 
 static inline int kernel_lookup_port(const int32_t *slots, int m, uint32_t addr, uint16_t port) {
@@ -118,12 +122,13 @@ static inline int kernel_lookup_port(const int32_t *slots, int m, uint32_t addr,
 
 /* backends sorted by (address, port) already; slots get backend indices. */
 static void maglev_build(const uint32_t *addr, const uint16_t *port, const int *w, int n, int32_t *slots, int m) {
-	int32_t *perm = malloc(sizeof(int32_t) * n), *skip = malloc(sizeof(int32_t) * n), *cnt = calloc(n, sizeof(int32_t));
+	struct walk *wk = malloc(sizeof(struct walk) * n);
+	int32_t *cnt = calloc(n, sizeof(int32_t));
 	int maxw = 0, equal = 1;
 	for (int i = 0; i < n; i++) {
 		uint8_t name[6] = {addr[i] >> 24, addr[i] >> 16, addr[i] >> 8, addr[i], port[i] >> 8, port[i]};
-		perm[i] = (int32_t)(murmur3_32(name, 6, OFFSET_SEED) % (uint32_t)m);
-		skip[i] = (int32_t)(murmur3_32(name, 6, SKIP_SEED) % (uint32_t)(m - 1)) + 1;
+		wk[i].perm = (int32_t)(murmur3_32(name, 6, OFFSET_SEED) % (uint32_t)m);
+		wk[i].skip = (int32_t)(murmur3_32(name, 6, SKIP_SEED) % (uint32_t)(m - 1)) + 1;
 		if (w[i] > maxw) maxw = w[i];
 		if (w[i] != w[0]) equal = 0;
 	}
@@ -136,15 +141,15 @@ static void maglev_build(const uint32_t *addr, const uint16_t *port, const int *
 				if (cnt[i] < maxw) continue;
 				cnt[i] -= maxw;
 			}
-			int c = perm[i];
-			while (slots[c] != -1) { c += skip[i]; if (c >= m) c -= m; }
+			int c = wk[i].perm;
+			while (slots[c] != -1) { c += wk[i].skip; if (c >= m) c -= m; }
 			slots[c] = i;
-			perm[i] = c;
+			wk[i].perm = c;
 			if (++filled == m) goto out;
 		}
 	}
 out:
-	free(perm); free(skip); free(cnt);
+	free(wk); free(cnt);
 }
 
 /* ---------- measurement helpers ---------- */
@@ -281,7 +286,13 @@ static void churn(void) {
 int main(int argc, char **argv) {
 	int reps = argc > 1 ? atoi(argv[1]) : 15;
 	long lookups = argc > 2 ? atol(argv[2]) : 10000000L;
-	if (reps < 1 || lookups < 1) { fprintf(stderr, "usage: %s <repetitions> <lookups>\n", argv[0]); return 2; }
+	if (reps < 1 || lookups < 1) {
+		fprintf(stderr, "usage: %s <repetitions> <lookups> [kernel|maglev <size> <backends> | churn]\n", argv[0]);
+		return 2;
+	}
+	/* One case only: the TS bench runs each C case right after its own, so both see the same machine. */
+	if (argc > 3 && strcmp(argv[3], "churn") == 0) { churn(); return 0; }
+	if (argc > 5) { bench(strcmp(argv[3], "kernel") == 0 ? "kernel" : "maglev", atoi(argv[4]), atoi(argv[5]), reps, lookups); return 0; }
 	bench("maglev", 65537, 100, reps, lookups);
 	bench("maglev", 65537, 1000, reps, lookups);
 	bench("maglev", 655373, 1000, reps, lookups);

@@ -82,21 +82,34 @@ function badAddress(input: string): MaglevError {
   return new MaglevError('BAD_ADDRESS', `not an IPv4 or IPv6 address: "${input}"`);
 }
 
-const DECIMAL_OCTET = /^(0|[1-9][0-9]{0,2})$/;
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
 function parseIPv4Words(text: string): number[] | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
+  // A hand-rolled scanner: this runs once per destination on every table build.
   let word = 0;
-  for (const part of parts) {
-    // Leading zeros are refused: some parsers read them as octal, so their meaning is ambiguous.
-    if (!DECIMAL_OCTET.test(part)) return null;
-    const octet = Number(part);
-    if (octet > 255) return null;
-    word = word * 256 + octet;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 46 /* . */) {
+      if (digits === 0 || dots === 3) return null;
+      word = word * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (ch >= 48 && ch <= 57) {
+      // Leading zeros are refused: some parsers read them as octal, so their meaning is ambiguous.
+      if (digits === 1 && octet === 0) return null;
+      octet = octet * 10 + (ch - 48);
+      if (octet > 255) return null;
+      digits++;
+    } else {
+      return null;
+    }
   }
-  return [word >>> 0];
+  if (dots !== 3 || digits === 0) return null;
+  return [(word * 256 + octet) >>> 0];
 }
 
 function parseIPv6Words(text: string): number[] | null {

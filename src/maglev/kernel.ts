@@ -139,23 +139,53 @@ export function buildKernelTable(destsInAdditionOrder: readonly KernelDest[], si
 function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Array, turns: Int32Array): void {
   const size = slots.length;
   const n = offsets.length;
-  const perm = Int32Array.from(offsets);
+  // Only destinations that take turns, in the kernel's list order (reverse of addition), with
+  // their next preferred slot and skip side by side.
+  const order = new Int32Array(n);
+  const walk = new Int32Array(2 * n);
+  const takes = new Int32Array(n);
+  let m = 0;
+  let single = true;
+  for (let i = n - 1; i >= 0; i--) {
+    if (turns[i] < 1) continue;
+    order[m] = i;
+    walk[2 * m] = offsets[i];
+    walk[2 * m + 1] = skips[i];
+    takes[m] = turns[i];
+    if (turns[i] !== 1) single = false;
+    m++;
+  }
   let filled = 0;
-  for (;;) {
-    for (let i = n - 1; i >= 0; i--) {
-      const t = turns[i];
-      if (t < 1) continue;
-      const skip = skips[i];
-      let c = perm[i];
-      for (let k = 0; k < t; k++) {
+  if (single) {
+    // Equal weights (after gcd): one slot per turn, the loop the paper describes.
+    for (;;) {
+      for (let d = 0, j = 0; d < m; d++, j += 2) {
+        const skip = walk[j + 1];
+        let c = walk[j];
         while (slots[c] !== -1) {
           c += skip;
-          if (c >= size) c -= size;
+          c -= size & ((size - 1 - c) >> 31);
         }
-        slots[c] = i;
+        slots[c] = order[d];
+        walk[j] = c;
         if (++filled === size) return;
       }
-      perm[i] = c;
+    }
+  }
+  for (;;) {
+    for (let d = 0, j = 0; d < m; d++, j += 2) {
+      const skip = walk[j + 1];
+      const owner = order[d];
+      let c = walk[j];
+      for (let k = takes[d]; k > 0; k--) {
+        while (slots[c] !== -1) {
+          c += skip;
+          c -= size & ((size - 1 - c) >> 31);
+        }
+        slots[c] = owner;
+        if (++filled === size) return;
+      }
+      walk[j] = c;
     }
   }
 }

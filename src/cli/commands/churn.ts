@@ -30,7 +30,7 @@ export function registerChurn(program: Command): void {
       }
       const d = diffTables(buildTable(flags.flavor, before, flags.size), buildTable(flags.flavor, after, flags.size));
       const overMinimum = d.minimumSlots > 0 ? d.changedSlots / d.minimumSlots : d.changedSlots === 0 ? 1 : null;
-      const report = { flavor: flags.flavor, size: d.size, ...d, overMinimum };
+      const report = { flavor: flags.flavor, ...d, overMinimum };
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(report)}\n`);
         return;
