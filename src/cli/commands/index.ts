@@ -1,10 +1,15 @@
 import type { Command } from 'commander';
+import { registerBench } from './bench.ts';
+import { registerChurn } from './churn.ts';
+import { registerController } from './controller.ts';
 import { registerK8s } from './k8s.ts';
 import { registerList } from './list.ts';
 import { registerPlan } from './plan.ts';
+import { registerPredict } from './predict.ts';
 import { registerRestore } from './restore.ts';
 import { registerRun } from './run.ts';
 import { registerSave } from './save.ts';
+import { registerTable } from './table.ts';
 import { registerValidate } from './validate.ts';
 
 // Each command lives in its own module and registers itself here.
@@ -14,8 +19,13 @@ export function registerCommands(program: Command): void {
   registerRun(program);
   registerValidate(program);
   registerPlan(program);
+  registerController(program);
   registerK8s(program);
   registerList(program);
   registerSave(program);
   registerRestore(program);
+  registerTable(program);
+  registerPredict(program);
+  registerChurn(program);
+  registerBench(program);
 }
