@@ -110,6 +110,8 @@ describe('parseRestore', () => {
     ['-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type ipip --tun-csum', 1, /Illegal 'tun-csum' option with the 'ipip'/],
     ['-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gue --tun-port 1 --tun-csum --tun-nocsum', 1, /conflicts/],
     ['-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type vxlan', 1, /illegal tunnel type/],
+    ['-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gre --tun-remcsum', 1, /Illegal 'tun-remcsum' option with the 'gre'/],
+    ['-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gre --tun-port 5', 1, /Illegal 'tun-port' option with the 'gre'/],
     ['-A -t 10.0.0.1:80 -E -t 10.0.0.1:80', 1, /multiple commands/],
     ['-t 10.0.0.1:80', 1, /no command/],
     ['-L -n', 1, /'list' command is not allowed/],
@@ -218,7 +220,7 @@ function destinationFor(key: ServiceKey): fc.Arbitrary<Destination> {
         if (r.forwarding === 'tunnel') {
           config.tunnelType = r.tunnelType;
           config.tunnelPort = r.tunnelType === 'gue' ? r.tunnelPort : 0;
-          config.tunnelFlags = r.tunnelType === 'ipip' ? 0 : r.tunnelFlags;
+          config.tunnelFlags = r.tunnelType === 'ipip' ? 0 : r.tunnelType === 'gre' ? r.tunnelFlags % 2 : r.tunnelFlags;
         }
         return dest(addr, port, config);
       });

@@ -486,7 +486,10 @@ function destination(
     const bad = tunOpts.find((n) => n !== 'tun-type');
     if (bad) fail(`Illegal '${bad}' option with the 'ipip' tunnel type`);
   }
-  if (type === 'gre' && st.seen.has('tun-port')) fail(`Illegal 'tun-port' option with the 'gre' tunnel type`);
+  if (type === 'gre') {
+    const bad = tunOpts.find((n) => n === 'tun-port' || n === 'tun-remcsum');
+    if (bad) fail(`Illegal '${bad}' option with the 'gre' tunnel type`);
+  }
   if (type === 'gue' && !st.seen.has('tun-port')) fail(`You need to supply the 'tun-port' option for the 'gue' tunnel type`);
   if (csumOpts.length > 1) fail(`The option '${csumOpts[1]}' conflicts with the '${csumOpts[0]}' option in the '${type}' tunnel type`);
   let tunnelPort = 0;
