@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { addDataplaneBench } from '../../../bench/dataplane/cli.ts';
+import { addNetlinkBench } from '../../../bench/netlink/command.ts';
 import { addReconcileBench } from '../../../bench/reconcile/cli.ts';
 
 export function registerBench(program: Command): void {
@@ -10,6 +11,7 @@ export function registerBench(program: Command): void {
   addMaglevBench(bench);
   addDataplaneBench(bench);
   addReconcileBench(bench);
+  addNetlinkBench(bench);
 }
 
 function addMaglevBench(bench: Command): void {

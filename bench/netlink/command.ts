@@ -1,0 +1,32 @@
+// The `bench netlink` subcommand; the runner is loaded only when it runs, so the CLI starts fast.
+import { type Command, InvalidArgumentError } from 'commander';
+
+function positiveInt(name: string, max: number): (v: string) => number {
+  return (v: string) => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n < 1 || n > max) throw new InvalidArgumentError(`${name} must be an integer 1-${max}`);
+    return n;
+  };
+}
+
+export function addNetlinkBench(bench: Command): void {
+  bench
+    .command('netlink')
+    .description('Program and dump N services x D destinations with our netlink client and with ipvsadm (-R / -Ln); needs root and IPVS (run it in the test VM)')
+    .option('--services <n>', 'virtual services', positiveInt('--services', 1_000_000), 10_000)
+    .option('--dests <n>', 'destinations per service', positiveInt('--dests', 65000), 10)
+    .option('--rounds <n>', 'rounds (each programs with both tools, alternating who goes first)', positiveInt('--rounds', 100), 1)
+    .option('--scheduler <name>', 'scheduler of every service', 'rr')
+    .option('--json', 'print one JSON object per line')
+    .action(async (flags: { services: number; dests: number; rounds: number; scheduler: string; json?: boolean }) => {
+      const { runNetlinkBench } = await import('./bench.ts');
+      await runNetlinkBench({
+        services: flags.services,
+        dests: flags.dests,
+        rounds: flags.rounds,
+        scheduler: flags.scheduler,
+        json: flags.json === true,
+        write: (line) => process.stdout.write(`${line}\n`),
+      });
+    });
+}
