@@ -4,6 +4,7 @@ import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authoriz
 import { ConfigMap, Namespace, ServiceAccount } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { CONTROLLER_ENV, checkFlags } from '../../src/cli/commands/controller.ts';
 
 // The manifests in deploy/ checked against the Kubernetes API schemas (kubernetes-models'
 // JSON-schema validation), plus the properties the issue asks of them.
@@ -92,6 +93,16 @@ describe('deploy/ manifests', () => {
     const binding = byKind('ClusterRoleBinding')[0] as unknown as { roleRef: { name: string }; subjects: { name: string; namespace: string }[] };
     expect(binding.roleRef.name).toBe('ipvs-maglev');
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ipvs-maglev', namespace: 'ipvs-maglev' }]);
+  });
+
+  it('every ConfigMap key is a controller flag variable, and the values pass the flag checks', () => {
+    const cm = byKind('ConfigMap')[0] as unknown as { data: Record<string, string> };
+    const known = new Set(Object.values(CONTROLLER_ENV));
+    for (const key of Object.keys(cm.data)) expect(known.has(key), key).toBe(true);
+    const flagOf = Object.fromEntries(Object.entries(CONTROLLER_ENV).map(([flag, env]) => [env, flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())]));
+    const flags: Record<string, unknown> = { nodeName: 'node-a', masquerade: 'nft', sysctls: 'set', masqueradeAll: false, strictArp: false };
+    for (const [key, value] of Object.entries(cm.data)) flags[flagOf[key]] = value;
+    expect(() => checkFlags(flags as never)).not.toThrow();
   });
 
   it('Dockerfile copies paths that exist and runs the controller', () => {

@@ -130,7 +130,7 @@ export class FakeApiServer {
     return [
       'apiVersion: v1',
       'kind: Config',
-      'clusters: [{name: fake, cluster: {server: "' + this.url + '"}}]',
+      'clusters: [{name: fake, cluster: {server: "' + this.url + '", insecure-skip-tls-verify: true}}]',
       'users: [{name: fake, user: {}}]',
       'contexts: [{name: fake, context: {cluster: fake, user: fake}}]',
       'current-context: fake',

@@ -1,0 +1,230 @@
+import { release } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import { type Command, Option } from 'commander';
+import { openIpvs, openVips } from '../../ipvs/index.ts';
+import type { IpvsApi, VipApi } from '../../ipvs/index.ts';
+import { LOG_LEVELS, createLogger, isLogLevel } from '../../log.ts';
+import { LbMetrics, parseListenAddress, startMetricsServer } from '../../metrics/index.ts';
+import type { MetricsServer } from '../../metrics/index.ts';
+import { NftMasquerade, cidrFamily } from '../../nat/index.ts';
+import { FileStateStore } from '../../reconcile/index.ts';
+import type { StateStore } from '../../reconcile/index.ts';
+import { canonicalAddress } from '../../sources/kubernetes/address.ts';
+import { KubernetesController } from '../../sources/kubernetes/controller.ts';
+import { applySysctls, kubeProxySysctls } from '../../sources/kubernetes/sysctl.ts';
+import { DEFAULT_STATE_DIR, EXIT_KERNEL, kernelErrorMessage } from './plan.ts';
+
+// `ipvs-maglev controller`: Kubernetes mode, one per node (deploy/daemonset.yaml). Every flag
+// also reads an IPVS_MAGLEV_* environment variable so the DaemonSet's ConfigMap can set it.
+
+export interface ControllerFlags {
+  kubeconfig?: string;
+  nodeName?: string;
+  nodeIp?: string;
+  minSyncPeriod: string;
+  syncPeriod: string;
+  metricsAddress: string;
+  interface: string;
+  clusterCidr?: string;
+  masqueradeAll: boolean;
+  masquerade: string;
+  strictArp: boolean;
+  sysctls: string;
+  sysctlRoot: string;
+  stateDir: string;
+  logLevel: string;
+}
+
+/** Flag -> environment variable (the ConfigMap's keys; checked by test/deploy). */
+export const CONTROLLER_ENV: Readonly<Record<string, string>> = {
+  kubeconfig: 'KUBECONFIG',
+  'node-name': 'NODE_NAME',
+  'node-ip': 'IPVS_MAGLEV_NODE_IP',
+  'min-sync-period': 'IPVS_MAGLEV_MIN_SYNC_PERIOD',
+  'sync-period': 'IPVS_MAGLEV_SYNC_PERIOD',
+  'metrics-address': 'IPVS_MAGLEV_METRICS_ADDRESS',
+  interface: 'IPVS_MAGLEV_INTERFACE',
+  'cluster-cidr': 'IPVS_MAGLEV_CLUSTER_CIDR',
+  'masquerade-all': 'IPVS_MAGLEV_MASQUERADE_ALL',
+  masquerade: 'IPVS_MAGLEV_MASQUERADE',
+  'strict-arp': 'IPVS_MAGLEV_STRICT_ARP',
+  sysctls: 'IPVS_MAGLEV_SYSCTLS',
+  'sysctl-root': 'IPVS_MAGLEV_SYSCTL_ROOT',
+  'state-dir': 'IPVS_MAGLEV_STATE_DIR',
+  'log-level': 'IPVS_MAGLEV_LOG_LEVEL',
+};
+
+export const EXIT_USAGE = 2;
+
+export function registerController(program: Command): void {
+  const opt = (flags: string, description: string, name: string): Option => new Option(flags, description).env(CONTROLLER_ENV[name]);
+  program
+    .command('controller')
+    .description('run the Kubernetes controller: program IPVS on this node from Services and EndpointSlices (a DaemonSet, see deploy/)')
+    .addOption(opt('--kubeconfig <file>', 'kubeconfig file (default: in-cluster config, else ~/.kube/config)', 'kubeconfig'))
+    .addOption(opt('--node-name <name>', 'this node\'s name (the DaemonSet passes spec.nodeName)', 'node-name'))
+    .addOption(opt('--node-ip <ips>', 'node addresses for node ports, comma separated (default: the Node\'s InternalIP/ExternalIP)', 'node-ip'))
+    .addOption(opt('--min-sync-period <duration>', 'least time between two syncs (bursts coalesce)', 'min-sync-period').default('1s'))
+    .addOption(opt('--sync-period <duration>', 'full resync period (drift repair, drains)', 'sync-period').default('30s'))
+    .addOption(opt('--metrics-address <host:port>', '/metrics, /healthz, /readyz', 'metrics-address').default('127.0.0.1:9477'))
+    .addOption(opt('--interface <name>', 'dummy interface for cluster, external and load-balancer IPs', 'interface').default('kube-ipvs0'))
+    .addOption(opt('--cluster-cidr <cidrs>', 'pod CIDRs, comma separated: cluster-IP traffic from elsewhere is masqueraded', 'cluster-cidr'))
+    .addOption(opt('--masquerade-all', 'masquerade all cluster-IP traffic', 'masquerade-all').default(false))
+    .addOption(opt('--masquerade <mode>', 'masquerade rules: nft (nftables table inet ipvs-maglev) or none', 'masquerade').default('nft'))
+    .addOption(opt('--strict-arp', 'set arp_ignore=1/arp_announce=2 (needed with MetalLB-style L2 VIPs)', 'strict-arp').default(false))
+    .addOption(opt('--sysctls <mode>', 'set kube-proxy\'s IPVS-mode sysctls at start: set or skip', 'sysctls').default('set'))
+    .addOption(opt('--sysctl-root <dir>', 'where the host\'s /proc/sys is mounted', 'sysctl-root').default('/proc/sys'))
+    .addOption(opt('--state-dir <dir>', 'where ownership of IPVS services is recorded across restarts', 'state-dir').default(DEFAULT_STATE_DIR))
+    .addOption(opt('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'log-level').default('info'))
+    .action(async (flags: ControllerFlags) => {
+      process.exitCode = await runController(flags);
+    });
+}
+
+export class FlagError extends Error {
+  readonly code = 'BAD_FLAG';
+  constructor(message: string) {
+    super(message);
+    this.name = 'FlagError';
+  }
+}
+
+/** "1s", "250ms", "2m", "1h" -> ms. */
+export function parseDuration(flag: string, text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text.trim());
+  if (!m) throw new FlagError(`--${flag}: ${JSON.stringify(text)} is not a duration such as 500ms, 1s, 2m`);
+  const n = Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(n);
+}
+
+export interface CheckedFlags {
+  nodeName: string;
+  nodeIPs: string[] | undefined;
+  minSyncMs: number;
+  syncMs: number;
+  clusterCIDRs: string[];
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+/** Every flag checked before anything is touched. */
+export function checkFlags(flags: ControllerFlags): CheckedFlags {
+  const nodeName = flags.nodeName?.trim();
+  if (!nodeName) throw new FlagError('--node-name (or NODE_NAME) is required: the name of the node this controller runs on');
+  const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const nodeIPs = list(flags.nodeIp);
+  for (const ip of nodeIPs) if (!canonicalAddress(ip)) throw new FlagError(`--node-ip: ${JSON.stringify(ip)} is not an IP address`);
+  const clusterCIDRs = list(flags.clusterCidr);
+  for (const c of clusterCIDRs) {
+    try {
+      cidrFamily(c);
+    } catch (err) {
+      throw new FlagError(err instanceof Error ? err.message : String(err));
+    }
+  }
+  const minSyncMs = parseDuration('min-sync-period', flags.minSyncPeriod);
+  const syncMs = parseDuration('sync-period', flags.syncPeriod);
+  if (syncMs > 0 && syncMs < minSyncMs) throw new FlagError('--sync-period must not be shorter than --min-sync-period');
+  if (!['nft', 'none'].includes(flags.masquerade)) throw new FlagError(`--masquerade: ${JSON.stringify(flags.masquerade)} is not nft or none`);
+  if (!['set', 'skip'].includes(flags.sysctls)) throw new FlagError(`--sysctls: ${JSON.stringify(flags.sysctls)} is not set or skip`);
+  if (!isLogLevel(flags.logLevel)) throw new FlagError(`--log-level: ${JSON.stringify(flags.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
+  try {
+    parseListenAddress(flags.metricsAddress);
+  } catch (err) {
+    throw new FlagError(`--metrics-address: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return { nodeName, nodeIPs: nodeIPs.length > 0 ? nodeIPs : undefined, minSyncMs, syncMs, clusterCIDRs, logLevel: flags.logLevel };
+}
+
+export function loadKubeConfig(file: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  try {
+    if (file) kc.loadFromFile(file);
+    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    else kc.loadFromDefault();
+  } catch (err) {
+    throw new FlagError(`cannot load the Kubernetes client configuration${file ? ` from ${file}` : ''}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (!kc.getCurrentCluster()) throw new FlagError(`no current cluster in the Kubernetes client configuration${file ? ` ${file}` : ''}`);
+  return kc;
+}
+
+export interface ControllerDeps {
+  openKernel?: (flags: ControllerFlags) => Promise<{ ipvs: IpvsApi & { close(): void }; vips: VipApi & { close(): void } }>;
+  store?: StateStore;
+  /** Resolves when the controller should stop (default: SIGTERM/SIGINT). */
+  until?: Promise<unknown>;
+  /** Where JSON log lines go (default stdout). */
+  logDestination?: NodeJS.WritableStream;
+}
+
+/** Runs until SIGTERM/SIGINT; resolves to the exit status. */
+export async function runController(flags: ControllerFlags, deps: ControllerDeps = {}): Promise<number> {
+  let checked: CheckedFlags;
+  let kubeConfig: KubeConfig;
+  try {
+    checked = checkFlags(flags);
+    kubeConfig = loadKubeConfig(flags.kubeconfig);
+  } catch (err) {
+    process.stderr.write(`ipvs-maglev: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT_USAGE;
+  }
+  const log = createLogger({ level: checked.logLevel, destination: deps.logDestination });
+  const metrics = new LbMetrics();
+  let server: MetricsServer | undefined;
+  let kernel: Awaited<ReturnType<NonNullable<ControllerDeps['openKernel']>>> | undefined;
+  let controller: KubernetesController | undefined;
+  try {
+    // The metrics port first: failing on it must not leave a half-started controller behind.
+    server = await startMetricsServer(flags.metricsAddress, metrics.registry, () => controller?.readiness() ?? { ready: false, reason: 'starting' });
+    kernel = await (deps.openKernel ?? openKernel)(flags);
+    if (flags.sysctls === 'set') await applySysctls(kubeProxySysctls({ kernelRelease: release(), strictArp: flags.strictArp }), log, flags.sysctlRoot);
+    controller = new KubernetesController({
+      kubeConfig,
+      nodeName: checked.nodeName,
+      nodeIPs: checked.nodeIPs,
+      ipvs: kernel.ipvs,
+      vips: kernel.vips,
+      store: deps.store ?? new FileStateStore(flags.stateDir),
+      logger: log,
+      minSyncIntervalMs: checked.minSyncMs,
+      fullResyncIntervalMs: checked.syncMs,
+      metrics,
+      masquerade:
+        flags.masquerade === 'nft' ? { applier: new NftMasquerade(), clusterCIDRs: checked.clusterCIDRs, masqueradeAll: flags.masqueradeAll } : undefined,
+    });
+    controller.start();
+    log.info(
+      { node: checked.nodeName, cluster: kubeConfig.getCurrentCluster()?.server, metrics: server.address, interface: flags.interface, stateDir: flags.stateDir },
+      'controller running',
+    );
+  } catch (err) {
+    await controller?.stop();
+    kernel?.ipvs.close();
+    kernel?.vips.close();
+    await server?.close();
+    const message = kernelErrorMessage(err) ?? (err instanceof Error ? err.message : String(err));
+    process.stderr.write(`ipvs-maglev: ${message}\n`);
+    return EXIT_KERNEL;
+  }
+  const why = await (deps.until ??
+    new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    }));
+  log.info({ why }, 'stopping; IPVS, VIPs and masquerade rules are left in place (connections keep flowing)');
+  await controller.stop();
+  kernel.ipvs.close();
+  kernel.vips.close();
+  await server.close();
+  return 0;
+}
+
+async function openKernel(flags: ControllerFlags): Promise<{ ipvs: IpvsApi & { close(): void }; vips: VipApi & { close(): void } }> {
+  const ipvs = await openIpvs();
+  try {
+    return { ipvs, vips: await openVips({ interfaceName: flags.interface }) };
+  } catch (err) {
+    ipvs.close();
+    throw err;
+  }
+}
