@@ -179,6 +179,10 @@ export class StandaloneLb {
   async reload(why: string): Promise<void> {
     try {
       const next = await loadValidConfig(this.opts.config);
+      if (JSON.stringify(next.settings) !== JSON.stringify(this.config.settings)) {
+        this.log.warn({ running: this.config.settings, file: next.settings }, 'changed "settings" take effect at the next restart; services and health checks are reloaded now');
+        next.settings = this.config.settings;
+      }
       this.config = next;
       this.health.setTargets(next.health);
       this.metrics.recordReload('applied');

@@ -1,0 +1,311 @@
+// The standalone load balancer against the real kernel: `ipvs-maglev run` as a separate process,
+// real traffic through the topology of test/kernel/lib, the kernel's own view read with ipvsadm.
+import { spawn } from 'node:child_process';
+import type { ChildProcess, ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BAD_INPUT } from '../sources/file/bad-input.ts';
+import { assertIpvsKernel, clearIpvs, createTopology, ipvsadm, runResult } from './lib/index.ts';
+import type { Topology } from './lib/index.ts';
+
+const VIP = '10.100.0.20';
+const ECHO_PORT = 9000;
+const BIN = join(process.cwd(), 'bin/ipvs-maglev.mjs');
+const work = mkdtempSync(join(tmpdir(), 'ipvsm-standalone-'));
+const stateDir = join(work, 'state');
+const configFile = join(work, 'lb.yaml');
+const IFACE = 'ipvsm0';
+let metricsPort = 19_480;
+
+let topo: Topology;
+const children: ChildProcess[] = [];
+
+function config(opts: { backends: string[]; echoBackends?: string[]; resync?: string }): string {
+  const ip = (n: string) => topo.backend(n).ip;
+  return [
+    `settings: { drainTimeout: 12s, resyncInterval: ${opts.resync ?? '2s'}, minSyncInterval: 100ms }`,
+    'services:',
+    '  - name: web',
+    `    address: ${VIP}`,
+    '    port: 80',
+    '    flags: [mh-port, mh-fallback]',
+    '    healthCheck: { type: http, path: /healthz, interval: 500ms, timeout: 400ms, rise: 1, fall: 2 }',
+    '    destinations:',
+    ...opts.backends.map((n) => `      - { address: ${ip(n)}, port: 80 }`),
+    '  - name: echo',
+    `    address: ${VIP}`,
+    `    port: ${ECHO_PORT}`,
+    '    flags: [mh-fallback]',
+    '    destinations:',
+    ...(opts.echoBackends ?? opts.backends).map((n) => `      - { address: ${ip(n)}, port: ${ECHO_PORT} }`),
+    '',
+  ].join('\n');
+}
+
+/** The kernel's view: "-A -t 10.100.0.20:80 -s mh -b mh-fallback,mh-port" and "-a ... -w 1" lines, sorted. */
+async function kernelRules(): Promise<string[]> {
+  return (await ipvsadm(['-Sn'])).split('\n').filter((l) => l.trim() !== '').sort();
+}
+
+/** weight per backend address of one service, from `ipvsadm -Ln`. */
+async function weights(port: number): Promise<Record<string, number>> {
+  const text = await ipvsadm(['-Ln', '-t', `${VIP}:${port}`]).catch(() => '');
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/->\s+(\d+\.\d+\.\d+\.\d+):\d+\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)/g)) out[m[1]] = Number(m[2]);
+  return out;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+interface RunningLb {
+  proc: ChildProcess;
+  metrics: string;
+  log: () => string;
+  stop(): Promise<number | null>;
+}
+
+async function startLb(): Promise<RunningLb> {
+  const metrics = `127.0.0.1:${metricsPort++}`;
+  const proc = spawn(process.execPath, [BIN, 'run', '--config', configFile, '--state-dir', stateDir, '--interface', IFACE, '--metrics-address', metrics, '--log-level', 'debug'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(proc);
+  let log = '';
+  proc.stdout?.on('data', (b: Buffer) => { log += b.toString(); });
+  proc.stderr?.on('data', (b: Buffer) => { log += b.toString(); });
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  await until('ipvs-maglev run to be ready', async () => {
+    if (proc.exitCode !== null) throw new Error(`run exited ${proc.exitCode}: ${log}`);
+    return (await fetch(`http://${metrics}/readyz`)).ok;
+  });
+  return {
+    proc,
+    metrics,
+    log: () => log,
+    stop: async () => {
+      proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Connections from distinct client addresses to the web service: which backend answered each. */
+async function traffic(n: number, offset = 0): Promise<string[]> {
+  const results = await topo.connect(
+    Array.from({ length: n }, (_, i) => ({ src: topo.client.src(offset + i), dst: VIP, dport: 80, timeoutMs: 5000 })),
+    { concurrency: 8 },
+  );
+  return results.map((r) => (r.ok ? (r.backend ?? '?') : `error:${r.error}`));
+}
+
+const echoServers: ChildProcess[] = [];
+/** A TCP echo server on ECHO_PORT in every backend namespace, answering "<backend> <line>". */
+async function startEchoServers(): Promise<void> {
+  for (const b of topo.backends) {
+    const code = `const n=require('net');n.createServer(s=>{s.on('error',()=>{});s.on('data',d=>s.write('${b.name} '+d))}).listen(${ECHO_PORT},'0.0.0.0',()=>console.log('ready'))`;
+    const p = spawn('ip', ['netns', 'exec', b.netns, process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+    echoServers.push(p);
+    await new Promise<void>((resolve, reject) => {
+      p.stdout.once('data', () => resolve());
+      p.once('exit', (c) => reject(new Error(`echo server ${b.name} exited ${c}`)));
+    });
+  }
+}
+
+interface LongConnection {
+  backend: () => string | undefined;
+  echoes: () => number;
+  closed: () => string | undefined;
+  close(): void;
+}
+
+/** One long-lived TCP connection from the client namespace through the VIP, sending a line every 200 ms. */
+async function longConnection(src: string): Promise<LongConnection> {
+  const code = [
+    "const s=require('net').connect({host:process.argv[1],port:+process.argv[2],localAddress:process.argv[3]});",
+    "let buf='';s.on('connect',()=>setInterval(()=>s.write('ping\\n'),200));",
+    "s.on('data',d=>{buf+=d;let i;while((i=buf.indexOf('\\n'))>=0){console.log('echo '+buf.slice(0,i));buf=buf.slice(i+1)}});",
+    "s.on('error',e=>{console.log('closed '+e.code);process.exit(0)});s.on('close',()=>{console.log('closed eof');process.exit(0)});",
+    "process.stdin.on('data',()=>{s.end()});",
+  ].join('');
+  const p: ChildProcessWithoutNullStreams = spawn('ip', ['netns', 'exec', topo.client.netns, process.execPath, '-e', code, VIP, String(ECHO_PORT), src]);
+  children.push(p);
+  let backend: string | undefined;
+  let echoes = 0;
+  let closed: string | undefined;
+  let buf = '';
+  p.stdout.on('data', (b: Buffer) => {
+    buf += b.toString();
+    let i = buf.indexOf('\n');
+    while (i >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      i = buf.indexOf('\n');
+      if (line.startsWith('echo ')) {
+        echoes++;
+        backend = line.split(' ')[1];
+      } else if (line.startsWith('closed ')) closed = line.slice(7);
+    }
+  });
+  const c: LongConnection = { backend: () => backend, echoes: () => echoes, closed: () => closed, close: () => p.stdin.write('x') };
+  await until('the long-lived connection to answer', async () => echoes > 0 || (closed !== undefined && Promise.reject(new Error(`closed: ${closed}`))), 30_000);
+  return c;
+}
+
+/** Asserts the connection keeps answering for a while. */
+async function stillAlive(c: LongConnection, what: string): Promise<void> {
+  const n = c.echoes();
+  await until(`${what}: the long-lived connection to keep answering`, async () => {
+    if (c.closed()) throw new Error(`connection closed (${c.closed()})`);
+    return c.echoes() >= n + 5;
+  }, 30_000);
+}
+
+beforeAll(async () => {
+  assertIpvsKernel();
+  await clearIpvs();
+  topo = await createTopology({ prefix: 'sa', backends: 4, ports: [80], vips: [] });
+  await startEchoServers();
+});
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const p of echoServers) p.kill('SIGKILL');
+  await clearIpvs().catch(() => {});
+  await runResult(['ip', 'link', 'del', IFACE]);
+  await topo?.cleanup();
+});
+
+describe('ipvs-maglev run against the real kernel', () => {
+  it('bad input: validate, plan and run refuse it with file:line:column, exit 2, and nothing changes in the kernel', async () => {
+    // Some state made by hand, which must survive untouched.
+    await ipvsadm(['-A', '-t', '10.100.0.99:80', '-s', 'rr']);
+    const before = await kernelRules();
+    const cases = BAD_INPUT.filter((_, i) => i % 4 === 0 || /weight|protocol|scheduler|duplicate service|address/.test(BAD_INPUT[i].name));
+    for (const c of cases) {
+      const file = join(work, 'bad.yaml');
+      writeFileSync(file, c.yaml);
+      for (const args of [['validate'], ['plan', '--state-dir', stateDir], ['run', '--state-dir', stateDir, '--interface', IFACE, '--metrics-address', '127.0.0.1:19479']]) {
+        const r = await runResult([process.execPath, BIN, args[0], '--config', file, ...args.slice(1)], { timeoutMs: 60_000 });
+        expect(r.exitCode, `${c.name}: ${args[0]}: ${r.stderr}`).toBe(2);
+        expect(r.stderr).toContain(c.line > 0 ? `${file}:${c.line}:${c.column}: ` : `${file}: `);
+        expect(r.stderr).toMatch(c.message);
+      }
+    }
+    expect(await kernelRules()).toEqual(before);
+    expect((await runResult(['ip', 'link', 'show', IFACE])).exitCode).not.toBe(0); // not even the VIP interface
+    await ipvsadm(['-D', '-t', '10.100.0.99:80']);
+  });
+
+  it('plan is a dry run: it lists the operations and the kernel stays as it was', async () => {
+    writeFileSync(configFile, config({ backends: ['b1', 'b2', 'b3'] }));
+    const before = await kernelRules();
+    const r = await runResult([process.execPath, BIN, 'plan', '--config', configFile, '--state-dir', stateDir, '--interface', IFACE]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toContain(`+ service     web (tcp ${VIP}:80) scheduler mh [mh-port, mh-fallback]`);
+    expect(r.stdout).toContain(`+ destination web -> ${topo.backend('b1').ip}:80 (weight 1, masq)`);
+    expect(await kernelRules()).toEqual(before);
+    expect((await runResult(['ip', 'link', 'show', IFACE])).exitCode).not.toBe(0);
+  });
+
+  let lb: RunningLb;
+  let long: LongConnection;
+
+  it('traffic through the configured services reaches every backend', async () => {
+    lb = await startLb();
+    expect(await kernelRules()).toEqual(
+      [
+        `-A -t ${VIP}:80 -s mh -b mh-fallback,mh-port`,
+        `-A -t ${VIP}:${ECHO_PORT} -s mh -b mh-fallback`,
+        ...['b1', 'b2', 'b3'].map((n) => `-a -t ${VIP}:80 -r ${topo.backend(n).ip}:80 -m -w 1`),
+        ...['b1', 'b2', 'b3'].map((n) => `-a -t ${VIP}:${ECHO_PORT} -r ${topo.backend(n).ip}:${ECHO_PORT} -m -w 1`),
+      ].sort(),
+    );
+    expect((await runResult(['ip', '-o', 'addr', 'show', 'dev', IFACE])).stdout).toContain(`${VIP}/32`);
+    const got = await traffic(60);
+    expect(got.filter((g) => g.startsWith('error'))).toEqual([]);
+    expect(new Set(got)).toEqual(new Set(['b1', 'b2', 'b3']));
+    const metrics = await (await fetch(`http://${lb.metrics}/metrics`)).text();
+    expect(metrics).toMatch(/ipvs_maglev_service_connections_total\{service="tcp 10\.100\.0\.20:80",name="web"\} ([6-9]\d|\d{3,})/);
+    expect(metrics).toContain('ipvs_maglev_services 2');
+  });
+
+  it('a killed backend is detected (weight 0) and its traffic moves to the others', async () => {
+    await topo.backend('b2').stop();
+    await until('b2 at weight 0', async () => (await weights(80))[topo.backend('b2').ip] === 0);
+    const got = await traffic(60);
+    expect(got.filter((g) => g.startsWith('error'))).toEqual([]);
+    expect(got).not.toContain('b2');
+    await topo.backend('b2').start();
+    await until('b2 back at weight 1', async () => (await weights(80))[topo.backend('b2').ip] === 1);
+  });
+
+  it('hot reload: a changed file is applied; an invalid one is refused and the kernel keeps the old state', async () => {
+    writeFileSync(configFile, config({ backends: ['b1', 'b2', 'b3', 'b4'], echoBackends: ['b1', 'b2', 'b3'] }));
+    await until('b4 added', async () => (await weights(80))[topo.backend('b4').ip] === 1);
+    const before = await kernelRules();
+    const valid = readFileSync(configFile, 'utf8');
+    writeFileSync(configFile, valid.replace('port: 80\n', 'port: 80000\n'));
+    await until('the refusal to be logged', async () => lb.log().includes('new configuration refused'));
+    expect(lb.log()).toContain(`${configFile}:5:11: services[web].port: 80000 is out of range`);
+    lb.proc.kill('SIGHUP'); // a reload by signal refuses it the same way
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await kernelRules()).toEqual(before);
+    expect(lb.proc.exitCode).toBeNull();
+    writeFileSync(configFile, valid);
+  });
+
+  it('drift repair: a service deleted by hand with ipvsadm -D comes back', async () => {
+    const before = await kernelRules();
+    await ipvsadm(['-D', '-t', `${VIP}:80`]);
+    await until('the periodic resync to restore the service', async () => JSON.stringify(await kernelRules()) === JSON.stringify(before), 30_000);
+  });
+
+  it('an established long-lived connection survives a restart of run (no flush at stop or start)', async () => {
+    long = await longConnection(topo.client.src(500));
+    const backend = long.backend()!;
+    const before = await kernelRules();
+    expect(await lb.stop()).toBe(0);
+    expect(await kernelRules()).toEqual(before);
+    await stillAlive(long, 'while ipvs-maglev is stopped');
+    lb = await startLb();
+    await stillAlive(long, 'after the restart');
+    expect(await kernelRules()).toEqual(before);
+    expect(long.backend()).toBe(backend);
+    expect(lb.log()).not.toMatch(/"op":"(addService|deleteService|deleteDestination)"/);
+  });
+
+  it('...and survives its backend being drained, until the drain ends', async () => {
+    const backend = long.backend()!;
+    const ip = topo.backend(backend).ip;
+    const rest = ['b1', 'b2', 'b3'].filter((n) => n !== backend);
+    writeFileSync(configFile, config({ backends: ['b1', 'b2', 'b3', 'b4'], echoBackends: rest }));
+    await until(`${backend} drained to weight 0`, async () => (await weights(ECHO_PORT))[ip] === 0);
+    const t0 = Date.now();
+    await stillAlive(long, 'during the drain');
+    expect((await weights(ECHO_PORT))[ip]).toBe(0); // still there: it has a connection
+    // New connections go to the others meanwhile (mh-fallback).
+    const fresh = await longConnection(topo.client.src(501));
+    expect(fresh.backend()).not.toBe(backend);
+    fresh.close();
+    await until('the drain to end (timeout) and the destination to be deleted', async () => !(ip in (await weights(ECHO_PORT))), 60_000);
+    expect(Date.now() - t0).toBeGreaterThan(5_000);
+    long.close();
+    await lb.stop();
+  });
+});
