@@ -10,6 +10,7 @@ import { readIpvsTable } from './list.ts';
 // part-way rolls back what was applied.
 
 async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new Error('restore reads rules on stdin, e.g. `ipvsadm -S -n | ipvs-maglev restore` or `ipvs-maglev restore < rules`');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   return Buffer.concat(chunks).toString('utf8');
