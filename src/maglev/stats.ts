@@ -72,6 +72,13 @@ export interface TableDiff {
    */
   readonly minimumSlots: number;
   readonly minimumFraction: number;
+  /**
+   * Slots that keep their owner but whose owner stops taking new connections (a kernel drain to
+   * weight 0): their flows move too (with mh-fallback) or get no destination (without). 0 for tables
+   * without availability (the maglev flavour).
+   */
+  readonly drainedSlots: number;
+  readonly drainedFraction: number;
 }
 
 /** Compares two tables of the same size; destinations are matched by address:port. */
@@ -87,10 +94,14 @@ export function diffTables(before: SlotTable, after: SlotTable): TableDiff {
   const size = before.size;
   const a = before.slots;
   const b = after.slots;
+  const availableBefore = availability(before);
+  const availableAfter = availability(after);
   let changed = 0;
+  let drained = 0;
   for (let s = 0; s < size; s++) {
     const owner = a[s] < 0 ? -1 : translate[a[s]];
     if (owner !== b[s]) changed++;
+    else if (owner >= 0 && availableBefore[a[s]] === 1 && availableAfter[owner] === 0) drained++;
   }
   // Lost slots per owner: owners present before (including "empty"), against their count after.
   const countsBefore = slotCounts(before);
@@ -107,7 +118,16 @@ export function diffTables(before: SlotTable, after: SlotTable): TableDiff {
     changedFraction: changed / size,
     minimumSlots: minimum,
     minimumFraction: minimum / size,
+    drainedSlots: drained,
+    drainedFraction: drained / size,
   };
+}
+
+/** 1 per destination that takes new connections; tables without the notion count as all available. */
+function availability(table: SlotTable): Uint8Array {
+  const available = (table as { available?: unknown }).available;
+  if (available instanceof Uint8Array && available.length === table.keys.length) return available;
+  return new Uint8Array(table.keys.length).fill(1);
 }
 
 /** Slots per destination; the extra last entry counts empty slots. */

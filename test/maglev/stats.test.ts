@@ -54,6 +54,19 @@ describe('diffTables', () => {
     expect(d.changedFraction / d.minimumFraction).toBeLessThan(15);
   });
 
+  it('counts slots whose owner is drained (same owner, now unavailable) apart from moved ones', () => {
+    const dests = [
+      { address: '10.0.0.1', port: 80, weight: 1 },
+      { address: '10.0.0.2', port: 80, weight: 1 },
+    ];
+    const before = buildKernelTable(dests);
+    const after = buildKernelTable([dests[0], { ...dests[1], weight: 0, lastWeight: 1 }]);
+    const d = diffTables(before, after);
+    expect(d.changedSlots).toBe(0);
+    expect(d.drainedSlots).toBe(tableStats(before).destinations[1].slots);
+    expect(diffTables(after, before).drainedSlots).toBe(0);
+  });
+
   it('refuses tables of different sizes', () => {
     expect(() => diffTables(table([0], ['a']), table([0, 0], ['a']))).toThrow(MaglevError);
   });

@@ -39,7 +39,8 @@ export function registerChurn(program: Command): void {
       process.stdout.write(
         `changed ${pct(d.changedFraction)} of slots (${d.changedSlots} of ${d.size})\n` +
           `minimum ${pct(d.minimumFraction)} (${d.minimumSlots})\n` +
-          `ratio   ${overMinimum === null ? 'n/a (the minimum is 0)' : `${overMinimum.toFixed(2)}x the minimum`}\n`,
+          `ratio   ${overMinimum === null ? 'n/a (the minimum is 0)' : `${overMinimum.toFixed(2)}x the minimum`}\n` +
+          (d.drainedSlots > 0 ? `drained ${pct(d.drainedFraction)} of slots (${d.drainedSlots}) keep a destination that takes no new connections\n` : ''),
       );
     });
 }
