@@ -38,7 +38,7 @@ export function iptablesTeardown(chains: Iterable<string>): string {
   lines.push('-D PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
   lines.push('-D OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES');
   lines.push('-D POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING');
-  const all = [...chains];
+  const all = [...new Set(chains)];
   for (const c of all) lines.push(`:${c} - [0:0]`);
   for (const c of all) lines.push(`-X ${c}`);
   lines.push('COMMIT', '');

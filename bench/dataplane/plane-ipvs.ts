@@ -125,10 +125,12 @@ export function ipvsPlane(scheduler: 'rr' | 'mh', deps: IpvsPlaneDeps): DataPlan
       return performance.now() - t0;
     },
     async teardown(services) {
-      try {
-        await windowed(services.map((s) => () => ipvs.deleteService(keyOf(s)).catch(() => undefined)), window);
-      } catch {
-        // best effort
+      const unique = [...new Map(services.map((s) => [`${s.clusterIP}:${s.port}`, s])).values()];
+      if (ipvs.batch) {
+        // Results per operation: a service that was never added just reports NO_SUCH_SERVICE.
+        await ipvs.batch(unique.map((s) => ({ op: 'deleteService', service: keyOf(s) }))).catch(() => undefined);
+      } else {
+        await windowed(unique.map((s) => () => ipvs.deleteService(keyOf(s)).catch(() => undefined)), window);
       }
       await run('ip', ['address', 'flush', 'dev', deps.dummyInterface], { allowFailure: true });
       await run('iptables-restore', ['-w', '5', '--noflush'], { input: iptablesTeardown(IPVS_NAT_CHAINS), allowFailure: true });

@@ -109,6 +109,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
   const runs: PlaneRun[] = [];
   const churn: ChurnRun[] = [];
   const failures: Failure[] = [];
+  let touched: BenchService[] = [];
 
   await createTopology(topology);
   await ipvsSysctls();
@@ -123,7 +124,8 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
       const plane = await makePlane(planeName, topology);
       for (const n of sizes) {
         const services = makeWorkload({ services: n, pods, endpointsPerService: opts.endpoints, targetPort: TARGET_PORT, servicePort: SERVICE_PORT });
-        let current: readonly BenchService[] = services;
+        // Every service version ever applied, so teardown finds all chains, even after a failure.
+        touched = [...services];
         let stepName = 'setup';
         try {
           log(`${planeName} N=${n}: programming`);
@@ -133,13 +135,11 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
           const programBreakdownMs = plane.lastBreakdown ? Object.fromEntries(Object.entries(plane.lastBreakdown).map(([k, v]) => [k, round(v)])) : undefined;
           step(`${planeName} N=${n} programmed`);
           const r = await measure(plane, services, n, client);
-          current = r.current;
           runs.push({ ...r.run, programMs: round(programMs), ...(programBreakdownMs ? { programBreakdownMs } : {}) });
           if (n === sizes[0]) {
             stepName = 'churn';
             const c = await measureChurn(plane, r.current, n, client);
             churn.push(c.run);
-            current = c.after;
             step(`${planeName} churn`);
           }
         } catch (e) {
@@ -148,7 +148,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
           failures.push({ plane: planeName, services: n, step: stepName, message });
           log(`${planeName} N=${n}: FAILED in ${stepName}: ${message}`);
         } finally {
-          await plane.teardown(current);
+          await plane.teardown(touched);
           hooks.step?.(`${planeName} N=${n} torn down`);
         }
         if (hooks.signal?.aborted) throw interrupted();
@@ -186,6 +186,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
 
     const extra: BenchService = { ...services[0], name: serviceName(n), clusterIP: clusterIpOf(n) };
     const withExtra = [...services, extra];
+    touched.push(extra);
     const addServiceMs = await timeVariants(plane, services, withExtra);
     const probeExtra = await c.probe({ host: extra.clusterIP, port: SERVICE_PORT, count: 3, timeoutMs: CONNECT_TIMEOUT_MS });
     if (probeExtra.errorCount > 0) throw new BenchError('NO_TRAFFIC', `the added service ${extra.clusterIP} does not answer: ${probeExtra.errors[0]}`);
@@ -194,6 +195,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
 
     const mid = Math.floor(n / 2);
     const changed = withEndpointReplaced(withExtra, mid, spareIp);
+    touched.push(changed[mid]);
     const changeEndpointMs = await timeVariants(plane, withExtra, changed);
     const probeChanged = await c.probe({ host: changed[mid].clusterIP, port: SERVICE_PORT, count: 8, timeoutMs: CONNECT_TIMEOUT_MS });
     if (probeChanged.errorCount > 0) throw new BenchError('NO_TRAFFIC', `the changed service ${changed[mid].clusterIP} does not answer: ${probeChanged.errors[0]}`);
@@ -246,6 +248,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
     const removedEp = target.endpoints[target.endpoints.length - 1];
     const removed = podNameOf.get(removedEp.ip) ?? removedEp.ip;
     const after = services.map((s, i) => (i === index ? { ...s, endpoints: s.endpoints.slice(0, -1) } : s));
+    touched.push(after[index]);
     await plane.apply(services, after, plane.variants[plane.variants.length - 1]);
     await sleep(FLOW_STATE_EXPIRY_MS);
     const round2 = await ask();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { diffServices } from '../../bench/dataplane/diff.ts';
 import { churnChart, latencyChart, markdownSummary, programmingChart, renderChart } from '../../bench/dataplane/report.ts';
-import { type BenchResults, RESULTS_SCHEMA, validateResults } from '../../bench/dataplane/results.ts';
+import { type BenchResults, type PlaneRun, RESULTS_SCHEMA, validateResults } from '../../bench/dataplane/results.ts';
 import { fullConfig, quickConfig, spread, totalSteps } from '../../bench/dataplane/run.ts';
 import { flowMoves, maxOverAvg, parseProcStat, percentile, summarizeLatency } from '../../bench/dataplane/stats.ts';
 import { describeTopology } from '../../bench/dataplane/topology.ts';
@@ -81,7 +81,7 @@ describe('run plan', () => {
 
 function sampleResults(): BenchResults {
   const lat = { n: 30, p50Us: 400, p90Us: 600, p99Us: 900, errors: 0 };
-  const run = (plane: 'iptables' | 'ipvs-mh', services: number) => ({
+  const run = (plane: 'iptables' | 'ipvs-mh', services: number): PlaneRun => ({
     plane,
     services,
     endpoints: 4,
@@ -89,8 +89,8 @@ function sampleResults(): BenchResults {
     rulesNote: 'x',
     programMs: services / 10,
     ...(plane === 'ipvs-mh' ? { programBreakdownMs: { vipsMs: 1, ipsetMs: 2, netlinkMs: 3 } } : {}),
-    addServiceMs: plane === 'iptables' ? { 'full-restore': services / 10, 'partial-restore': 5 } : { netlink: 1 },
-    changeEndpointMs: plane === 'iptables' ? { 'full-restore': services / 10, 'partial-restore': 5 } : { netlink: 1 },
+    addServiceMs: plane === 'iptables' ? { 'full-restore': services / 10, 'partial-restore': 5 } : ({ netlink: 1 } as Record<string, number>),
+    changeEndpointMs: plane === 'iptables' ? { 'full-restore': services / 10, 'partial-restore': 5 } : ({ netlink: 1 } as Record<string, number>),
     latencyFirst: lat,
     latencyLast: { ...lat, p50Us: plane === 'iptables' ? 400 + services : 400 },
     rate: { durationMs: 1500, completed: 3000, errors: 0, connsPerSec: 2000, cpuUsPerConn: 900, kernelCpuUsPerConn: 250 },
