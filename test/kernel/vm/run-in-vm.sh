@@ -72,6 +72,26 @@ vm_ensure_initramfs "$HERE"
 flock -u 9
 exec 9>&-
 
+# VM slots: at most VM_SLOTS VMs (default: the host's CPU count) run at once from this checkout; the
+# rest wait. Software emulation of many VMs on few cores slows every one of them until in-guest test
+# timeouts fire; queueing keeps each run as fast as a lone one. VM_SLOTS=0: no limit.
+slots=${VM_SLOTS:-$(nproc)}
+if [ "$slots" -gt 0 ] 2>/dev/null; then
+  mkdir -p "$PROJECT/.cache/vm-slots"
+  waited=0
+  while :; do
+    for ((s = 0; s < slots; s++)); do
+      exec {slot_fd}>"$PROJECT/.cache/vm-slots/slot.$s"
+      if flock -n "$slot_fd"; then break 2; fi
+      exec {slot_fd}>&-
+    done
+    [ "$waited" = 0 ] && vm_log "all $slots VM slots busy (VM_SLOTS); waiting"
+    waited=$((waited + 1))
+    sleep 2
+  done
+  [ "$waited" -gt 0 ] && vm_log "got a VM slot after ~$((waited * 2)) s"
+fi
+
 RUNS="$PROJECT/.cache/vm-runs"
 mkdir -p "$RUNS"
 RUNDIR=$(mktemp -d "$RUNS/run.XXXXXX")
@@ -99,12 +119,14 @@ done
   for i in "${!rw_dirs[@]}"; do echo "RW_$i=$(sq "${rw_dirs[$i]}")"; done
 } >"$RUNDIR/vm.conf"
 
+guest_term=dumb
+[ -t 1 ] && guest_term=${TERM:-dumb}
 # guest.sh: a clean environment, then bash -c 'script' $0 $1 ...: $0 = the status file, $1 = the
 # cwd, the rest = the command, every word single-quoted so nothing is re-parsed.
 {
   echo '#!/bin/bash'
   printf 'exec env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=%s LANG=C.UTF-8 PATH=%s CI=true' \
-    "$(sq "${TERM:-dumb}")" "$(sq "$GUEST_PATH")"
+    "$(sq "$guest_term")" "$(sq "$GUEST_PATH")"
   [ -t 1 ] || printf ' NO_COLOR=1'
   printf ' IPVS_MAGLEV_IN_VM=1'
   while IFS= read -r n; do
@@ -136,8 +158,10 @@ done
 timeout=${VM_TIMEOUT:-40m}
 set +e
 timeout --kill-after=10 "$timeout" qemu-system-x86_64 "${qemu_args[@]}" </dev/null 2>"$RUNDIR/qemu.err" \
-  | awk -v bootlog="$RUNDIR/boot.log" -v marker="$RUNDIR/marker" '
+  | awk -v bootlog="$RUNDIR/boot.log" -v marker="$RUNDIR/marker" -v plain="$([ -t 1 ] && echo 0 || echo 1)" '
       { gsub(/\r/, "") }
+      # The guest console is a tty, so tools may emit cursor/colour escapes; not into a log file.
+      plain == 1 { gsub(/\033\[[0-9;?]*[A-Za-z]/, "") }
       state == 0 { if (index($0, "@@IPVSVM:START@@")) state = 1; else print > bootlog; next }
       state == 1 && (p = index($0, "@@IPVSVM:EXIT=")) {
         if (p > 1) { print substr($0, 1, p - 1); fflush() }

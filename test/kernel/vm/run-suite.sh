@@ -6,4 +6,4 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 cd "$HERE/../../.."
-exec bash "$HERE/run-in-vm.sh" npx vitest run --config vitest.kernel.config.ts "$@"
+exec bash "$HERE/run-in-vm.sh" node_modules/.bin/vitest run --config vitest.kernel.config.ts "$@"
