@@ -19,6 +19,8 @@ PROJECT=$(cd "$HERE/../../.." && pwd -P)
 # shellcheck source=kernel.sh
 . "$HERE/kernel.sh"
 
+host_tty=0
+[ -t 1 ] && host_tty=1
 mode=${IPVS_MAGLEV_DIRECT:-auto}
 case "${1:-}" in
   --vm) mode=0; shift ;;
@@ -120,14 +122,14 @@ done
 } >"$RUNDIR/vm.conf"
 
 guest_term=dumb
-[ -t 1 ] && guest_term=${TERM:-dumb}
+[ "$host_tty" = 1 ] && guest_term=${TERM:-dumb}
 # guest.sh: a clean environment, then bash -c 'script' $0 $1 ...: $0 = the status file, $1 = the
 # cwd, the rest = the command, every word single-quoted so nothing is re-parsed.
 {
   echo '#!/bin/bash'
   printf 'exec env -i HOME=/root USER=root LOGNAME=root SHELL=/bin/bash TERM=%s LANG=C.UTF-8 PATH=%s CI=true' \
     "$(sq "$guest_term")" "$(sq "$GUEST_PATH")"
-  [ -t 1 ] || printf ' NO_COLOR=1'
+  [ "$host_tty" = 1 ] || printf ' NO_COLOR=1'
   printf ' IPVS_MAGLEV_IN_VM=1'
   while IFS= read -r n; do
     [ -n "$n" ] && printf ' %s' "$(sq "$n=${!n}")"
@@ -158,7 +160,7 @@ done
 timeout=${VM_TIMEOUT:-40m}
 set +e
 timeout --kill-after=10 "$timeout" qemu-system-x86_64 "${qemu_args[@]}" </dev/null 2>"$RUNDIR/qemu.err" \
-  | awk -v bootlog="$RUNDIR/boot.log" -v marker="$RUNDIR/marker" -v plain="$([ -t 1 ] && echo 0 || echo 1)" '
+  | awk -v bootlog="$RUNDIR/boot.log" -v marker="$RUNDIR/marker" -v plain="$((1 - host_tty))" '
       { gsub(/\r/, "") }
       # The guest console is a tty, so tools may emit cursor/colour escapes; not into a log file.
       plain == 1 { gsub(/\033\[[0-9;?]*[A-Za-z]/, "") }
