@@ -36,7 +36,8 @@ function table(header: string[], rows: (string | number)[][]): void {
   }
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+// Generous: under software emulation (the VM) on a busy machine, starting node takes tens of seconds.
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 300_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn().catch(() => undefined);
