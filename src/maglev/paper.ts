@@ -14,7 +14,7 @@
 //   address, source port, destination port (big-endian) and protocol: 13 bytes for IPv4, 37 for IPv6.
 
 import { type AddressFamily, parseAddress, writeAddressBytes } from './address.ts';
-import { type ValidEndpoint, checkDistinct, validateEndpoint, validateWeight } from './endpoint.ts';
+import { type ValidEndpoint, validateEndpoint, validateWeight } from './endpoint.ts';
 import { MaglevError } from './errors.ts';
 import { mod32 } from './mod.ts';
 import { murmur3Bytes } from './murmur3.ts';
@@ -64,11 +64,21 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
     const weight = b.weight === undefined ? 1 : validateWeight(b.weight, MAX_MAGLEV_WEIGHT, `backend ${i + 1} (${e.key})`);
     entries.push({ e, weight, backend: b });
   }
-  checkDistinct(entries.map((x) => x.e));
   if (!entries.some((x) => x.weight > 0)) {
     throw new MaglevError('NO_POSITIVE_WEIGHT', 'every backend has weight 0: nothing can take traffic');
   }
   entries.sort((a, b) => compareEndpoints(a.e, b.e));
+  // Sorted, duplicates are neighbours and the families sit at the two ends.
+  for (let i = 1; i < entries.length; i++) {
+    if (compareEndpoints(entries[i - 1].e, entries[i].e) === 0) {
+      throw new MaglevError('DUPLICATE_BACKEND', `destination ${entries[i].e.key} is listed twice`);
+    }
+  }
+  const first = entries[0].e;
+  const last = entries[entries.length - 1].e;
+  if (first.address.family !== last.address.family) {
+    throw new MaglevError('MIXED_FAMILY', `${first.key} and ${last.key} are of different address families`);
+  }
 
   const n = entries.length;
   const offsets = new Int32Array(n);
