@@ -56,7 +56,7 @@ function parseIpv6Into(text: string, out: Uint8Array): boolean {
   };
   if (doubleColon === -1) {
     const all = parseSide(text, true);
-    if (!all || all.length !== 8) return false;
+    if (all?.length !== 8) return false;
     groups.push(...all);
   } else {
     const head = parseSide(text.slice(0, doubleColon), false);

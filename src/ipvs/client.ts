@@ -157,7 +157,7 @@ export class IpvsClient implements IpvsApi {
 
   /** Removes EVERY virtual service in the namespace. Never called implicitly; needs an explicit guard. */
   async flush(guard: FlushGuard): Promise<void> {
-    if (!guard || guard.allServicesInNamespace !== true) {
+    if (guard?.allServicesInNamespace !== true) {
       throw new InvalidArgument('flush removes every IPVS service in the namespace: pass { allServicesInNamespace: true } to confirm');
     }
     await this.call('FLUSH', '', () => this.req.flush());
