@@ -175,6 +175,7 @@ describe('maglev flavour: bad input', () => {
     expect(code(() => buildMaglevTable([one[0], { address: '10.0.0.01', port: 80 }]))).toBe('BAD_ADDRESS');
     expect(code(() => buildMaglevTable([one[0], { address: '10.0.0.1', port: 80, weight: 5 }]))).toBe('DUPLICATE_BACKEND');
     expect(code(() => buildMaglevTable([{ address: '::ffff:1.2.3.4', port: 80 }, { address: '::FFFF:102:304', port: 80 }]))).toBe('DUPLICATE_BACKEND');
+    expect(code(() => buildMaglevTable([{ address: '2001:db8::1', port: 80 }, one[0], { address: '10.0.0.2', port: 80 }]))).toBe('MIXED_FAMILY');
     for (const weight of [-1, Number.NaN, 0.5, 1e9]) expect(code(() => buildMaglevTable([{ ...one[0], weight }]))).toBe('BAD_WEIGHT');
   });
 });
