@@ -2,12 +2,12 @@ import { type AttributeDecoder, Encoder, HOST_LITTLE_ENDIAN } from '../netlink/a
 import { NLM_F_DUMP } from '../netlink/constants.ts';
 import { beginGenl, genlPayload } from '../netlink/genetlink.ts';
 import type { Message } from '../netlink/message.ts';
-import { decodeAttributes, encodeAttributes, type Values } from '../netlink/schema.ts';
+import { type AttributeSet, decodeAttributes, encodeAttributes, type FieldTable, type Values } from '../netlink/schema.ts';
 import { AddressError, addressBytes, formatAddress, netmaskToPrefix } from './address.ts';
 import { InvalidArgument } from './errors.ts';
 import {
-  AF_INET, AF_INET6, commandAttrs, type destAttrs, FWD_MASK, FwdMethod, infoAttrs, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
-  IPVS_GENL_VERSION, IpvsCmd, type serviceAttrs, type stats64Attrs, type statsAttrs, SvcFlag, TunType,
+  AF_INET, AF_INET6, commandAttrs, destAttrs, FWD_MASK, FwdMethod, infoAttrs, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
+  IPVS_GENL_VERSION, IpvsCmd, serviceAttrs, type stats64Attrs, type statsAttrs, SvcFlag, TunType,
 } from './schema.ts';
 import type {
   Destination, DestinationConfig, DestinationKey, Family, ForwardingMethod, IpvsInfo, IpvsTimeouts, Protocol, Service,
@@ -293,9 +293,28 @@ export function decodeServiceValues(s: ServiceValues): Service {
 
 /** Decodes a NEW_SERVICE reply (dump part or GET_SERVICE answer). */
 export function decodeService(msg: Message): Service {
-  const v = commandValues(msg, IpvsCmd.NEW_SERVICE);
-  if (!v.service) throw new IpvsDecodeError('service reply without a service attribute');
-  return decodeServiceValues(v.service);
+  return decodeServiceValues(nestedValues(msg, IpvsCmd.NEW_SERVICE, commandAttrs.fields.service.type, serviceAttrs, 'service'));
+}
+
+// The kernel sends both STATS and STATS64; decoding only the 64-bit set halves the work of
+// a dump. STATS is read only from kernels too old to send STATS64.
+const SKIP_STATS32: ReadonlySet<string> = new Set(['stats']);
+
+/** Decodes the one nested attribute set (SERVICE or DEST) a reply carries. */
+function nestedValues<T extends FieldTable>(msg: Message, expectCmd: number, attrType: number, set: AttributeSet<T>, what: string): Values<T> {
+  const { cmd, attrs } = genlPayloadOrThrow(msg);
+  if (cmd !== expectCmd) throw new IpvsDecodeError(`expected IPVS command ${expectCmd} in reply, got ${cmd}`);
+  let values: Values<T> | undefined;
+  while (attrs.next()) {
+    if (attrs.type !== attrType) continue;
+    const nested = attrs.nested();
+    values = decodeAttributes(set, nested, SKIP_STATS32 as ReadonlySet<keyof T>);
+    if (!(values as { stats64?: unknown }).stats64 && !nested.err()) values = decodeAttributes(set, attrs.nested());
+  }
+  const err = attrs.err();
+  if (err) throw new IpvsDecodeError(`malformed IPVS ${what} reply: ${err.message}`);
+  if (!values) throw new IpvsDecodeError(`${what} reply without a ${what} attribute`);
+  return values;
 }
 
 export function decodeDestValues(d: DestValues, serviceFamily: Family): Destination {
@@ -334,9 +353,7 @@ export function decodeDestValues(d: DestValues, serviceFamily: Family): Destinat
 
 /** Decodes a NEW_DEST reply (a GET_DEST dump part). */
 export function decodeDestination(msg: Message, serviceFamily: Family): Destination {
-  const v = commandValues(msg, IpvsCmd.NEW_DEST);
-  if (!v.dest) throw new IpvsDecodeError('destination reply without a destination attribute');
-  return decodeDestValues(v.dest, serviceFamily);
+  return decodeDestValues(nestedValues(msg, IpvsCmd.NEW_DEST, commandAttrs.fields.dest.type, destAttrs, 'destination'), serviceFamily);
 }
 
 export function decodeInfo(msg: Message): IpvsInfo {

@@ -55,14 +55,16 @@ export function defineAttributeSet<T extends FieldTable>(name: string, fields: T
 
 /**
  * Decodes every attribute the set knows into an object; unknown attribute numbers are
- * skipped (newer kernels add attributes). Errors stay sticky in the decoder.
+ * skipped (newer kernels add attributes), and so are the fields named in `skip` (to
+ * avoid decoding what the caller will not use). Errors stay sticky in the decoder.
  */
-export function decodeAttributes<T extends FieldTable>(set: AttributeSet<T>, d: AttributeDecoder): Values<T> {
+export function decodeAttributes<T extends FieldTable>(set: AttributeSet<T>, d: AttributeDecoder, skip?: ReadonlySet<keyof T>): Values<T> {
   const out: Record<string, unknown> = {};
   while (d.next()) {
     const entry = set.byType[d.type];
     if (!entry) continue;
     const [key, field] = entry;
+    if (skip?.has(key)) continue;
     switch (field.kind) {
       case 'u8': out[key] = d.u8(); break;
       case 'u16': out[key] = d.u16(); break;
