@@ -90,6 +90,7 @@ describe('services and destinations', () => {
       [dest('192.168.1.3'), { forwarding: 'tunnel', weight: 5, upperThreshold: 0, lowerThreshold: 0, tunnelType: 'ipip', tunnelPort: 0, tunnelFlags: 0 }],
       [dest('192.168.1.4'), { forwarding: 'tunnel', weight: 5, upperThreshold: 0, lowerThreshold: 0, tunnelType: 'gue', tunnelPort: 6080, tunnelFlags: 0 }],
       [dest('192.168.1.5'), { forwarding: 'tunnel', weight: 5, upperThreshold: 0, lowerThreshold: 0, tunnelType: 'gre', tunnelPort: 0, tunnelFlags: 0 }],
+      [dest('192.168.1.6'), { forwarding: 'bypass', weight: 1, upperThreshold: 0, lowerThreshold: 0 }],
     ];
     for (const [k, cfg] of v4) await c.addDestination(tcp, k, cfg);
     await c.addDestination(tcp, dest('127.0.0.1', 8080), { ...masq, forwarding: 'local' });
