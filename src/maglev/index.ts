@@ -6,7 +6,7 @@ export type { MaglevErrorCode } from './errors.ts';
 export { MaglevError } from './errors.ts';
 export type { KernelDest, KernelLookupOptions, KernelTable } from './kernel.ts';
 export { buildKernelTable, kernelLookup, kernelLookupFolded, MAX_KERNEL_WEIGHT, mhHashKey } from './kernel.ts';
-export { murmur3Bytes, murmur3Word } from './murmur3.ts';
+export { murmur3Bytes, murmur3View, murmur3Word } from './murmur3.ts';
 export type { Flow, MaglevBackend, MaglevTable } from './paper.ts';
 export {
   buildMaglevTable,
@@ -17,6 +17,7 @@ export {
   maglevLookup,
   maglevLookupHash,
   maglevLookupKey,
+  maglevLookupView,
   populateMaglev,
 } from './paper.ts';
 export { DEFAULT_KERNEL_TABLE_SIZE, isPrime, KERNEL_TABLE_SIZES } from './primes.ts';

@@ -17,7 +17,7 @@ import { type AddressFamily, parseAddress, writeAddressBytes } from './address.t
 import { type ValidEndpoint, validateEndpoint, validateWeight } from './endpoint.ts';
 import { MaglevError } from './errors.ts';
 import { mod32 } from './mod.ts';
-import { murmur3Bytes } from './murmur3.ts';
+import { murmur3Bytes, murmur3View } from './murmur3.ts';
 import { isPrime } from './primes.ts';
 import type { SlotTable } from './table.ts';
 
@@ -166,9 +166,25 @@ export function maglevLookupHash(table: MaglevTable, hash: number): number {
   return table.slots[mod32(hash, table.size)];
 }
 
-/** Allocation-free lookup on an encoded flow key (see encodeFlow). */
+// The hot lookup reads the key through a DataView (see murmur3.ts), one cached per buffer.
+let keyBuffer: ArrayBufferLike | undefined;
+let keyView = new DataView(new ArrayBuffer(0));
+
+/** Allocation-free lookup on an encoded flow key (see encodeFlow) at key[offset .. offset+length). */
 export function maglevLookupKey(table: MaglevTable, key: Uint8Array, offset: number, length: number): number {
-  return table.slots[mod32(murmur3Bytes(key, offset, length, FLOW_SEED), table.size)];
+  if (offset < 0 || length < 0 || offset + length > key.length) {
+    throw new RangeError(`maglevLookupKey: bytes ${offset}..${offset + length} outside a key array of ${key.length}`);
+  }
+  if (key.buffer !== keyBuffer) {
+    keyBuffer = key.buffer;
+    keyView = new DataView(key.buffer);
+  }
+  return table.slots[mod32(murmur3View(keyView, key.byteOffset + offset, length, FLOW_SEED), table.size)];
+}
+
+/** As maglevLookupKey, on a DataView (byte offsets into the view). */
+export function maglevLookupView(table: MaglevTable, view: DataView, offset: number, length: number): number {
+  return table.slots[mod32(murmur3View(view, offset, length, FLOW_SEED), table.size)];
 }
 
 export interface Flow {
