@@ -168,7 +168,7 @@ export function maglevLookupHash(table: MaglevTable, hash: number): number {
 
 // The hot lookup reads the key through a DataView (see murmur3.ts), one cached per buffer.
 let keyBuffer: ArrayBufferLike | undefined;
-let keyView = new DataView(new ArrayBuffer(0));
+let keyView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
 /** Allocation-free lookup on an encoded flow key (see encodeFlow) at key[offset .. offset+length). */
 export function maglevLookupKey(table: MaglevTable, key: Uint8Array, offset: number, length: number): number {
