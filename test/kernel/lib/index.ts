@@ -13,6 +13,7 @@ export {
   CommandError,
   clearIpvs,
   formatArgv,
+  ipBatch,
   ipvsadm,
   NoIpvsKernelError,
   type RunOptions,
