@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { PLANE_NAMES, type PlaneName } from './planes.ts';
+import { DEFAULT_PLANES, PLANE_NAMES, type PlaneName } from './planes.ts';
 
 interface Flags {
   quick?: boolean;
@@ -55,7 +55,7 @@ export function addDataplaneBench(bench: Command): void {
     .option('--quick', 'N up to 1000 and few connections (CI smoke run; timings not for reporting)')
     .option('--services <list>', 'service counts N, comma-separated (default 100,1000,5000,10000; quick: 100,1000)', sizeList)
     .option('--endpoints <n>', 'endpoints per service (default 4)', positiveInt(32, 'endpoints'))
-    .option('--planes <list>', `data planes, comma-separated (default ${PLANE_NAMES.join(',')})`, planeList)
+    .option('--planes <list>', `data planes, comma-separated, from ${PLANE_NAMES.join(',')} (default ${DEFAULT_PLANES.join(',')}; iptables = legacy backend)`, planeList)
     .option('--latency-count <n>', 'connections per latency target (default 200; quick: 30)', positiveInt(100_000, 'latency count'))
     .option('--duration <ms>', 'connection-rate phase per run in ms (default 4000; quick: 1500)', positiveInt(600_000, 'duration'))
     .option('--flows <n>', 'flows with fixed source ports for the churn step (default 1000; quick: 200)', positiveInt(20_000, 'flows'))
@@ -96,7 +96,7 @@ async function dataplaneCommand(flags: Flags): Promise<number> {
   }
   const { fullConfig, quickConfig, runDataplaneBench, totalSteps } = await import('./run.ts');
   const base = flags.quick ? quickConfig() : fullConfig();
-  const planes = flags.planes ?? [...PLANE_NAMES];
+  const planes = flags.planes ?? [...DEFAULT_PLANES];
   const config = {
     ...base,
     planes,

@@ -28,7 +28,8 @@ export async function makePlaneFactory(planes: readonly PlaneName[]): Promise<Pl
   }
   return {
     async make(name, topology) {
-      if (name === 'iptables') return iptablesPlane(topology.clusterCidr);
+      if (name === 'iptables') return iptablesPlane(topology.clusterCidr, 'legacy');
+      if (name === 'iptables-nft') return iptablesPlane(topology.clusterCidr, 'nft');
       if (name === 'nftables') return nftablesPlane(topology.clusterCidr);
       let v = vips.get(topology.dummy);
       if (!v) {

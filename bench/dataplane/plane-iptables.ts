@@ -6,11 +6,13 @@ import type { BenchService } from './workload.ts';
 
 const RESTORE_ARGS = ['-w', '5', '--noflush', '--counters'];
 
-export function iptablesPlane(clusterCidr: string, restoreCommand = 'iptables-restore'): DataPlane {
+/** kube-proxy's iptables mode through `iptables-legacy-restore` (name "iptables") or `iptables-nft-restore`. */
+export function iptablesPlane(clusterCidr: string, backend: 'legacy' | 'nft' = 'legacy'): DataPlane {
+  const restoreCommand = backend === 'legacy' ? 'iptables-legacy-restore' : 'iptables-nft-restore';
   const opts = { clusterCidr };
   const restore = async (text: string) => (await run(restoreCommand, RESTORE_ARGS, { input: text })).ms;
   return {
-    name: 'iptables',
+    name: backend === 'legacy' ? 'iptables' : 'iptables-nft',
     variants: ['full-restore', 'partial-restore'],
     async setup() {
       await restore(iptablesHooks());

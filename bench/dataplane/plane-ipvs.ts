@@ -22,6 +22,9 @@ export interface IpvsPlaneDeps {
   window?: number;
 }
 
+/** The same iptables backend as the `iptables` plane, so both modes are compared on equal terms. */
+const IPTABLES_RESTORE = 'iptables-legacy-restore';
+
 const DEST: DestinationConfig = { forwarding: 'masq', weight: 1, upperThreshold: 0, lowerThreshold: 0 };
 
 export function serviceConfigFor(scheduler: 'rr' | 'mh'): ServiceConfig {
@@ -100,8 +103,8 @@ export function ipvsPlane(scheduler: 'rr' | 'mh', deps: IpvsPlaneDeps): DataPlan
     async setup() {
       await vips.ensureInterface();
       await ipset(ipsetCreate());
-      await run('iptables-restore', ['-w', '5', '--noflush'], { input: iptablesHooks() });
-      await run('iptables-restore', ['-w', '5', '--noflush'], { input: ipvsModeNatRules(deps.clusterCidr) });
+      await run(IPTABLES_RESTORE, ['-w', '5', '--noflush'], { input: iptablesHooks() });
+      await run(IPTABLES_RESTORE, ['-w', '5', '--noflush'], { input: ipvsModeNatRules(deps.clusterCidr) });
     },
     lastBreakdown: breakdown,
     async program(services) {
@@ -133,7 +136,7 @@ export function ipvsPlane(scheduler: 'rr' | 'mh', deps: IpvsPlaneDeps): DataPlan
         await windowed(unique.map((s) => () => ipvs.deleteService(keyOf(s)).catch(() => undefined)), window);
       }
       await run('ip', ['address', 'flush', 'dev', deps.dummyInterface], { allowFailure: true });
-      await run('iptables-restore', ['-w', '5', '--noflush'], { input: iptablesTeardown(IPVS_NAT_CHAINS), allowFailure: true });
+      await run(IPTABLES_RESTORE, ['-w', '5', '--noflush'], { input: iptablesTeardown(IPVS_NAT_CHAINS), allowFailure: true });
       await run('ipset', ['restore'], { input: ipsetDestroy(), allowFailure: true });
     },
     size: (services) => ({

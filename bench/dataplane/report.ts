@@ -7,13 +7,14 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import type { BenchResults, PlaneRun } from './results.ts';
 
 const PLANE_LABEL: Record<string, string> = {
-  iptables: 'iptables (kube-proxy)',
+  iptables: 'iptables (kube-proxy, legacy)',
+  'iptables-nft': 'iptables-nft (kube-proxy)',
   nftables: 'nftables (kube-proxy)',
   'ipvs-rr': 'IPVS rr',
   'ipvs-mh': 'IPVS mh (Maglev)',
 };
 
-const SHORT: Record<string, string> = { iptables: 'iptables', nftables: 'nftables', 'ipvs-rr': 'IPVS rr', 'ipvs-mh': 'IPVS mh (Maglev)' };
+const SHORT: Record<string, string> = { iptables: 'iptables', 'iptables-nft': 'iptables-nft', nftables: 'nftables', 'ipvs-rr': 'IPVS rr', 'ipvs-mh': 'IPVS mh (Maglev)' };
 
 const fmt = (x: number, digits = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
 const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : 'n/a');

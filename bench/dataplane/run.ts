@@ -63,7 +63,7 @@ export async function collectEnvironment(): Promise<Environment> {
     cpuModel: cpus()[0]?.model ?? 'unknown',
     memoryMiB: Math.round(totalmem() / 2 ** 20),
     node: process.version,
-    iptables: await tryText('iptables', ['-V']),
+    iptables: `${await tryText('iptables-legacy', ['-V'])}; ${await tryText('iptables-nft', ['-V'])}`,
     nft: await tryText('nft', ['--version']),
     ipset: await tryText('ipset', ['version']),
     ipvs,

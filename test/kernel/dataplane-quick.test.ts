@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PLANE_NAMES } from '../../bench/dataplane/planes.ts';
+import { DEFAULT_PLANES } from '../../bench/dataplane/planes.ts';
 import { type BenchResults, validateResults } from '../../bench/dataplane/results.ts';
 import { quickConfig } from '../../bench/dataplane/run.ts';
 
@@ -60,7 +60,7 @@ describe.skipIf(!hasIpvs)('bench dataplane --quick on a real kernel', () => {
 
   it('measured every data plane at every quick size', () => {
     const got = results.runs.map((r) => `${r.plane}@${r.services}`).sort();
-    const want = PLANE_NAMES.flatMap((p) => quickConfig().sizes.map((n) => `${p}@${n}`)).sort();
+    const want = DEFAULT_PLANES.flatMap((p) => quickConfig().sizes.map((n) => `${p}@${n}`)).sort();
     expect(got).toEqual(want);
   });
 
@@ -74,7 +74,7 @@ describe.skipIf(!hasIpvs)('bench dataplane --quick on a real kernel', () => {
   });
 
   it('measured churn per data plane, and Maglev moved few flows that did not have to move', () => {
-    expect(results.churn.map((c) => c.plane).sort()).toEqual([...PLANE_NAMES].sort());
+    expect(results.churn.map((c) => c.plane).sort()).toEqual([...DEFAULT_PLANES].sort());
     for (const c of results.churn) {
       expect(c.moves.compared, c.plane).toBeGreaterThan(results.config.flowCount * 0.9);
       expect(Object.keys(c.distribution).sort(), c.plane).toEqual([...c.endpoints].sort());
