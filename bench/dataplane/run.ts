@@ -134,6 +134,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
           const programMs = await plane.program(services);
           const programBreakdownMs = plane.lastBreakdown ? Object.fromEntries(Object.entries(plane.lastBreakdown).map(([k, v]) => [k, round(v)])) : undefined;
           step(`${planeName} N=${n} programmed`);
+          stepName = 'measure';
           const r = await measure(plane, services, n, client);
           runs.push({ ...r.run, programMs: round(programMs), ...(programBreakdownMs ? { programBreakdownMs } : {}) });
           if (n === sizes[0]) {
