@@ -345,7 +345,8 @@ export class Reconciler {
           }
         }
         const mine = this.ownedServices.has(id) || (this.options.adoptExisting === true && want !== undefined);
-        if (have && mine) {
+        // A service leaving the desired state is deleted whole: its destinations need no reading.
+        if (have && mine && want !== undefined) {
           reads.destinationDumps++;
           have.destinations = await this.ipvs.listDestinations(key);
         }

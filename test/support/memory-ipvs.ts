@@ -25,8 +25,11 @@ import type {
 //  - NEW_DEST on an existing dest -> EEXIST; SET/DEL_DEST on a missing dest -> ENOENT;
 //  - GET_DEST on a missing service -> an empty list, not an error;
 //  - a new destination goes to the HEAD of the list; dumps return list order;
-//  - unknown scheduler -> ENOENT; weight < 0 or lower threshold > upper -> ERANGE;
+//  - unknown scheduler -> ENOENT; weight > 2^31-1 or lower threshold > upper -> ERANGE; values that are not
+//    u32 (negative weight) -> INVALID_ARGUMENT, refused by the netlink client before the kernel sees them;
 //  - the `mh` last weight: an update to weight 0 keeps the previous weight as lastWeight.
+// test/kernel/reconcile.test.ts replays scripted and random call sequences on this model and on the real
+// kernel (through the netlink client) and requires identical results.
 // Faults can be injected per method to test error handling.
 
 export const KERNEL_SCHEDULERS = new Set(['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos']);
@@ -85,8 +88,16 @@ export class MemoryIpvs implements IpvsApi {
     if (!KERNEL_SCHEDULERS.has(config.scheduler)) throw new UnknownScheduler(`scheduler ${config.scheduler} not found`);
   }
 
+  /** What the netlink client refuses before sending anything (values that do not fit a u32). */
+  private checkEncodable(config: DestinationConfig): void {
+    for (const [name, v] of [['weight', config.weight], ['upper threshold', config.upperThreshold], ['lower threshold', config.lowerThreshold]] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new IpvsError('INVALID_ARGUMENT', `${name} ${v} is not a u32`);
+    }
+  }
+
   private checkDestConfig(config: DestinationConfig): void {
-    if (config.weight < 0 || config.weight > 0x7fffffff) throw new IpvsError('OUT_OF_RANGE', 'weight out of range', 'ERANGE');
+    // The kernel keeps weights in an int: a u32 above 2^31-1 arrives negative and is refused.
+    if (config.weight > 0x7fffffff) throw new IpvsError('OUT_OF_RANGE', 'weight out of range', 'ERANGE');
     if (config.lowerThreshold > config.upperThreshold) throw new IpvsError('OUT_OF_RANGE', 'lower threshold above upper threshold', 'ERANGE');
   }
 
@@ -136,17 +147,22 @@ export class MemoryIpvs implements IpvsApi {
 
   async addDestination(service: ServiceKey, key: DestinationKey, config: DestinationConfig): Promise<void> {
     this.enter('addDestination', [service, key, config]);
+    this.checkEncodable(config);
     const s = this.svc(service);
+    // ip_vs_add_dest(): range checks before the lookup.
+    this.checkDestConfig(config);
     const id = destinationKeyString(key);
     if (s.dests.some((d) => destinationKeyString(d.key) === id)) throw new DestinationExists(`destination ${id} exists`);
-    this.checkDestConfig(config);
     s.dests.unshift({ key: clone(key), config: clone(config), lastWeight: config.weight, activeConns: 0, inactiveConns: 0 });
   }
 
   async updateDestination(service: ServiceKey, key: DestinationKey, config: DestinationConfig): Promise<void> {
     this.enter('updateDestination', [service, key, config]);
-    const d = this.dest(service, key);
+    this.checkEncodable(config);
+    this.svc(service);
+    // ip_vs_edit_dest(): range checks before the lookup.
     this.checkDestConfig(config);
+    const d = this.dest(service, key);
     d.config = clone(config);
     if (config.weight !== 0) d.lastWeight = config.weight;
   }
