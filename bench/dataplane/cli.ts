@@ -124,7 +124,13 @@ async function dataplaneCommand(flags: Flags): Promise<number> {
   process.once('SIGINT', onSignal);
   let results: import('./results.ts').BenchResults;
   try {
-    results = await runDataplaneBench(config, factory.make, { step: progress.step, log: progress.log, signal: abort.signal });
+    const { mkdir, writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const partialPath = join(flags.out, `${config.quick ? 'dataplane-quick' : 'dataplane'}.partial.json`);
+    await mkdir(flags.out, { recursive: true });
+    const checkpoint = (partial: import('./results.ts').BenchResults) => writeFile(partialPath, `${JSON.stringify(partial, null, 2)}\n`);
+    results = await runDataplaneBench(config, factory.make, { step: progress.step, log: progress.log, signal: abort.signal, checkpoint });
+    await import('node:fs/promises').then((fs) => fs.rm(partialPath, { force: true }));
   } catch (e) {
     progress.stop();
     process.stderr.write(`error: ${(e as Error).message}\n`);

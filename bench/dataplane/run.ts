@@ -41,6 +41,8 @@ export type PlaneFactory = (name: PlaneName, topology: Topology) => Promise<Data
 export interface RunHooks {
   step?: (label: string) => void;
   log?: (line: string) => void;
+  /** Called with the results so far after each (size, plane), so a run cut short leaves data. */
+  checkpoint?: (partial: BenchResults) => Promise<void>;
   /** Stops the run between steps (Ctrl-C); namespaces and rules are still removed. */
   signal?: AbortSignal;
 }
@@ -120,9 +122,15 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
   let client: Client | undefined;
   try {
     client = await startClient(topology.clientNs);
-    for (const planeName of opts.planes) {
-      const plane = await makePlane(planeName, topology);
-      for (const n of sizes) {
+    // Sizes outside, planes inside: a run cut short still compares every plane at the sizes it did.
+    const planes = new Map<PlaneName, DataPlane>();
+    for (const n of sizes) {
+      for (const planeName of opts.planes) {
+        let plane = planes.get(planeName);
+        if (!plane) {
+          plane = await makePlane(planeName, topology);
+          planes.set(planeName, plane);
+        }
         const services = makeWorkload({ services: n, pods, endpointsPerService: opts.endpoints, targetPort: TARGET_PORT, servicePort: SERVICE_PORT });
         // Every service version ever applied, so teardown finds all chains, even after a failure.
         touched = [...services];
@@ -153,6 +161,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
           hooks.step?.(`${planeName} N=${n} torn down`);
         }
         if (hooks.signal?.aborted) throw interrupted();
+        await hooks.checkpoint?.(snapshot());
       }
     }
   } finally {
@@ -160,7 +169,11 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
     stopPods();
     await destroyTopology(topology);
   }
-  return { schema: RESULTS_SCHEMA, startedAt, finishedAt: new Date().toISOString(), environment, config: stripPrefix(opts), runs, churn, failures };
+  return snapshot();
+
+  function snapshot(): BenchResults {
+    return { schema: RESULTS_SCHEMA, startedAt, finishedAt: new Date().toISOString(), environment, config: stripPrefix(opts), runs, churn, failures };
+  }
 
   // The helpers below share the run's options and counters; as closures the procedure above
   // reads as the list of steps it is.
