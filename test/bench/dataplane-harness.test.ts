@@ -122,7 +122,7 @@ describe('results and report', () => {
   });
   it('writes one table row per run and per churn measurement', () => {
     const md = markdownSummary(sampleResults());
-    expect(md).toContain('| 1,000 | iptables (kube-proxy) | 14,005 | 100 | 100.0 (full-restore)<br>5.0 (partial-restore) |');
+    expect(md).toContain('| 1,000 | iptables (kube-proxy, legacy) | 14,005 | 100 | 100.0 (full-restore)<br>5.0 (partial-restore) |');
     expect(md).toContain('| 100 | IPVS mh (Maglev) | 1.050 | 27.0% | 2.0% | 25.0% |');
     expect(md).toContain('(vips 1, ipset 2, netlink 3)');
     expect(md).not.toContain('## Failures');
