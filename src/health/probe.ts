@@ -5,17 +5,29 @@ import { connect } from 'node:net';
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 
+/**
+ * Runs a timeout's verdict only after pending I/O had its turn. Timers run before I/O callbacks in
+ * each event-loop turn, so after the loop was busy (a reload, a GC pause, a slow machine) a timer
+ * could otherwise fail a probe whose answer is already waiting in the socket.
+ */
+function late(fn: () => void): void {
+  setImmediate(fn);
+}
+
 export function probeTcp(address: string, port: number, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const socket = connect({ host: address, port, noDelay: true });
+    let settled = false;
     const done = (result: ProbeResult): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       socket.removeAllListeners();
       socket.on('error', () => {});
       socket.destroy();
       resolve(result);
     };
-    const timer = setTimeout(() => done({ ok: false, reason: `no TCP connection within ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(() => late(() => done({ ok: false, reason: `no TCP connection within ${timeoutMs} ms` })), timeoutMs);
     socket.once('connect', () => done({ ok: true }));
     socket.once('error', (err: NodeJS.ErrnoException) => done({ ok: false, reason: `TCP connect failed: ${err.code ?? err.message}` }));
   });
@@ -46,7 +58,7 @@ export function probeHttp(address: string, port: number, opts: HttpProbeOptions,
       headers: { host: opts.host ?? (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`), 'user-agent': 'ipvs-maglev-health', connection: 'close' },
     });
     // One deadline for the whole exchange (connect + headers), not per socket event.
-    const timer = setTimeout(() => done({ ok: false, reason: `no HTTP answer within ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(() => late(() => done({ ok: false, reason: `no HTTP answer within ${timeoutMs} ms` })), timeoutMs);
     req.on('response', (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
