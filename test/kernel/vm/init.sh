@@ -19,16 +19,31 @@ fail() {
   sleep 5
 }
 
+stage() { echo "ipvs-vm: $(cut -d' ' -f1 /proc/uptime)s $*"; }
+stage "init started"
 kver=$(uname -r)
-# crc32c_generic first: libcrc32c (ip_vs, nf_conntrack) only soft-depends on a crc32c provider.
-while read -r mod; do
-  insmod "/lib/modules/$kver/$mod" >>/modload.log 2>&1 || echo "insmod $mod failed" >>/modload.log
-done </modules.load
+load_modules() {
+  while read -r mod; do
+    insmod "/lib/modules/$kver/$mod" >>/modload.log 2>&1 || echo "insmod $mod failed" >>/modload.log
+  done <"$1"
+}
+load_modules /modules.boot
+# Everything else loads on demand: the kernel runs /sbin/modprobe from the initramfs (busybox, over its
+# modules.dep/modules.alias) for nft expressions, xt matches, qdiscs, link types, ... Tools inside the
+# chroot that read /proc/sys/kernel/modprobe (iptables-legacy) find the host's kmod at the same path.
+mkdir -p /sbin
+ln -sf /bin/busybox /sbin/modprobe
+echo /sbin/modprobe >/proc/sys/kernel/modprobe
+stage "modules loaded"
 
 mkdir -p /share /lower /rw /newroot
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 ipvsrun /share || fail "cannot mount the run share"
 [ -r /share/vm.conf ] || fail "no vm.conf in the run share"
 . /share/vm.conf
+if [ "$PRELOAD_ALL" = 1 ]; then
+  load_modules /modules.rest
+  stage "all modules loaded"
+fi
 
 mount -t 9p -o "trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose" hostroot /lower || fail "cannot mount the host root over 9p"
 mount -t tmpfs -o mode=0755 rw /rw || fail "cannot mount the tmpfs for the overlay"
@@ -65,6 +80,7 @@ while [ "$i" -lt "${RW_COUNT:-0}" ]; do
   i=$((i + 1))
 done
 
+stage "root ready"
 hostname ipvs-vm
 ip link set lo up
 echo 1 >/proc/sys/net/ipv4/ip_forward

@@ -8,15 +8,16 @@
 vm_log() { [ "${VM_QUIET:-0}" = 1 ] || echo "run-in-vm: $*" >&2; }
 vm_die() { echo "run-in-vm: error: $*" >&2; exit 125; }
 
-# Modules loaded at boot, besides every module under the netfilter directories (see below).
-VM_MODULES_BASE="crc32c_generic ts_kmp ts_bm ts_fsm virtio_pci virtio_rng 9pnet_virtio 9p overlay"
-VM_MODULES_NET="ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_fo ip_vs_ovf ip_vs_lblc ip_vs_lblcr
-  ip_vs_dh ip_vs_sh ip_vs_sed ip_vs_nq ip_vs_twos ip_vs_mh ip_vs_ftp
-  veth dummy bridge br_netfilter 8021q macvlan ipvlan vxlan geneve tun
-  ipip ip_gre gre fou fou6 sit ip6_tunnel ip6_gre ip_tunnel tunnel4 tunnel6
-  sch_netem sch_htb sch_tbf sch_fq sch_fq_codel sch_ingress sch_prio cls_u32 cls_flower cls_bpf cls_fw
-  act_mirred act_gact act_bpf"
-VM_MODULE_DIRS="kernel/net/netfilter kernel/net/ipv4/netfilter kernel/net/ipv6/netfilter"
+# Loaded at boot (with their dependencies), before anything runs: what the harness itself needs and
+# what every suite touches. crc32c_generic first: libcrc32c (ip_vs, nf_conntrack) only soft-depends on
+# a crc32c provider, so modprobe would not pull it in.
+VM_MODULES_BOOT="crc32c_generic virtio_pci virtio_rng 9pnet_virtio 9p overlay
+  ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_fo ip_vs_ovf ip_vs_lblc ip_vs_lblcr
+  ip_vs_dh ip_vs_sh ip_vs_sed ip_vs_nq ip_vs_twos ip_vs_mh veth dummy bridge"
+# Also in the initramfs, loaded on demand by the kernel (modprobe is wired up), or all at boot with
+# VM_PRELOAD=all: everything under kernel/net (netfilter, ipset, sched, tunnels, ...) and these drivers.
+VM_MODULES_EXTRA="ts_kmp ts_bm ts_fsm macvlan ipvlan vxlan geneve tun wireguard"
+VM_MODULE_DIRS="kernel/net"
 
 vm_kernel_pkg() {
   local pkg
@@ -62,20 +63,13 @@ vm_ensure_kernel() {
   VMLINUZ="$KDIR/vmlinuz"
 }
 
-# The modules to load, as paths relative to lib/modules/<ver>, dependencies first.
+# Module paths (relative to lib/modules/<ver>), dependencies first, for the names/paths on stdin.
 vm_module_order() {
   local mdir="$KDIR/root/lib/modules/$KVER"
-  {
-    echo "#want"
-    for m in $VM_MODULES_BASE $VM_MODULES_NET; do echo "$m"; done
-    for d in $VM_MODULE_DIRS; do (cd "$mdir" && find "$d" -name '*.ko' -printf '%p\n'); done
-    echo "#dep"
-    cat "$mdir/modules.dep"
-  } | awk '
-    /^#want/ { mode = "want"; next }
+  { cat; echo "#dep"; cat "$mdir/modules.dep"; } | awk '
     /^#dep/ { mode = "dep"; next }
-    mode == "want" { want[++nw] = $0; next }
-    mode == "dep" {
+    mode != "dep" { if ($0 != "") want[++nw] = $0; next }
+    {
       path = $1; sub(/:$/, "", path)
       n = path; sub(/.*\//, "", n); sub(/\.ko.*$/, "", n); gsub(/-/, "_", n)
       byname[n] = path
@@ -99,10 +93,20 @@ vm_module_order() {
     }'
 }
 
+vm_boot_modules() { for m in $VM_MODULES_BOOT; do echo "$m"; done | vm_module_order; }
+vm_all_modules() {
+  local mdir="$KDIR/root/lib/modules/$KVER" d
+  {
+    for m in $VM_MODULES_BOOT $VM_MODULES_EXTRA; do echo "$m"; done
+    for d in $VM_MODULE_DIRS; do (cd "$mdir" && find "$d" -name '*.ko' -printf '%p\n' | LC_ALL=C sort); done
+  } | vm_module_order
+}
+
 # Sets INITRAMFS. Rebuilt only when init.sh, the module set or busybox changes.
 vm_ensure_initramfs() {
-  local here=$1 order key stage
-  order=$(vm_module_order 2>/dev/null)
+  local here=$1 order boot key stage
+  order=$(vm_all_modules 2>/dev/null)
+  boot=$(vm_boot_modules 2>/dev/null)
   [ -x /bin/busybox ] || vm_die "/bin/busybox missing: run scripts/vm-deps.sh"
   key=$( { cat "$here/init.sh"; echo "$order"; sha256sum /bin/busybox; } | sha256sum | cut -c1-16)
   INITRAMFS="$KDIR/initramfs-$key.cpio.gz"
@@ -122,7 +126,9 @@ vm_ensure_initramfs() {
   done <<<"$order"
   cp "$mdir"/modules.order "$mdir"/modules.builtin "$mdir"/modules.builtin.modinfo "$stage/lib/modules/$KVER/" 2>/dev/null || true
   depmod -b "$stage" "$KVER" || vm_die "depmod of the initramfs modules failed"
-  printf '%s\n' "$order" >"$stage/modules.load"
+  printf '%s\n' "$boot" >"$stage/modules.boot"
+  # Everything else, in dependency order (for VM_PRELOAD=all).
+  printf '%s\n' "$order" | grep -vxF -f "$stage/modules.boot" >"$stage/modules.rest" || true
   (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$INITRAMFS.tmp.$$" \
     || { rm -rf "$stage" "$INITRAMFS.tmp.$$"; vm_die "cpio failed"; }
   mv "$INITRAMFS.tmp.$$" "$INITRAMFS"
