@@ -102,7 +102,7 @@ describe('a VIP bound by the client carries IPVS traffic', () => {
     await topo?.cleanup();
   });
 
-  it('connections to the VIP reach the backends only once it is bound', { timeout: 300_000 }, async () => {
+  it('connections to a VIP bound by the client reach every backend', { timeout: 300_000 }, async () => {
     const vip = '10.100.0.42';
     const ipvs = await openIpvs();
     const v = await openVips({ interfaceName: IF });
