@@ -263,6 +263,15 @@ describe('Kubernetes controller with the fake API server', () => {
     expect(text).toMatch(/ipvs_maglev_kubernetes_events_total\{kind="EndpointSlice",type="update"\} 39/);
   });
 
+  it('pages large lists (limit/continue) through the generated client', async () => {
+    server = await new FakeApiServer().start();
+    for (let i = 0; i < 7; i++) server.create(service('ns1', `s${i}`, { clusterIP: `10.96.1.${i + 1}`, ports: [{ port: 80 }] }));
+    const r = rig();
+    const c = startController(r, { pageSize: 2 });
+    await settle(c, r, () => kernel(r.ipvs).length === 7);
+    expect(server.counts.list.services).toBe(4);
+  });
+
   it('logs invalid annotations once and keeps the default scheduler', async () => {
     server = await new FakeApiServer().start();
     const bad = webSvc();
