@@ -133,4 +133,6 @@ vm_ensure_initramfs() {
     || { rm -rf "$stage" "$INITRAMFS.tmp.$$"; vm_die "cpio failed"; }
   mv "$INITRAMFS.tmp.$$" "$INITRAMFS"
   rm -rf "$stage"
+  # Older initramfs versions: qemu reads -initrd at start, so an hour-old one is no longer in use.
+  find "$KDIR" -maxdepth 1 -name 'initramfs-*.cpio.gz' ! -name "${INITRAMFS##*/}" -mmin +60 -delete 2>/dev/null || true
 }

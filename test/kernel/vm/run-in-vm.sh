@@ -74,20 +74,29 @@ vm_ensure_initramfs "$HERE"
 flock -u 9
 exec 9>&-
 
-# VM slots: at most VM_SLOTS VMs (default: the host's CPU count) run at once from this checkout; the
-# rest wait. Software emulation of many VMs on few cores slows every one of them until in-guest test
-# timeouts fire; queueing keeps each run as fast as a lone one. VM_SLOTS=0: no limit.
-slots=${VM_SLOTS:-$(nproc)}
+# VM slots: at most VM_SLOTS VMs (default: host CPUs + 1) run at once from this checkout; the rest
+# wait. Software emulation of many VMs on few cores slows every one of them until in-guest test
+# timeouts fire; queueing keeps each run nearly as fast as a lone one. VM_SLOTS=0: no limit.
+slots=${VM_SLOTS:-$(($(nproc) + 1))}
 if [ "$slots" -gt 0 ] 2>/dev/null; then
-  mkdir -p "$PROJECT/.cache/vm-slots"
+  slotdir="$PROJECT/.cache/vm-slots"
+  mkdir -p "$slotdir"
   waited=0
   while :; do
     for ((s = 0; s < slots; s++)); do
-      exec {slot_fd}>"$PROJECT/.cache/vm-slots/slot.$s"
-      if flock -n "$slot_fd"; then break 2; fi
+      exec {slot_fd}>"$slotdir/slot.$s"
+      if flock -n "$slot_fd"; then
+        printf '%s pid %s: %s\n' "$(date -u +%H:%M:%S)" "$$" "$*" >"$slotdir/slot.$s.info"
+        break 2
+      fi
       exec {slot_fd}>&-
     done
-    [ "$waited" = 0 ] && vm_log "all $slots VM slots busy (VM_SLOTS); waiting"
+    if [ "$waited" = 0 ]; then
+      vm_log "all $slots VM slots are busy (VM_SLOTS); waiting. Running since:"
+      for ((s = 0; s < slots; s++)); do
+        [ -r "$slotdir/slot.$s.info" ] && vm_log "  $(cut -c1-160 "$slotdir/slot.$s.info")"
+      done
+    fi
     waited=$((waited + 1))
     sleep 2
   done
@@ -96,6 +105,8 @@ fi
 
 RUNS="$PROJECT/.cache/vm-runs"
 mkdir -p "$RUNS"
+# Run dirs of runs that were killed outright (kill -9) are never cleaned up by their trap.
+find "$RUNS" -mindepth 1 -maxdepth 1 -name 'run.*' -mmin +1440 -exec rm -rf {} + 2>/dev/null || true
 RUNDIR=$(mktemp -d "$RUNS/run.XXXXXX")
 RUNDIR=$(cd "$RUNDIR" && pwd -P)
 cleanup() { [ "${VM_KEEP:-0}" = 1 ] && { echo "run-in-vm: kept $RUNDIR" >&2; return; }; rm -rf "$RUNDIR"; }
@@ -141,6 +152,7 @@ guest_term=dumb
   printf '\n'
 } >"$RUNDIR/guest.sh"
 
+qopt() { printf '%s' "${1//,/,,}"; } # a comma inside a qemu option value is written twice
 qemu_args=(
   -nodefaults -no-user-config -no-reboot
   -accel tcg -cpu max -m "${VM_MEM:-3072}" -smp "${VM_CPUS:-2}"
@@ -150,11 +162,11 @@ qemu_args=(
   -device virtio-rng-pci
   -fsdev "local,id=hostroot,path=/,security_model=passthrough,readonly=on,multidevs=remap"
   -device "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot"
-  -fsdev "local,id=ipvsrun,path=$RUNDIR,security_model=passthrough,multidevs=remap"
+  -fsdev "local,id=ipvsrun,path=$(qopt "$RUNDIR"),security_model=passthrough,multidevs=remap"
   -device "virtio-9p-pci,fsdev=ipvsrun,mount_tag=ipvsrun"
 )
 for i in "${!rw_dirs[@]}"; do
-  qemu_args+=(-fsdev "local,id=rw$i,path=${rw_dirs[$i]},security_model=passthrough,multidevs=remap"
+  qemu_args+=(-fsdev "local,id=rw$i,path=$(qopt "${rw_dirs[$i]}"),security_model=passthrough,multidevs=remap"
               -device "virtio-9p-pci,fsdev=rw$i,mount_tag=rw$i")
 done
 
