@@ -320,6 +320,33 @@ describe('Reconciler', () => {
     });
   });
 
+  it('incremental: a failed destination read leaves that service alone and retries it next time', async () => {
+    const { ipvs, r } = setup();
+    await r.sync(state(web('10.1.0.1', '10.1.0.2')));
+    ipvs.setConnections(webKey, dest('10.1.0.2').key, 0, 0);
+    ipvs.fault = (m) => (m === 'listDestinations' ? new IpvsError('DUMP_INTERRUPTED', 'interrupted') : undefined);
+    const failed = await r.sync(state(web('10.1.0.1')));
+    expect(failed.mode).toBe('incremental');
+    expect(failed.operations).toEqual([]);
+    expect(failed.errors[0]).toMatchObject({ code: 'DUMP_INTERRUPTED', service: 'tcp 10.0.0.1:80' });
+    ipvs.fault = undefined;
+    const retried = await r.sync(state(web('10.1.0.1')));
+    expect(retried.operations.map((o) => o.operation.kind)).toEqual(['deleteDestination']);
+  });
+
+  it('reports the share of flows an mh change moves (kernel-exact Maglev)', async () => {
+    const ipvs = new MemoryIpvs();
+    const r = new Reconciler({ ipvs });
+    await r.sync(state(web('10.1.0.1', '10.1.0.2', '10.1.0.3')));
+    const report = await r.sync(state(web('10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4')));
+    expect(report.flowMoves).toHaveLength(1);
+    const move = report.flowMoves[0];
+    expect(move.name).toBe('web');
+    expect(move.minimumFraction).toBeGreaterThan(0.24);
+    expect(move.minimumFraction).toBeLessThan(0.26);
+    expect(move.changedFraction).toBeGreaterThanOrEqual(move.minimumFraction);
+  });
+
   it('serialises concurrent calls', async () => {
     const { ipvs, r } = setup();
     const desired = state(web('10.1.0.1'));
