@@ -42,7 +42,7 @@ mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 ipvsrun /share || fail
 . /share/vm.conf
 if [ "$PRELOAD_ALL" = 1 ]; then
   load_modules /modules.rest
-  stage "all modules loaded"
+  stage "netfilter modules loaded"
 fi
 
 mount -t 9p -o "trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose" hostroot /lower || fail "cannot mount the host root over 9p"

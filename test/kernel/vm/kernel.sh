@@ -14,10 +14,12 @@ vm_die() { echo "run-in-vm: error: $*" >&2; exit 125; }
 VM_MODULES_BOOT="crc32c_generic virtio_pci virtio_rng 9pnet_virtio 9p overlay
   ip_vs ip_vs_rr ip_vs_wrr ip_vs_lc ip_vs_wlc ip_vs_fo ip_vs_ovf ip_vs_lblc ip_vs_lblcr
   ip_vs_dh ip_vs_sh ip_vs_sed ip_vs_nq ip_vs_twos ip_vs_mh veth dummy bridge"
-# Also in the initramfs, loaded on demand by the kernel (modprobe is wired up), or all at boot with
-# VM_PRELOAD=all: everything under kernel/net (netfilter, ipset, sched, tunnels, ...) and these drivers.
+# Also in the initramfs, loaded on demand by the kernel (modprobe is wired up): everything under
+# kernel/net (netfilter, ipset, sched, tunnels, ...) and these drivers. VM_PRELOAD=netfilter loads the
+# netfilter directories at boot (the set kernel-vm.md verified by hand), should autoload ever fall short.
 VM_MODULES_EXTRA="ts_kmp ts_bm ts_fsm macvlan ipvlan vxlan geneve tun wireguard"
 VM_MODULE_DIRS="kernel/net"
+VM_MODULE_DIRS_PRELOAD="kernel/net/netfilter kernel/net/ipv4/netfilter kernel/net/ipv6/netfilter kernel/net/bridge/netfilter"
 
 vm_kernel_pkg() {
   local pkg
@@ -94,21 +96,23 @@ vm_module_order() {
 }
 
 vm_boot_modules() { for m in $VM_MODULES_BOOT; do echo "$m"; done | vm_module_order; }
-vm_all_modules() {
+vm_dir_modules() {
   local mdir="$KDIR/root/lib/modules/$KVER" d
-  {
-    for m in $VM_MODULES_BOOT $VM_MODULES_EXTRA; do echo "$m"; done
-    for d in $VM_MODULE_DIRS; do (cd "$mdir" && find "$d" -name '*.ko' -printf '%p\n' | LC_ALL=C sort); done
-  } | vm_module_order
+  for d in "$@"; do (cd "$mdir" && find "$d" -name '*.ko' -printf '%p\n' | LC_ALL=C sort); done
 }
+vm_all_modules() {
+  { for m in $VM_MODULES_BOOT $VM_MODULES_EXTRA; do echo "$m"; done; vm_dir_modules $VM_MODULE_DIRS; } | vm_module_order
+}
+vm_preload_modules() { vm_dir_modules $VM_MODULE_DIRS_PRELOAD | vm_module_order; }
 
 # Sets INITRAMFS. Rebuilt only when init.sh, the module set or busybox changes.
 vm_ensure_initramfs() {
-  local here=$1 order boot key stage
+  local here=$1 order boot preload key stage
   order=$(vm_all_modules 2>/dev/null)
   boot=$(vm_boot_modules 2>/dev/null)
+  preload=$(vm_preload_modules 2>/dev/null)
   [ -x /bin/busybox ] || vm_die "/bin/busybox missing: run scripts/vm-deps.sh"
-  key=$( { cat "$here/init.sh"; echo "$order"; sha256sum /bin/busybox; } | sha256sum | cut -c1-16)
+  key=$( { cat "$here/init.sh"; echo "$order"; echo "$boot"; echo "$preload"; sha256sum /bin/busybox; } | sha256sum | cut -c1-16)
   INITRAMFS="$KDIR/initramfs-$key.cpio.gz"
   [ -s "$INITRAMFS" ] && return 0
   vm_log "building initramfs $INITRAMFS"
@@ -127,8 +131,8 @@ vm_ensure_initramfs() {
   cp "$mdir"/modules.order "$mdir"/modules.builtin "$mdir"/modules.builtin.modinfo "$stage/lib/modules/$KVER/" 2>/dev/null || true
   depmod -b "$stage" "$KVER" || vm_die "depmod of the initramfs modules failed"
   printf '%s\n' "$boot" >"$stage/modules.boot"
-  # Everything else, in dependency order (for VM_PRELOAD=all).
-  printf '%s\n' "$order" | grep -vxF -f "$stage/modules.boot" >"$stage/modules.rest" || true
+  # For VM_PRELOAD=netfilter, in dependency order.
+  printf '%s\n' "$preload" | grep -vxF -f "$stage/modules.boot" >"$stage/modules.rest" || true
   (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$INITRAMFS.tmp.$$" \
     || { rm -rf "$stage" "$INITRAMFS.tmp.$$"; vm_die "cpio failed"; }
   mv "$INITRAMFS.tmp.$$" "$INITRAMFS"

@@ -128,7 +128,7 @@ done
 {
   echo "RUNDIR=$(sq "$RUNDIR")"
   echo "TMP_TMPFS=$tmp_tmpfs"
-  echo "PRELOAD_ALL=$([ "${VM_PRELOAD:-}" = all ] && echo 1 || echo 0)"
+  echo "PRELOAD_ALL=$([ "${VM_PRELOAD:-}" = netfilter ] && echo 1 || echo 0)"
   echo "RW_COUNT=${#rw_dirs[@]}"
   for i in "${!rw_dirs[@]}"; do echo "RW_$i=$(sq "${rw_dirs[$i]}")"; done
 } >"$RUNDIR/vm.conf"
