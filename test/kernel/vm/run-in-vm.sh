@@ -10,7 +10,8 @@
 # Environment: VM_TIMEOUT (default 40m; timeout(1) syntax), VM_MEM (MiB, 3072), VM_CPUS (2),
 # VM_RW="dir ..." (host directories the guest may write, at the same path), VM_ENV="NAME ..."
 # (variables to pass in; IPVS_MAGLEV_*, CI, NO_COLOR, FORCE_COLOR, DEBUG, LOG_LEVEL always are),
-# IPVS_MAGLEV_DIRECT=1|0 (force direct / VM), VM_KEEP=1 (keep the run dir + boot log), VM_QUIET=1.
+# IPVS_MAGLEV_DIRECT=1|0 (force direct / VM), VM_SLOTS (concurrent VMs, default CPUs+1),
+# VM_PRELOAD=netfilter, VM_KEEP=1 (keep the run dir + boot log), VM_QUIET=1.
 # See test/kernel/README.md.
 set -euo pipefail
 
@@ -46,7 +47,7 @@ fi
 
 pass_env_names() {
   local n
-  compgen -e | grep -E '^(IPVS_MAGLEV_|VM_ENV_)' || true
+  compgen -e | grep -E '^IPVS_MAGLEV_' || true
   for n in CI NO_COLOR FORCE_COLOR DEBUG LOG_LEVEL ${VM_ENV:-}; do
     [ -n "${!n+x}" ] && echo "$n"
   done
