@@ -178,7 +178,7 @@ timeout --kill-after=10 "$timeout" qemu-system-x86_64 "${qemu_args[@]}" </dev/nu
       { gsub(/\r/, "") }
       # The guest console is a tty, so tools may emit cursor/colour escapes; not into a log file.
       plain == 1 { gsub(/\033\[[0-9;?]*[A-Za-z]/, "") }
-      state == 0 { if (index($0, "@@IPVSVM:START@@")) state = 1; else print > bootlog; next }
+      state == 0 { if (index($0, "@@IPVSVM:START@@")) state = 1; else { print > bootlog; fflush(bootlog) } next }
       state == 1 && (p = index($0, "@@IPVSVM:EXIT=")) {
         if (p > 1) { print substr($0, 1, p - 1); fflush() }
         rest = substr($0, p + 14); sub(/@@.*/, "", rest); print rest > marker; close(marker)
