@@ -33,7 +33,7 @@ export function referenceKernelTable(dests: readonly { address: string; port: nu
   for (const d of list) if (d.lastWeight > weight) weight = d.lastWeight;
   const mw = Math.floor(weight / g);
   const fls = mw === 0 ? 0 : 32 - Math.clz32(mw);
-  // biome-ignore lint/complexity/useMathMinMax: transcribed from ip_vs_mh_shift_weight()
+  // transcribed from ip_vs_mh_shift_weight(), kept in the kernel's shape on purpose
   const shift = fls - tabBits >= 0 ? fls - tabBits : 0;
   const setup = list.map((d) => {
     const fold = foldAddress(parseAddress(d.address).words);
