@@ -172,9 +172,13 @@ for i in "${!rw_dirs[@]}"; do
 done
 
 timeout=${VM_TIMEOUT:-40m}
+# mawk (Debian's awk) reads its input in large blocks unless interactive: output would only show up
+# at the end of the run.
+awk_opts=()
+awk -W version 2>&1 | grep -q mawk && awk_opts=(-W interactive)
 set +e
 timeout --kill-after=10 "$timeout" qemu-system-x86_64 "${qemu_args[@]}" </dev/null 2>"$RUNDIR/qemu.err" \
-  | awk -v bootlog="$RUNDIR/boot.log" -v marker="$RUNDIR/marker" -v plain="$((1 - host_tty))" '
+  | awk "${awk_opts[@]}" -v bootlog="$RUNDIR/boot.log" -v marker="$RUNDIR/marker" -v plain="$((1 - host_tty))" '
       { gsub(/\r/, "") }
       # The guest console is a tty, so tools may emit cursor/colour escapes; not into a log file.
       plain == 1 { gsub(/\033\[[0-9;?]*[A-Za-z]/, "") }
