@@ -62,7 +62,7 @@ describe('parseRestore', () => {
     expect(ops[0]).toMatchObject({
       op: 'addService',
       key: { family: 'inet6', protocol: 'udp', address: '2001:db8::1', port: 53 },
-      config: { scheduler: 'rr', timeout: 300, netmask: '64', flags: flags({ persistent: true, onePacket: true }) },
+      config: { scheduler: 'rr', timeout: 360, netmask: '64', flags: flags({ persistent: true, onePacket: true }) },
     });
     expect(ops[1]).toMatchObject({ key: { address: '2001:db8::2', port: 5353 }, config: { forwarding: 'masq', weight: 5, upperThreshold: 10, lowerThreshold: 2 } });
     expect(ops[2]).toMatchObject({ key: { kind: 'fwmark', family: 'inet6', fwmark: 9 }, config: { scheduler: 'mh', timeout: 60, netmask: '128', flags: flags({ persistent: true, portHash: true }) } });

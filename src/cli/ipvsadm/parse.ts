@@ -43,7 +43,8 @@ export type RestoreOp =
 
 const MAX_TIMEOUT = 86400 * 31;
 const INT_MAX = 2147483647;
-const DEFAULT_PERSISTENT_TIMEOUT = 300;
+// IPVS_SVC_PERSISTENT_TIMEOUT in ipvsadm's ip_vs.h: what a bare -p means.
+const DEFAULT_PERSISTENT_TIMEOUT = 6 * 60;
 const SCHEDNAME_MAXLEN = 15;
 const PENAME_MAXLEN = 15;
 
