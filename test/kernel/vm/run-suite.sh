@@ -7,5 +7,5 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 cd "$HERE/../../.."
 # The whole suite under software emulation takes well over run-in-vm's default 40 min limit.
-export VM_TIMEOUT="${VM_TIMEOUT:-80m}"
+export VM_TIMEOUT="${VM_TIMEOUT:-75m}"
 exec bash "$HERE/run-in-vm.sh" node_modules/.bin/vitest run --config vitest.kernel.config.ts "$@"
