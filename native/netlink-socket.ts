@@ -98,7 +98,9 @@ export class NetlinkSocket implements Transport {
   readonly protocol: number;
   private fd: number;
   private readonly recvBuf: Uint8Array;
-  private readonly pollFds = new Uint8Array(8);
+  // Backed by its own ArrayBuffer: V8 keeps small typed arrays (<= 64 bytes) inside the JS heap, where
+  // the garbage collector may move them while poll() on koffi's worker thread still holds the pointer.
+  private readonly pollFds = new Uint8Array(new ArrayBuffer(8));
   private polling = false;
   private closeWhenIdle = false;
 
