@@ -147,9 +147,12 @@ async function dataplaneCommand(flags: Flags): Promise<number> {
   return results.failures.length > 0 ? 1 : 0;
 }
 
-/** A progress bar on a terminal; one line per step otherwise (CI, the VM console). */
+/**
+ * A progress bar on an interactive terminal; one timestamped line per step otherwise. The VM's
+ * console is a tty too, but the host reads it line by line, so CI (set in the VM) gets lines.
+ */
 async function makeProgress(total: number): Promise<{ step: (label: string) => void; log: (line: string) => void; stop: () => void }> {
-  if (process.stderr.isTTY) {
+  if (process.stderr.isTTY && !process.env.CI) {
     const { SingleBar, Presets } = await import('cli-progress');
     const bar = new SingleBar({ format: 'dataplane [{bar}] {value}/{total} {label}', stream: process.stderr, hideCursor: true }, Presets.shades_classic);
     bar.start(total, 0, { label: 'starting' });
@@ -166,7 +169,7 @@ async function makeProgress(total: number): Promise<{ step: (label: string) => v
       done++;
       process.stderr.write(`[${done}/${total} ${Math.round((Date.now() - t0) / 1000)}s] ${label}\n`);
     },
-    log: (line) => process.stderr.write(`  ${line}\n`),
+    log: (line) => process.stderr.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${line}\n`),
     stop: () => undefined,
   };
 }

@@ -5,6 +5,7 @@ import type { IpvsClient, VipClient } from '../../src/ipvs/index.ts';
 import { iptablesPlane } from './plane-iptables.ts';
 import { ipvsPlane } from './plane-ipvs.ts';
 import { nftablesPlane } from './plane-nftables.ts';
+import { openVipBatch, type VipBatch } from './vip-batch.ts';
 import type { DataPlane, PlaneName } from './planes.ts';
 import type { Topology } from './topology.ts';
 
@@ -16,7 +17,7 @@ export interface PlaneFactory {
 /** Opens the IPVS client up front when an IPVS plane is wanted, so a kernel without IPVS fails fast. */
 export async function makePlaneFactory(planes: readonly PlaneName[]): Promise<PlaneFactory> {
   let ipvs: IpvsClient | undefined;
-  const vips = new Map<string, VipClient>();
+  const vips = new Map<string, { client: VipClient; batch: VipBatch }>();
   if (planes.some((p) => p.startsWith('ipvs'))) {
     try {
       ipvs = await openIpvs();
@@ -33,14 +34,18 @@ export async function makePlaneFactory(planes: readonly PlaneName[]): Promise<Pl
       if (name === 'nftables') return nftablesPlane(topology.clusterCidr);
       let v = vips.get(topology.dummy);
       if (!v) {
-        v = await openVips({ interfaceName: topology.dummy });
+        const client = await openVips({ interfaceName: topology.dummy });
+        v = { client, batch: openVipBatch(client) };
         vips.set(topology.dummy, v);
       }
-      return ipvsPlane(name === 'ipvs-mh' ? 'mh' : 'rr', { ipvs: ipvs!, vips: v, clusterCidr: topology.clusterCidr, dummyInterface: topology.dummy });
+      return ipvsPlane(name === 'ipvs-mh' ? 'mh' : 'rr', { ipvs: ipvs!, vips: v.client, vipBatch: v.batch, clusterCidr: topology.clusterCidr, dummyInterface: topology.dummy });
     },
     async close() {
       ipvs?.close();
-      for (const v of vips.values()) v.close();
+      for (const v of vips.values()) {
+        v.batch.close();
+        v.client.close();
+      }
     },
   };
 }

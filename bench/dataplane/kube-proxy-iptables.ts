@@ -73,7 +73,28 @@ export function probability(i: number, n: number): string {
   return (1 / (n - i)).toFixed(10);
 }
 
+// Every payload is built from the rules of each service; a benchmark step regenerates them for
+// all N services several times (full and partial restores, counts, teardown). Under emulation
+// the hashing and string building of 10,000 services costs tens of seconds per pass, so the
+// rules of a service object are remembered (service objects are immutable; a changed service
+// is a new object).
+const rulesCache = new WeakMap<BenchService, Map<string, ServiceRules>>();
+
 export function serviceRules(svc: BenchService, opts: IptablesOptions): ServiceRules {
+  let byCidr = rulesCache.get(svc);
+  if (!byCidr) {
+    byCidr = new Map();
+    rulesCache.set(svc, byCidr);
+  }
+  let r = byCidr.get(opts.clusterCidr);
+  if (!r) {
+    r = buildServiceRules(svc, opts);
+    byCidr.set(opts.clusterCidr, r);
+  }
+  return r;
+}
+
+function buildServiceRules(svc: BenchService, opts: IptablesOptions): ServiceRules {
   const spn = servicePortName(svc);
   const proto = svc.protocol;
   const svcChain = serviceChainName(spn, proto);
@@ -160,6 +181,7 @@ export function iptablesPartialRestore(before: readonly BenchService[], after: r
 }
 
 function sameRules(a: ServiceRules, b: ServiceRules): boolean {
+  if (a === b) return true;
   if (a.servicesJump !== b.servicesJump || a.chainRules.length !== b.chainRules.length) return false;
   for (let i = 0; i < a.chainRules.length; i++) if (a.chainRules[i] !== b.chainRules[i]) return false;
   return true;
@@ -179,6 +201,13 @@ export function iptablesChains(services: readonly BenchService[], opts: Iptables
 export function countRules(restoreText: string): number {
   let n = 0;
   for (const line of restoreText.split('\n')) if (line.startsWith('-A ')) n++;
+  return n;
+}
+
+/** `-A` rules of iptablesFullRestore(services), from the remembered per-service rules. */
+export function fullRestoreRuleCount(services: readonly BenchService[], opts: IptablesOptions): number {
+  let n = 1 + Object.values(topRules()).reduce((k, rules) => k + rules.length, 0);
+  for (const svc of services) n += 1 + serviceRules(svc, opts).chainRules.length;
   return n;
 }
 

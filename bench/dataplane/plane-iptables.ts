@@ -1,6 +1,6 @@
 // kube-proxy's iptables mode: iptables-restore --noflush --counters of the generated nat table.
 import { BenchError, run } from './exec.ts';
-import { countRules, iptablesChains, iptablesFullRestore, iptablesHooks, iptablesPartialRestore, iptablesTeardown } from './kube-proxy-iptables.ts';
+import { fullRestoreRuleCount, iptablesChains, iptablesFullRestore, iptablesHooks, iptablesPartialRestore, iptablesTeardown } from './kube-proxy-iptables.ts';
 import type { DataPlane } from './planes.ts';
 import type { BenchService } from './workload.ts';
 
@@ -26,6 +26,6 @@ export function iptablesPlane(clusterCidr: string, backend: 'legacy' | 'nft' = '
     async teardown(services: readonly BenchService[]) {
       await run(restoreCommand, RESTORE_ARGS, { input: iptablesTeardown(iptablesChains(services, opts)), allowFailure: true });
     },
-    size: (services) => ({ rules: countRules(iptablesFullRestore(services, opts)), note: 'nat rules in KUBE-* chains' }),
+    size: (services) => ({ rules: fullRestoreRuleCount(services, opts), note: 'nat rules in KUBE-* chains' }),
   };
 }

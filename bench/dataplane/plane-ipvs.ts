@@ -9,12 +9,15 @@ import { BenchError, run } from './exec.ts';
 import { iptablesHooks, iptablesTeardown } from './kube-proxy-iptables.ts';
 import { IPVS_NAT_CHAINS, ipsetAdd, ipsetCreate, ipsetDestroy, ipvsModeNatRules } from './kube-proxy-ipvs.ts';
 import type { DataPlane } from './planes.ts';
+import type { VipBatch } from './vip-batch.ts';
 import type { BenchEndpoint, BenchService } from './workload.ts';
 
 export interface IpvsPlaneDeps {
   /** With `batch` (IpvsClient), bulk programming pipelines its writes over one socket. */
   ipvs: IpvsApi & { batch?: (ops: readonly IpvsOperation[]) => Promise<BatchResult> };
   vips: VipApi;
+  /** With it, VIPs are bound and unbound in one pipelined rtnetlink batch instead of one call each. */
+  vipBatch?: VipBatch;
   clusterCidr: string;
   /** The dummy interface holding the VIPs (flushed at teardown in one step). */
   dummyInterface: string;
@@ -67,7 +70,7 @@ export function ipvsPlane(scheduler: 'rr' | 'mh', deps: IpvsPlaneDeps): DataPlan
   };
 
   async function addServices(services: readonly BenchService[]): Promise<void> {
-    await timed('vipsMs', () => windowed(services.map((s) => () => vips.addAddress(s.clusterIP)), window));
+    await timed('vipsMs', () => (deps.vipBatch ? deps.vipBatch.add(services.map((s) => s.clusterIP)) : windowed(services.map((s) => () => vips.addAddress(s.clusterIP)), window)));
     await timed('ipsetMs', () => ipset(ipsetAdd(services)));
     await timed('netlinkMs', async () => {
       if (ipvs.batch) {
@@ -92,7 +95,8 @@ export function ipvsPlane(scheduler: 'rr' | 'mh', deps: IpvsPlaneDeps): DataPlan
 
   async function removeServices(services: readonly BenchService[]): Promise<void> {
     await windowed(services.map((s) => () => ipvs.deleteService(keyOf(s))), window);
-    await windowed(services.map((s) => () => vips.removeAddress(s.clusterIP)), window);
+    if (deps.vipBatch) await deps.vipBatch.remove(services.map((s) => s.clusterIP));
+    else await windowed(services.map((s) => () => vips.removeAddress(s.clusterIP)), window);
     const dels = services.map((s) => `del KUBE-CLUSTER-IP ${s.clusterIP},${s.protocol}:${s.port}`);
     await ipset(`${dels.join('\n')}\n`);
   }

@@ -1,7 +1,7 @@
 // kube-proxy's nftables mode: one `nft -f -` transaction per sync, with only what changed.
 import { diffServices } from './diff.ts';
 import { run } from './exec.ts';
-import { nftAddService, nftChangeEndpoints, nftFull, nftRuleCount, nftTeardown } from './kube-proxy-nftables.ts';
+import { nftAddService, nftChangeEndpoints, nftFull, nftFullRuleCount, nftTeardown } from './kube-proxy-nftables.ts';
 import type { DataPlane } from './planes.ts';
 
 export function nftablesPlane(clusterCidr: string): DataPlane {
@@ -26,6 +26,6 @@ export function nftablesPlane(clusterCidr: string): DataPlane {
     async teardown() {
       await run('nft', ['-f', '-'], { input: nftTeardown(), allowFailure: true });
     },
-    size: (services) => ({ rules: nftRuleCount(nftFull(services, opts)), note: 'nft rules (+1 map element per service)' }),
+    size: (services) => ({ rules: nftFullRuleCount(services, opts), note: 'nft rules (+1 map element per service)' }),
   };
 }

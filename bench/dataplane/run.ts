@@ -115,6 +115,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
 
   await createTopology(topology);
   await ipvsSysctls();
+  log('topology ready');
   const stopPods = await startPods(topology.podNs, topology.podNames, TARGET_PORT).then((p) => p.stop, async (e) => {
     await destroyTopology(topology);
     throw e;
@@ -122,16 +123,19 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
   let client: Client | undefined;
   try {
     client = await startClient(topology.clientNs);
+    log('pods and client started');
     // Sizes outside, planes inside: a run cut short still compares every plane at the sizes it did.
     const planes = new Map<PlaneName, DataPlane>();
     for (const n of sizes) {
+      // One service list per N for every plane: the planes remember the text they built per service object.
+      const workload = makeWorkload({ services: n, pods, endpointsPerService: opts.endpoints, targetPort: TARGET_PORT, servicePort: SERVICE_PORT });
       for (const planeName of opts.planes) {
         let plane = planes.get(planeName);
         if (!plane) {
           plane = await makePlane(planeName, topology);
           planes.set(planeName, plane);
         }
-        const services = makeWorkload({ services: n, pods, endpointsPerService: opts.endpoints, targetPort: TARGET_PORT, servicePort: SERVICE_PORT });
+        const services = workload;
         // Every service version ever applied, so teardown finds all chains, even after a failure.
         touched = [...services];
         let stepName = 'setup';
@@ -141,6 +145,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
           stepName = 'program';
           const programMs = await plane.program(services);
           const programBreakdownMs = plane.lastBreakdown ? Object.fromEntries(Object.entries(plane.lastBreakdown).map(([k, v]) => [k, round(v)])) : undefined;
+          log(`${planeName} N=${n}: programmed in ${Math.round(programMs)} ms${programBreakdownMs ? ` ${JSON.stringify(programBreakdownMs)}` : ''}`);
           step(`${planeName} N=${n} programmed`);
           stepName = 'measure';
           const r = await measure(plane, services, n, client);
@@ -202,6 +207,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
     const withExtra = [...services, extra];
     touched.push(extra);
     const addServiceMs = await timeVariants(plane, services, withExtra);
+    log(`${plane.name} N=${n}: add service ${JSON.stringify(addServiceMs)}`);
     const probeExtra = await c.probe({ host: extra.clusterIP, port: SERVICE_PORT, count: 3, timeoutMs: CONNECT_TIMEOUT_MS });
     if (probeExtra.errorCount > 0) throw new BenchError('NO_TRAFFIC', `the added service ${extra.clusterIP} does not answer: ${probeExtra.errors[0]}`);
     addCounts(backends, probeExtra.backends);
@@ -211,6 +217,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
     const changed = withEndpointReplaced(withExtra, mid, spareIp);
     touched.push(changed[mid]);
     const changeEndpointMs = await timeVariants(plane, withExtra, changed);
+    log(`${plane.name} N=${n}: change endpoint ${JSON.stringify(changeEndpointMs)}`);
     const probeChanged = await c.probe({ host: changed[mid].clusterIP, port: SERVICE_PORT, count: 8, timeoutMs: CONNECT_TIMEOUT_MS });
     if (probeChanged.errorCount > 0) throw new BenchError('NO_TRAFFIC', `the changed service ${changed[mid].clusterIP} does not answer: ${probeChanged.errors[0]}`);
     step(`${plane.name} N=${n} change endpoint`);
