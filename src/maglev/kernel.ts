@@ -6,8 +6,8 @@ import { type AddressFamily, foldAddress, parseAddress } from './address.ts';
 import { type ValidEndpoint, checkDistinct, validateEndpoint, validateWeight } from './endpoint.ts';
 import { MaglevError } from './errors.ts';
 import { DEFAULT_KERNEL_TABLE_SIZE, KERNEL_TABLE_SIZES, kernelTableBits } from './primes.ts';
-import { mod32 } from './mod.ts';
-import { hsiphashWord, sipKey } from './siphash.ts';
+import { mhHashKey, mhLookupHash } from './mh-hash.ts';
+import { mod32, mod32Fast } from './mod.ts';
 import type { SlotTable } from './table.ts';
 
 export interface KernelDest {
@@ -47,15 +47,6 @@ export interface KernelTable extends SlotTable {
 
 /** The kernel's weights are ints. */
 export const MAX_KERNEL_WEIGHT = 0x7fffffff;
-
-// Fixed keys in ip_vs_mh.c: no per-boot secret, which is what makes the table predictable.
-const HASH1 = sipKey(2654435761, 2654435761);
-const HASH2 = sipKey(2654446892, 2654446892);
-
-/** ip_vs_mh_hashkey(): hsiphash of (offset + port + folded address) as a u32. */
-export function mhHashKey(foldedAddress: number, port: number, useSecondKey: boolean, offset: number): number {
-  return hsiphashWord((offset + port + foldedAddress) | 0, useSecondKey ? HASH2 : HASH1);
-}
 
 /**
  * Builds the table the kernel builds for a service whose destinations were added in this order
@@ -215,7 +206,7 @@ export function kernelLookupFolded(table: KernelTable, foldedAddress: number, cl
   const slots = table.slots;
   const available = table.available;
   const port = portHash ? clientPort : 0;
-  const first = mod32(mhHashKey(foldedAddress, port, false, 0), size);
+  const first = mod32Fast(mhLookupHash((foldedAddress + port) | 0), size);
   const dest = slots[first];
   if (dest < 0) return -1;
   if (available[dest] === 1) return dest;
@@ -224,7 +215,7 @@ export function kernelLookupFolded(table: KernelTable, foldedAddress: number, cl
   // empty slot, which ends the search) turns up.
   for (let o = 0; o < size; o++) {
     const rotated = (o + first) % size;
-    const d = slots[mod32(mhHashKey(foldedAddress, port, false, rotated), size)];
+    const d = slots[mod32Fast(mhLookupHash((rotated + port + foldedAddress) | 0), size)];
     if (d < 0) return -1;
     if (available[d] === 1) return d;
   }

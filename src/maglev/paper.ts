@@ -16,8 +16,8 @@
 import { type AddressFamily, parseAddress, writeAddressBytes } from './address.ts';
 import { type ValidEndpoint, validateEndpoint, validateWeight } from './endpoint.ts';
 import { MaglevError } from './errors.ts';
-import { mod32 } from './mod.ts';
-import { murmur3Bytes, murmur3View } from './murmur3.ts';
+import { mod32, mod32Fast } from './mod.ts';
+import { murmur3Bytes, murmur3View, murmur3View13 } from './murmur3.ts';
 import { isPrime } from './primes.ts';
 import type { SlotTable } from './table.ts';
 
@@ -166,8 +166,10 @@ export function maglevLookupHash(table: MaglevTable, hash: number): number {
   return table.slots[mod32(hash, table.size)];
 }
 
-// The hot lookup reads the key through a DataView (see murmur3.ts), one cached per buffer.
-let keyBuffer: ArrayBufferLike | undefined;
+// The hot lookup reads the key through a DataView (one unaligned load per 4-byte block, see
+// murmur3.ts). The view is cached per key array, compared by identity: cheaper than reading
+// `key.buffer` (a getter V8 does not inline) on every call.
+let viewOf: Uint8Array | undefined;
 let keyView: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 
 /** Allocation-free lookup on an encoded flow key (see encodeFlow) at key[offset .. offset+length). */
@@ -175,16 +177,18 @@ export function maglevLookupKey(table: MaglevTable, key: Uint8Array, offset: num
   if (offset < 0 || length < 0 || offset + length > key.length) {
     throw new RangeError(`maglevLookupKey: bytes ${offset}..${offset + length} outside a key array of ${key.length}`);
   }
-  if (key.buffer !== keyBuffer) {
-    keyBuffer = key.buffer;
-    keyView = new DataView(key.buffer);
+  if (key !== viewOf) {
+    viewOf = key;
+    keyView = new DataView(key.buffer, key.byteOffset, key.byteLength);
   }
-  return table.slots[mod32(murmur3View(keyView, key.byteOffset + offset, length, FLOW_SEED), table.size)];
+  const hash = length === 13 ? murmur3View13(keyView, offset, FLOW_SEED) : murmur3View(keyView, offset, length, FLOW_SEED);
+  return table.slots[mod32Fast(hash, table.size)];
 }
 
 /** As maglevLookupKey, on a DataView (byte offsets into the view). */
 export function maglevLookupView(table: MaglevTable, view: DataView, offset: number, length: number): number {
-  return table.slots[mod32(murmur3View(view, offset, length, FLOW_SEED), table.size)];
+  const hash = length === 13 ? murmur3View13(view, offset, FLOW_SEED) : murmur3View(view, offset, length, FLOW_SEED);
+  return table.slots[mod32Fast(hash, table.size)];
 }
 
 export interface Flow {
