@@ -49,6 +49,19 @@ export function markdownSummary(r: BenchResults): string {
     const breakdown = run.programBreakdownMs ? `<br>(${Object.entries(run.programBreakdownMs).map(([k, v]) => `${k.replace(/Ms$/, '')} ${fmt(v)}`).join(', ')})` : '';
     lines.push(`| ${fmt(run.services)} | ${PLANE_LABEL[run.plane]} | ${fmt(run.rules)} | ${fmt(run.programMs)}${breakdown} | ${variants(run.addServiceMs)} | ${variants(run.changeEndpointMs)} |`);
   }
+  const phased = byN(r.runs).filter((run) => run.phasesMs);
+  if (phased.length > 0) {
+    const names = [...new Set(phased.flatMap((run) => Object.keys(run.phasesMs ?? {})))];
+    const wallS = (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000;
+    lines.push('', '## Where the run\'s time went (wall seconds per phase, everything included)', '');
+    lines.push(`Whole run: ${fmt(wallS / 60, 1)} min from start to finish (plus the VM's boot). Each phase includes the text generation, untimed reverts, probes and waits around the timed work above.`, '');
+    lines.push(`| N | data plane | ${names.join(' | ')} | total |`, `|---:|---|${names.map(() => '---:|').join('')}---:|`);
+    for (const run of phased) {
+      const p = run.phasesMs ?? {};
+      const total = Object.values(p).reduce((a, b) => a + b, 0);
+      lines.push(`| ${fmt(run.services)} | ${PLANE_LABEL[run.plane]} | ${names.map((k) => (p[k] === undefined ? '' : fmt(p[k] / 1000, 1))).join(' | ')} | ${fmt(total / 1000, 1)} |`);
+    }
+  }
   lines.push('', '## First-packet latency (µs): connect + one request/response', '');
   lines.push('| N | data plane | first service p50 / p90 / p99 | last service p50 / p90 / p99 | errors |', '|---:|---|---:|---:|---:|');
   for (const run of byN(r.runs)) {

@@ -55,6 +55,11 @@ export interface PlaneRun {
   };
   /** Connections answered per endpoint (pod name) over every traffic step of this run. */
   backends: Record<string, number>;
+  /**
+   * Wall time of each phase of this (plane, N), everything included (text generation, reverts,
+   * probes, teardown): where the run's minutes go, as opposed to the timed kernel work above.
+   */
+  phasesMs?: Record<string, number>;
 }
 
 export interface ChurnRun {

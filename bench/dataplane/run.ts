@@ -139,21 +139,26 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
         // Every service version ever applied, so teardown finds all chains, even after a failure.
         touched = [...services];
         let stepName = 'setup';
+        const phases = phaseClock();
         try {
           log(`${planeName} N=${n}: programming`);
           await plane.setup();
+          phases.mark('setup');
           stepName = 'program';
           const programMs = await plane.program(services);
+          phases.mark('program');
           const programBreakdownMs = plane.lastBreakdown ? Object.fromEntries(Object.entries(plane.lastBreakdown).map(([k, v]) => [k, round(v)])) : undefined;
           log(`${planeName} N=${n}: programmed in ${Math.round(programMs)} ms${programBreakdownMs ? ` ${JSON.stringify(programBreakdownMs)}` : ''}`);
           step(`${planeName} N=${n} programmed`);
           stepName = 'measure';
-          const r = await measure(plane, services, n, client);
-          runs.push({ ...r.run, programMs: round(programMs), ...(programBreakdownMs ? { programBreakdownMs } : {}) });
+          const r = await measure(plane, services, n, client, phases);
+          const run: PlaneRun = { ...r.run, programMs: round(programMs), ...(programBreakdownMs ? { programBreakdownMs } : {}), phasesMs: phases.ms };
+          runs.push(run);
           if (n === sizes[0]) {
             stepName = 'churn';
             const c = await measureChurn(plane, r.current, n, client);
             churn.push(c.run);
+            phases.mark('churn');
             step(`${planeName} churn`);
           }
         } catch (e) {
@@ -163,6 +168,8 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
           log(`${planeName} N=${n}: FAILED in ${stepName}: ${message}`);
         } finally {
           await plane.teardown(touched);
+          phases.mark('teardown');
+          log(`${planeName} N=${n}: phases ${JSON.stringify(phases.ms)}`);
           hooks.step?.(`${planeName} N=${n} torn down`);
         }
         if (hooks.signal?.aborted) throw interrupted();
@@ -182,7 +189,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
 
   // The helpers below share the run's options and counters; as closures the procedure above
   // reads as the list of steps it is.
-  async function measure(plane: DataPlane, services: BenchService[], n: number, c: Client): Promise<{ run: Omit<PlaneRun, 'programMs'>; current: BenchService[] }> {
+  async function measure(plane: DataPlane, services: BenchService[], n: number, c: Client, phases: PhaseClock): Promise<{ run: Omit<PlaneRun, 'programMs'>; current: BenchService[] }> {
     const backends: Record<string, number> = {};
     const first = services[0];
     const last = services[n - 1];
@@ -192,6 +199,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
     const latLast = await c.probe({ host: last.clusterIP, port: SERVICE_PORT, count: opts.latencyCount, timeoutMs: CONNECT_TIMEOUT_MS });
     addCounts(backends, latFirst.backends);
     addCounts(backends, latLast.backends);
+    phases.mark('latency');
     step(`${plane.name} N=${n} latency`);
 
     const targets = spread(services, opts.rateTargets).map((s) => ({ host: s.clusterIP, port: SERVICE_PORT }));
@@ -201,6 +209,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
     addCounts(backends, rate.backends);
     // USER_HZ is 100 on Linux: one tick is 10 ms = 10,000 us.
     const perConn = (ticks: number) => (rate.completed > 0 ? round((ticks * 10_000) / rate.completed) : Number.NaN);
+    phases.mark('rate');
     step(`${plane.name} N=${n} rate`);
 
     const extra: BenchService = { ...services[0], name: serviceName(n), clusterIP: clusterIpOf(n) };
@@ -211,6 +220,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
     const probeExtra = await c.probe({ host: extra.clusterIP, port: SERVICE_PORT, count: 3, timeoutMs: CONNECT_TIMEOUT_MS });
     if (probeExtra.errorCount > 0) throw new BenchError('NO_TRAFFIC', `the added service ${extra.clusterIP} does not answer: ${probeExtra.errors[0]}`);
     addCounts(backends, probeExtra.backends);
+    phases.mark('addService');
     step(`${plane.name} N=${n} add service`);
 
     const mid = Math.floor(n / 2);
@@ -220,6 +230,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
     log(`${plane.name} N=${n}: change endpoint ${JSON.stringify(changeEndpointMs)}`);
     const probeChanged = await c.probe({ host: changed[mid].clusterIP, port: SERVICE_PORT, count: 8, timeoutMs: CONNECT_TIMEOUT_MS });
     if (probeChanged.errorCount > 0) throw new BenchError('NO_TRAFFIC', `the changed service ${changed[mid].clusterIP} does not answer: ${probeChanged.errors[0]}`);
+    phases.mark('changeEndpoint');
     step(`${plane.name} N=${n} change endpoint`);
 
     const size = plane.size(services);
@@ -287,6 +298,26 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
     };
     return { run, after };
   }
+}
+
+interface PhaseClock {
+  /** Ends the current phase under `name` (times add up if a name repeats). */
+  mark(name: string): void;
+  /** The phases so far, whole ms; the same object keeps filling (teardown lands after the run is stored). */
+  readonly ms: Record<string, number>;
+}
+
+function phaseClock(): PhaseClock {
+  let last = performance.now();
+  const ms: Record<string, number> = {};
+  return {
+    mark(name) {
+      const now = performance.now();
+      ms[name] = (ms[name] ?? 0) + Math.round(now - last);
+      last = now;
+    },
+    ms,
+  };
 }
 
 function round(x: number, digits = 2): number {

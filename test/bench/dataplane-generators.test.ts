@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   countRules,
   expectedNatRules,
+  fullRestoreRuleCount,
   iptablesChains,
   iptablesFullRestore,
   iptablesPartialRestore,
@@ -11,7 +12,7 @@ import {
 } from '../../bench/dataplane/kube-proxy-iptables.ts';
 import { ipsetAdd, ipvsModeNatRules } from '../../bench/dataplane/kube-proxy-ipvs.ts';
 import { base32, endpointChainName, nftEndpointChainName, nftServiceChainName, serviceChainName } from '../../bench/dataplane/kube-proxy-names.ts';
-import { nftAddService, nftChangeEndpoints, nftFull, nftRuleCount } from '../../bench/dataplane/kube-proxy-nftables.ts';
+import { nftAddService, nftChangeEndpoints, nftFull, nftFullRuleCount, nftRuleCount } from '../../bench/dataplane/kube-proxy-nftables.ts';
 import { type BenchService, clusterIpOf, makeWorkload, servicePortName, WorkloadError } from '../../bench/dataplane/workload.ts';
 
 // The ClusterIP service with three endpoints of /work/shared/reference/kube-proxy.md, verbatim.
@@ -213,5 +214,31 @@ describe('workload', () => {
     expect(new Set(w.map((s) => s.clusterIP)).size).toBe(10000);
     expect(() => makeWorkload({ services: 0, pods: ['a'], endpointsPerService: 1, targetPort: 1, servicePort: 1 })).toThrow(WorkloadError);
     expect(() => makeWorkload({ services: 1, pods: ['a'], endpointsPerService: 2, targetPort: 1, servicePort: 1 })).toThrow(WorkloadError);
+  });
+});
+
+describe('remembered per-service text', () => {
+  const pods = ['10.0.1.1', '10.0.1.2', '10.0.1.3', '10.0.1.4'];
+  const opts = { clusterCidr: '10.0.0.0/8' };
+  it('gives the same payloads and counts as building from scratch, per CIDR', () => {
+    const w = makeWorkload({ services: 50, pods, endpointsPerService: 4, targetPort: 8080, servicePort: 80 });
+    const fresh = makeWorkload({ services: 50, pods, endpointsPerService: 4, targetPort: 8080, servicePort: 80 });
+    const first = iptablesFullRestore(w, opts);
+    expect(iptablesFullRestore(w, opts)).toBe(first);
+    expect(iptablesFullRestore(fresh, opts)).toBe(first);
+    expect(fullRestoreRuleCount(w, opts)).toBe(countRules(first));
+    expect(fullRestoreRuleCount(w, opts)).toBe(expectedNatRules(50, 4));
+    expect(iptablesFullRestore(w, { clusterCidr: '10.1.0.0/16' })).toContain('! -s 10.1.0.0/16');
+    const nft = nftFull(w, opts);
+    expect(nftFull(w, opts)).toBe(nft);
+    expect(nftFullRuleCount(w, opts)).toBe(nftRuleCount(nft));
+  });
+  it('sees a changed service as new text (services are immutable objects)', () => {
+    const w = makeWorkload({ services: 3, pods, endpointsPerService: 2, targetPort: 8080, servicePort: 80 });
+    iptablesFullRestore(w, opts);
+    const changed = w.map((s, i) => (i === 1 ? { ...s, endpoints: [s.endpoints[0], { ip: '10.0.1.9', port: 8080 }] } : s));
+    expect(iptablesFullRestore(changed, opts)).toContain('--to-destination 10.0.1.9:8080');
+    expect(iptablesPartialRestore(w, changed, opts)).toContain('--to-destination 10.0.1.9:8080');
+    expect(nftChangeEndpoints(w[1], changed[1], opts)).toContain('dnat to 10.0.1.9:8080');
   });
 });

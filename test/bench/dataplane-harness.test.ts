@@ -95,6 +95,7 @@ function sampleResults(): BenchResults {
     latencyLast: { ...lat, p50Us: plane === 'iptables' ? 400 + services : 400 },
     rate: { durationMs: 1500, completed: 3000, errors: 0, connsPerSec: 2000, cpuUsPerConn: 900, kernelCpuUsPerConn: 250 },
     backends: { pod0: 1, pod1: 1, pod2: 1, pod3: 1 },
+    phasesMs: { setup: 100, program: services * 10, latency: 2000, teardown: 500 },
   });
   return {
     schema: RESULTS_SCHEMA,
@@ -126,6 +127,9 @@ describe('results and report', () => {
     expect(md).toContain('| 100 | IPVS mh (Maglev) | 1.050 | 27.0% | 2.0% | 25.0% |');
     expect(md).toContain('(vips 1, ipset 2, netlink 3)');
     expect(md).not.toContain('## Failures');
+    expect(md).toContain('Whole run: 5.0 min');
+    expect(md).toContain('| N | data plane | setup | program | latency | teardown | total |');
+    expect(md).toContain('| 1,000 | IPVS mh (Maglev) | 0.1 | 10.0 | 2.0 | 0.5 | 12.6 |');
   });
   it('renders the three charts to SVG and PNG', async () => {
     const r = sampleResults();
