@@ -84,6 +84,10 @@ stage "root ready"
 hostname ipvs-vm
 ip link set lo up
 echo 1 >/proc/sys/net/ipv4/ip_forward
+# A process that dies of a signal leaves its core in the run share; the host keeps it and prints a
+# backtrace (run-in-vm.sh), so a rare crash under emulation is evidence, not a mystery.
+mkdir -p /share/cores
+echo "$RUNDIR/cores/core.%e.%p.sig%s" >/proc/sys/kernel/core_pattern
 
 echo "@@IPVSVM:START@@"
 chroot $R /bin/bash "$RUNDIR/guest.sh"

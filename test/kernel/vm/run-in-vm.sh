@@ -147,7 +147,7 @@ guest_term=dumb
   while IFS= read -r n; do
     [ -n "$n" ] && printf ' %s' "$(sq "$n=${!n}")"
   done < <(pass_env_names | sort -u)
-  printf ' /bin/bash -c %s %s %s' "$(sq 'cd "$1" || exit 125; shift; "$@"; echo $? >"$0"')" \
+  printf ' /bin/bash -c %s %s %s' "$(sq 'ulimit -c unlimited; cd "$1" || exit 125; shift; "$@"; echo $? >"$0"')" \
     "$(sq "$RUNDIR/status")" "$(sq "$cwd")"
   for a in "$@"; do printf ' %s' "$(sq "$a")"; done
   printf '\n'
@@ -193,6 +193,20 @@ timeout --kill-after=10 "$timeout" qemu-system-x86_64 "${qemu_args[@]}" </dev/nu
 statuses=("${PIPESTATUS[@]}")
 set -e
 qrc=${statuses[0]}
+
+# Cores of crashed guest processes (init.sh sets core_pattern): keep them and show where they died.
+for core in "$RUNDIR"/cores/core.*; do
+  [ -f "$core" ] || continue
+  mkdir -p "$PROJECT/.cache/cores"
+  kept="$PROJECT/.cache/cores/$(date -u +%Y%m%dT%H%M%S).$(basename "$core")"
+  mv "$core" "$kept"
+  exe=$(file -b "$kept" | sed -n "s/.*execfn: '\([^']*\)'.*/\1/p")
+  echo "run-in-vm: a guest process crashed: core kept at $kept (${exe:-unknown executable})" >&2
+  if command -v gdb >/dev/null && [ -n "$exe" ] && [ -x "$exe" ]; then
+    timeout 120 gdb -batch -nx -ex 'info signals SIGSEGV' -ex 'thread apply all bt 25' "$exe" "$kept" 2>/dev/null \
+      | grep -E '^(Thread|#|Program terminated)' | head -n 80 | sed 's/^/  gdb: /' >&2 || true
+  fi
+done
 
 if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
   echo "run-in-vm: error: timed out after $timeout (VM_TIMEOUT); qemu killed" >&2
