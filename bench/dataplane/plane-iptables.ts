@@ -14,6 +14,7 @@ export function iptablesPlane(clusterCidr: string, backend: 'legacy' | 'nft' = '
   return {
     name: backend === 'legacy' ? 'iptables' : 'iptables-nft',
     variants: ['full-restore', 'partial-restore'],
+    wholeStateVariants: ['full-restore'],
     async setup() {
       await restore(iptablesHooks());
     },

@@ -17,6 +17,12 @@ export interface DataPlane {
   readonly name: PlaneName;
   /** Ways this plane applies a change; iptables has two (full and partial restore). */
   readonly variants: readonly string[];
+  /**
+   * Variants that rewrite the plane's whole state, so their cost does not depend on what the
+   * kernel held before (iptables' full restore flushes and refills every chain and swaps the
+   * whole table): the benchmark times them last, without first reverting the change.
+   */
+  readonly wholeStateVariants?: readonly string[];
   /** Installs what does not depend on the services (hooks, sets, interfaces). */
   setup(): Promise<void>;
   /** Programs `services` into an empty plane; returns ms. */
