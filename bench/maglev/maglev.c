@@ -60,6 +60,10 @@ static inline uint32_t hsiphash_u32(uint32_t v, uint64_t k0, uint64_t k1) {
 	return (uint32_t)(v0 ^ v1 ^ v2 ^ v3);
 }
 
+/* Lookups: this many passes over the same keys; the best pass and the median pass are reported
+ * (bench.ts does the same), so a pass slowed by another process on the shared cores is visible. */
+#define LOOKUP_PASSES 5
+
 #define MH_K1 2654435761ULL
 #define MH_K2 2654446892ULL
 #define OFFSET_SEED 0u
@@ -206,14 +210,18 @@ static void bench(const char *flavor, int m, int n, int reps, long lookups) {
 
 	rng = 0x12345678u;
 	uint32_t sum = 0;
-	double secs;
+	double pass_secs[LOOKUP_PASSES];
 	if (kernel) {
 		uint32_t *ka = malloc(sizeof(uint32_t) * lookups);
 		uint16_t *kp = malloc(sizeof(uint16_t) * lookups);
 		for (long i = 0; i < lookups; i++) { ka[i] = xorshift32(); kp[i] = (uint16_t)(xorshift32() & 0xffff); }
-		double t0 = now_ms();
-		for (long i = 0; i < lookups; i++) sum += (uint32_t)(kernel_lookup_port(slots, m, ka[i], kp[i]) + 1);
-		secs = (now_ms() - t0) / 1e3;
+		for (int p = 0; p < LOOKUP_PASSES; p++) {
+			uint32_t s = 0;
+			double t0 = now_ms();
+			for (long i = 0; i < lookups; i++) s += (uint32_t)(kernel_lookup_port(slots, m, ka[i], kp[i]) + 1);
+			pass_secs[p] = (now_ms() - t0) / 1e3;
+			if (p == 0) sum = s; else if (s != sum) sum = 0; /* cannot happen; keeps every pass computed */
+		}
 		free(ka); free(kp);
 	} else {
 		uint8_t *keys = malloc((size_t)13 * lookups);
@@ -224,14 +232,19 @@ static void bench(const char *flavor, int m, int n, int reps, long lookups) {
 			k[4] = 198; k[5] = 51; k[6] = 100; k[7] = 1;
 			k[8] = sp >> 8; k[9] = sp; k[10] = 0; k[11] = 80; k[12] = 6;
 		}
-		double t0 = now_ms();
-		for (long i = 0; i < lookups; i++) sum += (uint32_t)(slots[murmur3_32(keys + 13 * i, 13, FLOW_SEED) % (uint32_t)m] + 1);
-		secs = (now_ms() - t0) / 1e3;
+		for (int p = 0; p < LOOKUP_PASSES; p++) {
+			uint32_t s = 0;
+			double t0 = now_ms();
+			for (long i = 0; i < lookups; i++) s += (uint32_t)(slots[murmur3_32(keys + 13 * i, 13, FLOW_SEED) % (uint32_t)m] + 1);
+			pass_secs[p] = (now_ms() - t0) / 1e3;
+			if (p == 0) sum = s; else if (s != sum) sum = 0;
+		}
 		free(keys);
 	}
+	qsort(pass_secs, LOOKUP_PASSES, sizeof(double), cmp_double);
 	printf("{\"impl\":\"c\",\"flavor\":\"%s\",\"tableSize\":%d,\"backends\":%d,\"populateMsMedian\":%.4f,\"populateMsMin\":%.4f,"
-	       "\"maxOverAvg\":%.6f,\"lookupsPerSec\":%.0f,\"tableBytes\":%zu,\"tableChecksum\":%u,\"lookupChecksum\":%u}\n",
-	       flavor, m, n, median, t[0], max_over_avg(slots, m, n), lookups / secs, sizeof(int32_t) * (size_t)m,
+	       "\"maxOverAvg\":%.6f,\"lookupsPerSec\":%.0f,\"lookupsPerSecMedian\":%.0f,\"tableBytes\":%zu,\"tableChecksum\":%u,\"lookupChecksum\":%u}\n",
+	       flavor, m, n, median, t[0], max_over_avg(slots, m, n), lookups / pass_secs[0], lookups / pass_secs[LOOKUP_PASSES / 2], sizeof(int32_t) * (size_t)m,
 	       table_checksum(slots, m), sum);
 	fflush(stdout);
 	free(addr); free(port); free(w); free(slots); free(t);

@@ -84,8 +84,12 @@ function badAddress(input: string): MaglevError {
 
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
-function parseIPv4Words(text: string): number[] | null {
-  // A hand-rolled scanner: this runs once per destination on every table build.
+/**
+ * A dotted-quad IPv4 address as an unsigned 32-bit number, or -1 when `text` is not one. Allocates
+ * nothing: the table builds call it once per destination. Accepted text is always canonical
+ * (leading zeros are refused), so formatIPv4 of the result gives `text` back.
+ */
+export function parseIPv4Word(text: string): number {
   let word = 0;
   let octet = 0;
   let digits = 0;
@@ -93,23 +97,28 @@ function parseIPv4Words(text: string): number[] | null {
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (ch === 46 /* . */) {
-      if (digits === 0 || dots === 3) return null;
+      if (digits === 0 || dots === 3) return -1;
       word = word * 256 + octet;
       octet = 0;
       digits = 0;
       dots++;
     } else if (ch >= 48 && ch <= 57) {
       // Leading zeros are refused: some parsers read them as octal, so their meaning is ambiguous.
-      if (digits === 1 && octet === 0) return null;
+      if (digits === 1 && octet === 0) return -1;
       octet = octet * 10 + (ch - 48);
-      if (octet > 255) return null;
+      if (octet > 255) return -1;
       digits++;
     } else {
-      return null;
+      return -1;
     }
   }
-  if (dots !== 3 || digits === 0) return null;
-  return [(word * 256 + octet) >>> 0];
+  if (dots !== 3 || digits === 0) return -1;
+  return word * 256 + octet;
+}
+
+function parseIPv4Words(text: string): number[] | null {
+  const word = parseIPv4Word(text);
+  return word < 0 ? null : [word];
 }
 
 function parseIPv6Words(text: string): number[] | null {

@@ -2,10 +2,11 @@
 // hashes, the same list order, the same weight scaling and the same populate and lookup loops,
 // so we can say which real server the kernel will pick for a client before it does.
 
-import { type AddressFamily, foldAddress, parseAddress } from './address.ts';
+import { type AddressFamily, foldAddress, parseAddress, parseIPv4Word } from './address.ts';
 import { type ValidEndpoint, checkDistinct, validateEndpoint, validateWeight } from './endpoint.ts';
 import { MaglevError } from './errors.ts';
 import { DEFAULT_KERNEL_TABLE_SIZE, KERNEL_TABLE_SIZES, kernelTableBits } from './primes.ts';
+import { canonicalIPv4Order } from './ipv4-order.ts';
 import { mhHashKey, mhLookupHash } from './mh-hash.ts';
 import { mod32, mod32Fast } from './mod.ts';
 import type { SlotTable } from './table.ts';
@@ -57,25 +58,20 @@ export function buildKernelTable(destsInAdditionOrder: readonly KernelDest[], si
     throw new MaglevError('BAD_TABLE_SIZE', `kernel table size must be one of ${KERNEL_TABLE_SIZES.join(', ')}; got ${String(size)}`);
   }
   if (!Array.isArray(destsInAdditionOrder)) throw new MaglevError('EMPTY_BACKENDS', 'destinations must be an array');
+  return buildFromParsed(destsInAdditionOrder, size, parseIPv4Dests(destsInAdditionOrder) ?? parseAnyDests(destsInAdditionOrder));
+}
+
+/**
+ * buildKernelTable through the general validation path only (no IPv4 fast path), for the tests
+ * that check the two paths agree. Expects the size checked.
+ */
+export function buildKernelTableGeneric(destsInAdditionOrder: readonly KernelDest[], size: number): KernelTable {
+  return buildFromParsed(destsInAdditionOrder, size, parseAnyDests(destsInAdditionOrder));
+}
+
+function buildFromParsed(destsInAdditionOrder: readonly KernelDest[], size: number, parsed: ParsedDests): KernelTable {
+  const { folded, ports, weights, lastWeights } = parsed;
   const n = destsInAdditionOrder.length;
-  const endpoints: ValidEndpoint[] = [];
-  const weights: number[] = [];
-  const lastWeights: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const d = destsInAdditionOrder[i];
-    const what = `destination ${i + 1}`;
-    const e = validateEndpoint(d?.address, d?.port, what);
-    const w = validateWeight(d.weight, MAX_KERNEL_WEIGHT, `${what} (${e.key})`);
-    const lw = d.lastWeight === undefined ? w : validateWeight(d.lastWeight, MAX_KERNEL_WEIGHT, `${what} (${e.key}) last weight`);
-    // The kernel updates last_weight on every non-zero weight, so they can only differ at weight 0.
-    if (w > 0 && lw !== w) {
-      throw new MaglevError('BAD_WEIGHT', `${what} (${e.key}): last weight ${lw} differs from weight ${w}; it can only differ when weight is 0 (a drain)`);
-    }
-    endpoints.push(e);
-    weights.push(w);
-    lastWeights.push(lw);
-  }
-  checkDistinct(endpoints);
 
   const offsets = new Int32Array(n);
   const skips = new Int32Array(n);
@@ -95,9 +91,9 @@ export function buildKernelTable(destsInAdditionOrder: readonly KernelDest[], si
     rshift = Math.max(0, bits - kernelTableBits(size));
   }
   for (let i = 0; i < n; i++) {
-    const folded = foldAddress(endpoints[i].address.words);
-    offsets[i] = mod32(mhHashKey(folded, endpoints[i].port, false, 0), size);
-    skips[i] = mod32(mhHashKey(folded, endpoints[i].port, true, 0), size - 1) + 1;
+    const word = (folded[i] + ports[i]) | 0;
+    offsets[i] = mod32Fast(mhLookupHash(word), size);
+    skips[i] = mod32(mhHashKey(folded[i], ports[i], true, 0), size - 1) + 1;
     const lw = lastWeights[i];
     const scaled = gcd >= 1 ? Math.floor(lw / gcd) >> rshift : 0;
     turns[i] = scaled !== 0 ? scaled : lw !== 0 ? 1 : 0;
@@ -105,14 +101,19 @@ export function buildKernelTable(destsInAdditionOrder: readonly KernelDest[], si
   }
   if (gcd >= 1) populateKernel(slots, offsets, skips, turns);
 
+  let keys: readonly string[] | undefined;
   return {
     flavor: 'kernel',
     size,
     slots,
-    keys: endpoints.map((e) => e.key),
+    // Formatted on first read: lookups and rebuilds never need them.
+    get keys(): readonly string[] {
+      keys ??= parsed.keys();
+      return keys;
+    },
     tableWeights: lastWeights,
     dests: destsInAdditionOrder.slice(),
-    family: n > 0 ? endpoints[0].address.family : null,
+    family: n > 0 ? parsed.family : null,
     available,
     offsets,
     skips,
@@ -120,6 +121,75 @@ export function buildKernelTable(destsInAdditionOrder: readonly KernelDest[], si
     gcd,
     rshift,
   };
+}
+
+/** Destinations reduced to what the kernel hashes and weighs, in input order. */
+interface ParsedDests {
+  /** foldAddress() of each destination. */
+  readonly folded: Uint32Array;
+  readonly ports: Int32Array;
+  readonly weights: Int32Array;
+  readonly lastWeights: number[];
+  readonly family: AddressFamily;
+  /** Canonical "address:port" of each destination. */
+  keys(): readonly string[];
+}
+
+/**
+ * The all-IPv4, all-valid, all-distinct case without per-destination objects (duplicates found by
+ * a radix sort, ipv4-order.ts); null on anything else, which parseAnyDests then reports precisely.
+ */
+function parseIPv4Dests(dests: readonly KernelDest[]): ParsedDests | null {
+  const n = dests.length;
+  const folded = new Uint32Array(n);
+  const ports = new Int32Array(n);
+  const weights = new Int32Array(n);
+  const lastWeights: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const d = dests[i];
+    if (typeof d !== 'object' || d === null || typeof d.address !== 'string') return null;
+    const address = parseIPv4Word(d.address);
+    const { port, weight } = d;
+    if (address < 0 || !Number.isInteger(port) || port < 0 || port > 65535) return null;
+    if (!Number.isInteger(weight) || weight < 0 || weight > MAX_KERNEL_WEIGHT) return null;
+    const lastWeight = d.lastWeight === undefined ? weight : d.lastWeight;
+    if (lastWeight !== weight && (weight > 0 || !Number.isInteger(lastWeight) || lastWeight < 0 || lastWeight > MAX_KERNEL_WEIGHT)) return null;
+    folded[i] = address;
+    ports[i] = port;
+    weights[i] = weight;
+    lastWeights.push(lastWeight);
+  }
+  if (canonicalIPv4Order(folded, ports) === null) return null;
+  // Accepted IPv4 text is canonical (parseIPv4Word), so this is formatEndpoint's key.
+  return { folded, ports, weights, lastWeights, family: 'inet', keys: () => dests.map((d) => `${d.address}:${d.port}`) };
+}
+
+/** Any destinations, validated one by one with precise errors (the first bad one is reported). */
+function parseAnyDests(dests: readonly KernelDest[]): ParsedDests {
+  const n = dests.length;
+  const endpoints: ValidEndpoint[] = [];
+  const folded = new Uint32Array(n);
+  const ports = new Int32Array(n);
+  const weights = new Int32Array(n);
+  const lastWeights: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const d = dests[i];
+    const what = `destination ${i + 1}`;
+    const e = validateEndpoint(d?.address, d?.port, what);
+    const w = validateWeight(d.weight, MAX_KERNEL_WEIGHT, `${what} (${e.key})`);
+    const lw = d.lastWeight === undefined ? w : validateWeight(d.lastWeight, MAX_KERNEL_WEIGHT, `${what} (${e.key}) last weight`);
+    // The kernel updates last_weight on every non-zero weight, so they can only differ at weight 0.
+    if (w > 0 && lw !== w) {
+      throw new MaglevError('BAD_WEIGHT', `${what} (${e.key}): last weight ${lw} differs from weight ${w}; it can only differ when weight is 0 (a drain)`);
+    }
+    endpoints.push(e);
+    folded[i] = foldAddress(e.address.words);
+    ports[i] = e.port;
+    weights[i] = w;
+    lastWeights.push(lw);
+  }
+  checkDistinct(endpoints);
+  return { folded, ports, weights, lastWeights, family: n > 0 ? endpoints[0].address.family : 'inet', keys: () => endpoints.map((e) => e.key) };
 }
 
 /**

@@ -83,6 +83,28 @@ export function murmur3View13(view: DataView, start: number, seed: number): numb
   return h ^ (h >>> 16);
 }
 
+/**
+ * MurmurHash3 x86_32 of 6 bytes b0..b5 given as two numbers, `block` = b0 | b1 << 8 | b2 << 16 |
+ * b3 << 24 and `tail` = b4 | b5 << 8, as a signed int32: an IPv4 backend's name (address and port)
+ * hashed without a byte buffer.
+ */
+export function murmur3Block6(block: number, tail: number, seed: number): number {
+  let k = Math.imul(block | 0, C1);
+  k = (k << 15) | (k >>> 17);
+  let h = (seed | 0) ^ Math.imul(k, C2);
+  h = (h << 13) | (h >>> 19);
+  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  k = Math.imul(tail & 0xffff, C1);
+  k = (k << 15) | (k >>> 17);
+  h ^= Math.imul(k, C2);
+  h ^= 6;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
 /** MurmurHash3 x86_32 of one 32-bit word taken as 4 little-endian bytes. */
 export function murmur3Word(word: number, seed: number): number {
   let k = Math.imul(word | 0, C1);

@@ -13,11 +13,12 @@
 // - Lookup: table[murmur3(5-tuple, FLOW_SEED) mod M], the tuple being source address, destination
 //   address, source port, destination port (big-endian) and protocol: 13 bytes for IPv4, 37 for IPv6.
 
-import { type AddressFamily, parseAddress, writeAddressBytes } from './address.ts';
+import { type AddressFamily, parseAddress, parseIPv4Word, writeAddressBytes } from './address.ts';
 import { type ValidEndpoint, validateEndpoint, validateWeight } from './endpoint.ts';
 import { MaglevError } from './errors.ts';
 import { mod32, mod32Fast } from './mod.ts';
-import { murmur3Bytes, murmur3View, murmur3View13 } from './murmur3.ts';
+import { canonicalIPv4Order } from './ipv4-order.ts';
+import { murmur3Block6, murmur3Bytes, murmur3View, murmur3View13 } from './murmur3.ts';
 import { isPrime } from './primes.ts';
 import type { SlotTable } from './table.ts';
 
@@ -57,6 +58,82 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
   if (size < backends.length) {
     throw new MaglevError('BAD_TABLE_SIZE', `table size ${size} is smaller than the number of backends (${backends.length})`);
   }
+  return buildIPv4Table(backends, size) ?? buildMaglevTableGeneric(backends, size);
+}
+
+/**
+ * The common case, all backends IPv4 and valid, without per-backend objects: addresses and ports
+ * go into typed arrays, a radix sort gives the canonical order (ipv4-order.ts) and each name is
+ * hashed from two numbers. Returns null on anything else (IPv6, a bad field, a duplicate, no
+ * positive weight); buildMaglevTableGeneric, the general path, then builds the table or throws its precise
+ * error.
+ */
+function buildIPv4Table(backends: readonly MaglevBackend[], size: number): MaglevTable | null {
+  const n = backends.length;
+  const addresses = new Uint32Array(n);
+  const ports = new Int32Array(n);
+  let positive = false;
+  for (let i = 0; i < n; i++) {
+    const b = backends[i];
+    if (typeof b !== 'object' || b === null || typeof b.address !== 'string') return null;
+    const address = parseIPv4Word(b.address);
+    const port = b.port;
+    if (address < 0 || !Number.isInteger(port) || port < 0 || port > 65535) return null;
+    const weight = b.weight === undefined ? 1 : b.weight;
+    if (!Number.isInteger(weight) || weight < 0 || weight > MAX_MAGLEV_WEIGHT) return null;
+    if (weight > 0) positive = true;
+    addresses[i] = address;
+    ports[i] = port;
+  }
+  if (!positive) return null;
+  const order = canonicalIPv4Order(addresses, ports);
+  if (order === null) return null;
+  const offsets = new Int32Array(n);
+  const skips = new Int32Array(n);
+  const weights = new Int32Array(n);
+  const tableWeights: number[] = [];
+  const sortedBackends: MaglevBackend[] = [];
+  for (let r = 0; r < n; r++) {
+    const i = order[r];
+    const b = backends[i];
+    // The name's bytes are the address (big-endian) then the port (big-endian); murmur3 reads
+    // them as a little-endian block and a little-endian 2-byte tail.
+    const a = addresses[i];
+    const block = (a >>> 24) | ((a >>> 8) & 0xff00) | ((a << 8) & 0xff0000) | (a << 24);
+    const tail = (ports[i] >>> 8) | ((ports[i] & 0xff) << 8);
+    offsets[r] = mod32(murmur3Block6(block, tail, OFFSET_SEED), size);
+    skips[r] = mod32(murmur3Block6(block, tail, SKIP_SEED), size - 1) + 1;
+    const weight = b.weight === undefined ? 1 : b.weight;
+    weights[r] = weight;
+    tableWeights.push(weight);
+    sortedBackends.push(b);
+  }
+  const slots = new Int32Array(size);
+  populateMaglev(slots, offsets, skips, weights);
+  let keys: string[] | undefined;
+  return {
+    flavor: 'maglev',
+    size,
+    slots,
+    // Formatted on first read: lookups and rebuilds never need them. Accepted IPv4 text is
+    // canonical (parseIPv4Word), so this is formatEndpoint's key.
+    get keys(): string[] {
+      keys ??= sortedBackends.map((x) => `${x.address}:${x.port}`);
+      return keys;
+    },
+    tableWeights,
+    backends: sortedBackends,
+    family: 'inet',
+    offsets,
+    skips,
+  };
+}
+
+/**
+ * Any backends (IPv4 or IPv6), validated one by one with precise errors; buildMaglevTable's general
+ * path, exported so the tests can check the IPv4 fast path against it. Expects the size checked.
+ */
+export function buildMaglevTableGeneric(backends: readonly MaglevBackend[], size: number): MaglevTable {
   const entries: { e: ValidEndpoint; weight: number; backend: MaglevBackend }[] = [];
   for (let i = 0; i < backends.length; i++) {
     const b = backends[i];
