@@ -2,6 +2,7 @@
 // a deadline and the tool's own error text on failure. Timing wraps the whole child process,
 // as kube-proxy's sync time includes its iptables-restore child.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export class BenchError extends Error {
   readonly code: string;
@@ -16,6 +17,25 @@ export interface RunResult {
   stdout: string;
   stderr: string;
   ms: number;
+  /**
+   * CPU time of the tool in user space and in the kernel (ms, 10 ms ticks), from the growth of
+   * this process's waited-for-children times; exact while no other child ends at the same time
+   * (the benchmark runs its tools one at a time; the pods and the client live on).
+   */
+  userMs: number;
+  kernelMs: number;
+}
+
+/** cutime and cstime of this process (ticks of 1/100 s), or zeros where /proc is missing. */
+export function childCpuTicks(): { user: number; kernel: number } {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after the command name start at field 3 (state): cutime is field 16, cstime 17.
+    return { user: Number(f[13]), kernel: Number(f[14]) };
+  } catch {
+    return { user: 0, kernel: 0 };
+  }
 }
 
 export interface RunOptions {
@@ -29,6 +49,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
   const timeoutMs = opts.timeoutMs ?? 600_000;
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
+    const cpu0 = childCpuTicks();
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -53,7 +74,8 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
         const detail = stderr.trim().split('\n').slice(-5).join('\n');
         return reject(new BenchError('TOOL_FAILED', `${cmd} ${args.slice(0, 6).join(' ')} exited with ${code}: ${detail}`));
       }
-      resolve({ stdout, stderr, ms });
+      const cpu1 = childCpuTicks();
+      resolve({ stdout, stderr, ms, userMs: (cpu1.user - cpu0.user) * 10, kernelMs: (cpu1.kernel - cpu0.kernel) * 10 });
     });
     child.stdin.on('error', () => {
       // The tool may exit before reading all its input; its exit status says what went wrong.

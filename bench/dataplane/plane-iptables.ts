@@ -10,8 +10,16 @@ const RESTORE_ARGS = ['-w', '5', '--noflush', '--counters'];
 export function iptablesPlane(clusterCidr: string, backend: 'legacy' | 'nft' = 'legacy'): DataPlane {
   const restoreCommand = backend === 'legacy' ? 'iptables-legacy-restore' : 'iptables-nft-restore';
   const opts = { clusterCidr };
-  const restore = async (text: string) => (await run(restoreCommand, RESTORE_ARGS, { input: text })).ms;
+  // Where the restore's time goes (its user-space CPU, the kernel's CPU), per call.
+  const breakdown: Record<string, number> = {};
+  const restore = async (text: string) => {
+    const r = await run(restoreCommand, RESTORE_ARGS, { input: text });
+    breakdown.restoreUserCpuMs = r.userMs;
+    breakdown.kernelCpuMs = r.kernelMs;
+    return r.ms;
+  };
   return {
+    lastBreakdown: breakdown,
     name: backend === 'legacy' ? 'iptables' : 'iptables-nft',
     variants: ['full-restore', 'partial-restore'],
     wholeStateVariants: ['full-restore'],

@@ -6,8 +6,16 @@ import type { DataPlane } from './planes.ts';
 
 export function nftablesPlane(clusterCidr: string): DataPlane {
   const opts = { clusterCidr };
-  const nft = async (text: string) => (await run('nft', ['-f', '-'], { input: text })).ms;
+  // Where nft's time goes (its user-space CPU, the kernel's CPU for the transaction), per call.
+  const breakdown: Record<string, number> = {};
+  const nft = async (text: string) => {
+    const r = await run('nft', ['-f', '-'], { input: text });
+    breakdown.nftUserCpuMs = r.userMs;
+    breakdown.kernelCpuMs = r.kernelMs;
+    return r.ms;
+  };
   return {
+    lastBreakdown: breakdown,
     name: 'nftables',
     variants: ['transaction'],
     async setup() {

@@ -36,7 +36,10 @@ export interface PlaneRun {
   rules: number;
   rulesNote: string;
   programMs: number;
-  /** IPVS planes: how programMs splits into netlink writes, VIP binding and ipset loading. */
+  /**
+   * IPVS planes: how programMs splits into netlink writes, VIP binding and ipset loading.
+   * iptables / nftables: the CPU time of the restore tool in user space and of the kernel.
+   */
   programBreakdownMs?: Record<string, number>;
   /** Per variant (iptables: full-restore / partial-restore). */
   addServiceMs: Record<string, number>;

@@ -142,3 +142,14 @@ describe('results and report', () => {
     }
   });
 });
+
+describe('tool CPU accounting', () => {
+  it('reports the user and kernel CPU a tool used', async () => {
+    const { run, childCpuTicks } = await import('../../bench/dataplane/exec.ts');
+    const t = childCpuTicks();
+    expect(Number.isInteger(t.user) && Number.isInteger(t.kernel)).toBe(true);
+    const r = await run('sh', ['-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done']);
+    expect(r.userMs).toBeGreaterThan(0);
+    expect(r.userMs + r.kernelMs).toBeLessThanOrEqual(r.ms * 2 + 20);
+  });
+});
