@@ -18,6 +18,7 @@ interface Flags {
   json?: boolean;
   render?: string;
   prefix: string;
+  maxServices?: Partial<Record<PlaneName, number>>;
 }
 
 function positiveInt(max: number, what: string) {
@@ -43,6 +44,20 @@ function planeList(text: string): PlaneName[] {
   return planes as PlaneName[];
 }
 
+/** "nftables=5000,iptables=1000", or "none" for no limits. */
+function maxServicesList(text: string): Partial<Record<PlaneName, number>> {
+  const out: Partial<Record<PlaneName, number>> = {};
+  if (text.trim() === 'none') return out;
+  const parse = positiveInt(60_000, 'a plane\'s service limit');
+  for (const part of text.split(',')) {
+    const [plane, n, extra] = part.split('=').map((x) => x.trim());
+    if (n === undefined || extra !== undefined) throw new InvalidArgumentError(`max services must look like nftables=5000, got "${part}"`);
+    planeList(plane);
+    out[plane as PlaneName] = parse(n);
+  }
+  return out;
+}
+
 function prefixName(text: string): string {
   if (!/^[a-z][a-z0-9]{0,5}$/.test(text)) throw new InvalidArgumentError(`prefix must be 1-6 lower-case letters/digits starting with a letter, got "${text}"`);
   return text;
@@ -59,6 +74,7 @@ export function addDataplaneBench(bench: Command): void {
     .option('--latency-count <n>', 'connections per latency target (default 200; quick: 30)', positiveInt(100_000, 'latency count'))
     .option('--duration <ms>', 'connection-rate phase per run in ms (default 4000; quick: 1500)', positiveInt(600_000, 'duration'))
     .option('--flows <n>', 'flows with fixed source ports for the churn step (default 1000; quick: 200)', positiveInt(20_000, 'flows'))
+    .option('--max-services <plane=n,...>', 'largest N per data plane, or "none" (default in full runs: nftables=5000, whose first load grows quadratically with N)', maxServicesList)
     .option('--out <dir>', 'directory for the JSON, Markdown and charts', 'bench/results')
     .option('--json', 'also print the results JSON on stdout')
     .option('--render <results.json>', 'only re-render the Markdown and charts from a results file')
@@ -105,6 +121,7 @@ async function dataplaneCommand(flags: Flags): Promise<number> {
     latencyCount: flags.latencyCount ?? base.latencyCount,
     rateDurationMs: flags.duration ?? base.rateDurationMs,
     flowCount: flags.flows ?? base.flowCount,
+    maxServices: flags.maxServices ?? base.maxServices,
     prefix: flags.prefix,
   };
   const { makePlaneFactory } = await import('./factory.ts');

@@ -81,6 +81,10 @@ export function markdownSummary(r: BenchResults): string {
       lines.push(`| ${fmt(ch.services)} | ${PLANE_LABEL[ch.plane]} | ${fmt(ch.maxOverAvg, 3)} | ${pct(ch.moves.movedShare)} | ${pct(ch.moves.needlessMovedShare)} | ${pct(ch.moves.onRemovedShare)} |`);
     }
   }
+  if (r.skipped && r.skipped.length > 0) {
+    lines.push('', '## Not run', '');
+    for (const k of r.skipped) lines.push(`- ${PLANE_LABEL[k.plane]} at N=${fmt(k.services)}: ${k.reason}`);
+  }
   if (r.failures.length > 0) {
     lines.push('', '## Failures', '');
     for (const f of r.failures) lines.push(`- ${f.plane} at N=${f.services}, step ${f.step}: ${f.message}`);

@@ -27,6 +27,12 @@ export interface BenchConfig {
   rateConcurrency: number;
   rateTargets: number;
   flowCount: number;
+  /**
+   * Largest N a plane is run at (absent: no limit). Full runs stop nftables at 5,000: its first
+   * load grows quadratically with N on this kernel and alone would take longer than the whole
+   * run's 30-minute budget at 10,000 (see RESULTS.md).
+   */
+  maxServices?: Partial<Record<PlaneName, number>>;
 }
 
 export interface PlaneRun {
@@ -83,6 +89,13 @@ export interface Failure {
   message: string;
 }
 
+/** A (plane, N) the configuration left out, and why. */
+export interface Skipped {
+  plane: PlaneName;
+  services: number;
+  reason: string;
+}
+
 export interface BenchResults {
   schema: typeof RESULTS_SCHEMA;
   startedAt: string;
@@ -92,6 +105,7 @@ export interface BenchResults {
   runs: PlaneRun[];
   churn: ChurnRun[];
   failures: Failure[];
+  skipped?: Skipped[];
 }
 
 /** Structural check of a parsed results file; returns the problems found (empty when well-formed). */

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { cpus, release, totalmem } from 'node:os';
 import { BenchError, run } from './exec.ts';
 import type { DataPlane, PlaneName } from './planes.ts';
-import { type BenchConfig, type BenchResults, type ChurnRun, type Environment, type Failure, type PlaneRun, RESULTS_SCHEMA } from './results.ts';
+import { type BenchConfig, type BenchResults, type ChurnRun, type Environment, type Failure, type PlaneRun, RESULTS_SCHEMA, type Skipped } from './results.ts';
 import { flowMoves, maxOverAvg, parseProcStat, summarizeLatency } from './stats.ts';
 import { createTopology, describeTopology, destroyTopology, ipvsSysctls, type Topology } from './topology.ts';
 import { type Client, startClient, startPods } from './traffic.ts';
@@ -27,13 +27,30 @@ export function quickConfig(): Omit<BenchConfig, 'planes'> {
 }
 
 export function fullConfig(): Omit<BenchConfig, 'planes'> {
-  return { quick: false, sizes: [100, 1000, 5000, 10000], endpoints: 4, latencyCount: 200, rateDurationMs: 4000, rateConcurrency: 8, rateTargets: 64, flowCount: 1000 };
+  return {
+    quick: false,
+    sizes: [100, 1000, 5000, 10000],
+    endpoints: 4,
+    latencyCount: 200,
+    rateDurationMs: 4000,
+    rateConcurrency: 8,
+    rateTargets: 64,
+    flowCount: 1000,
+    maxServices: { nftables: 5000 },
+  };
 }
 
 /** Steps reported to the progress callback for one (plane, N); churn adds one for the smallest N. */
 export const STEPS_PER_RUN = 6;
 export function totalSteps(cfg: BenchConfig): number {
-  return cfg.planes.length * (cfg.sizes.length * STEPS_PER_RUN + 1);
+  let steps = 0;
+  for (const p of cfg.planes) {
+    const max = cfg.maxServices?.[p] ?? Number.POSITIVE_INFINITY;
+    const run = cfg.sizes.filter((n) => n <= max).length;
+    // A skipped (plane, N) is one step; churn adds one at the smallest N.
+    steps += run * STEPS_PER_RUN + (cfg.sizes.length - run) + (run > 0 ? 1 : 0);
+  }
+  return steps;
 }
 
 export type PlaneFactory = (name: PlaneName, topology: Topology) => Promise<DataPlane>;
@@ -111,6 +128,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
   const runs: PlaneRun[] = [];
   const churn: ChurnRun[] = [];
   const failures: Failure[] = [];
+  const skipped: Skipped[] = [];
   let touched: BenchService[] = [];
 
   await createTopology(topology);
@@ -130,6 +148,13 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
       // One service list per N for every plane: the planes remember the text they built per service object.
       const workload = makeWorkload({ services: n, pods, endpointsPerService: opts.endpoints, targetPort: TARGET_PORT, servicePort: SERVICE_PORT });
       for (const planeName of opts.planes) {
+        const max = opts.maxServices?.[planeName];
+        if (max !== undefined && n > max) {
+          skipped.push({ plane: planeName, services: n, reason: `above this plane's limit of ${max} services (--max-services ${planeName}=${max})` });
+          log(`${planeName} N=${n}: skipped (limit ${max})`);
+          hooks.step?.(`${planeName} N=${n} skipped`);
+          continue;
+        }
         let plane = planes.get(planeName);
         if (!plane) {
           plane = await makePlane(planeName, topology);
@@ -184,7 +209,7 @@ export async function runDataplaneBench(opts: RunOptions, makePlane: PlaneFactor
   return snapshot();
 
   function snapshot(): BenchResults {
-    return { schema: RESULTS_SCHEMA, startedAt, finishedAt: new Date().toISOString(), environment, config: stripPrefix(opts), runs, churn, failures };
+    return { schema: RESULTS_SCHEMA, startedAt, finishedAt: new Date().toISOString(), environment, config: stripPrefix(opts), runs, churn, failures, skipped };
   }
 
   // The helpers below share the run's options and counters; as closures the procedure above

@@ -69,6 +69,9 @@ describe('run plan', () => {
     expect(Math.max(...quickConfig().sizes)).toBeLessThanOrEqual(1000);
     expect(fullConfig().sizes).toEqual([100, 1000, 5000, 10000]);
     expect(totalSteps({ ...quickConfig(), planes: ['iptables', 'ipvs-mh'] })).toBe(2 * (2 * 6 + 1));
+    // Full run: nftables stops at 5,000 (3 sizes run + churn, 1 skipped step); the others run all four.
+    expect(fullConfig().maxServices).toEqual({ nftables: 5000 });
+    expect(totalSteps({ ...fullConfig(), planes: ['iptables', 'nftables'] })).toBe(4 * 6 + 1 + (3 * 6 + 1 + 1));
   });
   it('names namespaces and interfaces within the kernel limits', () => {
     const t = describeTopology({ prefix: 'imb', pods: 5 });
