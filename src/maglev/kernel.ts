@@ -101,16 +101,11 @@ function buildFromParsed(destsInAdditionOrder: readonly KernelDest[], size: numb
   }
   if (gcd >= 1) populateKernel(slots, offsets, skips, turns);
 
-  let keys: readonly string[] | undefined;
   return {
     flavor: 'kernel',
     size,
     slots,
-    // Formatted on first read: lookups and rebuilds never need them.
-    get keys(): readonly string[] {
-      keys ??= parsed.keys();
-      return keys;
-    },
+    keys: parsed.keys(),
     tableWeights: lastWeights,
     dests: destsInAdditionOrder.slice(),
     family: n > 0 ? parsed.family : null,

@@ -110,23 +110,12 @@ function buildIPv4Table(backends: readonly MaglevBackend[], size: number): Magle
   }
   const slots = new Int32Array(size);
   populateMaglev(slots, offsets, skips, weights);
-  let keys: string[] | undefined;
-  return {
-    flavor: 'maglev',
-    size,
-    slots,
-    // Formatted on first read: lookups and rebuilds never need them. Accepted IPv4 text is
-    // canonical (parseIPv4Word), so this is formatEndpoint's key.
-    get keys(): string[] {
-      keys ??= sortedBackends.map((x) => `${x.address}:${x.port}`);
-      return keys;
-    },
-    tableWeights,
-    backends: sortedBackends,
-    family: 'inet',
-    offsets,
-    skips,
-  };
+  // Accepted IPv4 text is canonical (parseIPv4Word), so this is formatEndpoint's key. (Not a lazy
+  // getter: a getter in an object literal gives every table its own hidden class, which turns the
+  // lookups' `table.slots` into megamorphic loads.)
+  const keys = sortedBackends.map((x) => `${x.address}:${x.port}`);
+  // Same properties in the same order as buildMaglevTableGeneric: one hidden class for both.
+  return { flavor: 'maglev', size, slots, keys, tableWeights, backends: sortedBackends, family: 'inet', offsets, skips };
 }
 
 /**

@@ -1,4 +1,4 @@
-// The all-IPv4 fast paths of both table builds (typed arrays, radix sort, lazy keys) against the
+// The all-IPv4 fast paths of both table builds (typed arrays, radix sort, buffer-free name hash) against the
 // general paths they short-cut: same slots, same keys, same weights, same backends, any order.
 
 import fc from 'fast-check';
