@@ -12,6 +12,21 @@ export function serviceKeyString(key: ServiceKey): string {
   return `${key.protocol} ${hostPort(key.address, key.port)}`;
 }
 
+const keyIds = new WeakMap<ServiceKey, string>();
+
+/**
+ * serviceKeyString, remembered per key object: keys are values (never mutated once built), and the sync path
+ * asks for the same 10,000 keys again on every sync; building and hashing fresh strings was most of its cost.
+ */
+export function serviceKeyId(key: ServiceKey): string {
+  let id = keyIds.get(key);
+  if (id === undefined) {
+    id = serviceKeyString(key);
+    keyIds.set(key, id);
+  }
+  return id;
+}
+
 export function destinationKeyString(key: DestinationKey): string {
   return hostPort(key.address, key.port);
 }

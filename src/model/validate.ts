@@ -1,5 +1,5 @@
 import { canonicalAddress, netmaskToPrefix, parseAddress } from '../ipvs/address.ts';
-import { destinationKeyString, serviceKeyString } from '../ipvs/keys.ts';
+import { destinationKeyString, serviceKeyId, serviceKeyString } from '../ipvs/keys.ts';
 import type { Protocol } from '../ipvs/types.ts';
 import type { DesiredState } from './types.ts';
 
@@ -60,7 +60,7 @@ export function validateDesiredState(state: DesiredState | unknown, options: Val
   const seen = new Map<string, string>();
   state.services.forEach((raw: unknown, i: number) => {
     if (trusted !== undefined && isObject(raw) && trusted.has(raw)) {
-      const id = serviceKeyString((raw as unknown as DesiredState['services'][number]).key);
+      const id = serviceKeyId((raw as unknown as DesiredState['services'][number]).key);
       const first = seen.get(id);
       if (first !== undefined) add(`services[${String(raw.name)}].key`, `duplicate service ${id} (also ${first})`);
       else seen.set(id, `services[${String(raw.name)}]`);

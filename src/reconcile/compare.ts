@@ -1,5 +1,5 @@
 import type { DestinationKey, ServiceKey } from '../ipvs/types.ts';
-import { destinationKeyString, serviceKeyString } from '../ipvs/keys.ts';
+import { destinationKeyString, serviceKeyId } from '../ipvs/keys.ts';
 
 export { destinationConfigEqual, serviceConfigEqual } from '../model/equal.ts';
 
@@ -8,16 +8,9 @@ export function drainKey(service: string, destination: string): string {
   return `${service} -> ${destination}`;
 }
 
-// Key strings are built for every service on every sync; desired states are values, so cache by identity.
-const ids = new WeakMap<ServiceKey, string>();
-
+/** Map key of a service: its serviceKeyString, remembered per key object. */
 export function svcId(key: ServiceKey): string {
-  let id = ids.get(key);
-  if (id === undefined) {
-    id = serviceKeyString(key);
-    ids.set(key, id);
-  }
-  return id;
+  return serviceKeyId(key);
 }
 
 export function destId(key: DestinationKey): string {

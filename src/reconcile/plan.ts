@@ -1,5 +1,5 @@
 import type { DesiredService, DesiredState } from '../model/types.ts';
-import type { Destination, DestinationConfig, Protocol } from '../ipvs/types.ts';
+import type { Destination, DestinationConfig, Protocol, ServiceKey } from '../ipvs/types.ts';
 import {
   compareDestinationKeys,
   destId,
@@ -39,6 +39,11 @@ export interface PlanScope {
    * they still count for which addresses are in use. Undefined = every service.
    */
   services?: ReadonlySet<string>;
+  /**
+   * `desired.services` by serviceKeyString, when the caller keeps such an index up to date. With a scope and a
+   * map of actual services, the plan then walks only the scope: O(changed services), not O(services).
+   */
+  desiredIndex?: ReadonlyMap<string, DesiredService>;
 }
 
 /**
@@ -71,24 +76,27 @@ export function plan(
   const conflicts: Conflict[] = [];
   const flowMoves: FlowMove[] = [];
   const nextDrains = new Map<string, DrainRecord>(drains);
-  const owned = new Set(ownership.services);
+  const owned = new CopyOnWriteSet(ownership.services);
   let draining = 0;
 
-  const actualById = new Map<string, ActualService>();
-  for (const a of actual.services) actualById.set(svcId(a.service.key), a);
-  const desiredById = new Map<string, DesiredService>();
-  for (const d of desired.services) desiredById.set(svcId(d.key), d);
+  const actualById = indexActual(actual.services);
+  const desiredById = options.desiredIndex ?? indexDesired(desired.services);
+  // With a scope and both indexes, walk only the scope (sorted, so the operation order does not depend on
+  // the order changes arrived in); otherwise walk everything in desired order, as a full sync does.
+  const walkScope = scope !== undefined && options.desiredIndex !== undefined && !Array.isArray(actual.services);
+  const scopeIds = walkScope ? [...scope].sort() : undefined;
+  const added = new Set<string>();
+  const deleted = new Set<string>();
+  const newServices: string[] = [];
+  const newAddresses: string[] = [];
 
-  // Services that will exist after the plan, for the "is this VIP still in use" question.
-  const remaining = new Set<string>();
-  for (const id of actualById.keys()) remaining.add(id);
-
-  for (const [id, want] of desiredById) {
+  for (const [id, want] of scopeIds ? pairs(scopeIds, desiredById) : desiredById) {
     if (!inScope(id)) continue;
     const have = actualById.get(id);
     if (!have) {
+      if (!owned.has(id)) newServices.push(id);
       owned.add(id);
-      remaining.add(id);
+      added.add(id);
       serviceOps.push({ kind: 'addService', service: want.key, name: want.name, config: want.config });
       const sorted = [...want.destinations].sort((a, b) => compareDestinationKeys(a.key, b.key));
       for (const d of sorted) {
@@ -102,6 +110,7 @@ export function plan(
         conflicts.push({ service: id, name: want.name, reason: 'a service with this key exists in the kernel and is not managed by this instance' });
         continue;
       }
+      newServices.push(id);
       owned.add(id);
     }
     if (!serviceConfigEqual(have.service.config, want.config)) {
@@ -130,16 +139,16 @@ export function plan(
     }
   }
 
-  for (const [id, have] of actualById) {
+  for (const [id, have] of scopeIds ? pairs(scopeIds, actualById) : actualById) {
     if (!inScope(id) || desiredById.has(id) || !owned.has(id)) continue;
     deleteServiceOps.push({ kind: 'deleteService', service: have.service.key, name: id });
-    remaining.delete(id);
+    deleted.add(id);
     owned.delete(id);
     dropDrainsOf(nextDrains, id);
   }
   // Owned services that are neither in the kernel nor desired: forget them (a failed add, or deleted by hand).
-  for (const id of ownership.services) {
-    if (inScope(id) && !actualById.has(id) && !desiredById.has(id)) {
+  for (const id of scopeIds ?? ownership.services) {
+    if (ownership.services.has(id) && inScope(id) && !actualById.has(id) && !desiredById.has(id)) {
       owned.delete(id);
       dropDrainsOf(nextDrains, id);
     }
@@ -149,35 +158,68 @@ export function plan(
 
   const addressOps: Operation[] = [];
   const unbindOps: Operation[] = [];
-  const ownedAddresses = new Set(ownership.addresses);
+  const ownedAddresses = new CopyOnWriteSet(ownership.addresses);
   if (actual.boundAddresses !== undefined) {
-    const bound = new Set(actual.boundAddresses);
-    const needed = new Set<string>();
-    for (const d of desired.services) {
-      const address = serviceAddress(d.key);
-      if (d.bindAddress && address !== undefined) needed.add(address);
+    const bound: ReadonlySet<string> = Array.isArray(actual.boundAddresses) ? new Set(actual.boundAddresses) : (actual.boundAddresses as ReadonlySet<string>);
+    // A full plan looks at every address; a scoped one only at the addresses of the services in scope (an
+    // address bound by hand or a failed bind elsewhere waits for the next full sync).
+    let needed: Set<string>;
+    let unbindCandidates: Iterable<string>;
+    if (scopeIds) {
+      needed = new Set<string>();
+      const touched = new Set<string>();
+      for (const id of scopeIds) {
+        const want = desiredById.get(id);
+        const wantAddress = want ? serviceAddress(want.key) : undefined;
+        if (want?.bindAddress && wantAddress !== undefined) needed.add(wantAddress);
+        else if (wantAddress !== undefined) touched.add(wantAddress);
+        const haveAddress = actualById.get(id) ? serviceAddress((actualById.get(id) as ActualService).service.key) : undefined;
+        if (haveAddress !== undefined) touched.add(haveAddress);
+      }
+      const candidates: string[] = [];
+      for (const address of touched) if (!needed.has(address) && ownership.addresses.has(address)) candidates.push(address);
+      // A candidate still needed by a service outside the scope is in use by it too: the check below keeps it.
+      unbindCandidates = candidates;
+    } else {
+      needed = new Set<string>();
+      for (const d of desiredById.values()) {
+        const address = serviceAddress(d.key);
+        if (d.bindAddress && address !== undefined) needed.add(address);
+      }
+      unbindCandidates = ownership.addresses;
     }
-    const used = new Set<string>();
-    for (const id of remaining) {
-      const a = actualById.get(id)?.service.key ?? desiredById.get(id)?.key;
-      const address = a ? serviceAddress(a) : undefined;
-      if (address !== undefined) used.add(address);
-    }
-    for (const address of [...needed].sort()) {
+    const toBind: string[] = [];
+    for (const address of needed) {
+      if (!ownedAddresses.has(address)) newAddresses.push(address);
       ownedAddresses.add(address);
-      if (!bound.has(address)) addressOps.push({ kind: 'bindAddress', address });
+      if (!bound.has(address)) toBind.push(address);
     }
-    for (const address of [...ownership.addresses].sort()) {
-      if (needed.has(address) || used.has(address)) continue;
-      ownedAddresses.delete(address);
-      if (bound.has(address)) unbindOps.push({ kind: 'unbindAddress', address });
+    for (const address of toBind.sort()) addressOps.push({ kind: 'bindAddress', address });
+    const notNeeded: string[] = [];
+    for (const address of unbindCandidates) if (!needed.has(address)) notNeeded.push(address);
+    if (notNeeded.length > 0) {
+      // Addresses of the services that will exist after the plan ("is this VIP still in use"); only
+      // worked out when some owned address is no longer needed, which is rare.
+      const used = new Set<string>();
+      const use = (key: ServiceKey | undefined): void => {
+        const address = key ? serviceAddress(key) : undefined;
+        if (address !== undefined) used.add(address);
+      };
+      for (const [id, a] of actualById) if (!deleted.has(id)) use(a.service.key);
+      for (const id of added) use(desiredById.get(id)?.key);
+      for (const address of notNeeded.sort()) {
+        if (used.has(address)) continue;
+        ownedAddresses.delete(address);
+        if (bound.has(address)) unbindOps.push({ kind: 'unbindAddress', address });
+      }
     }
   }
 
   return {
     operations: [...serviceOps, ...addDestOps, ...drainOps, ...deleteDestOps, ...deleteServiceOps, ...addressOps, ...unbindOps],
     drains: nextDrains,
-    ownership: { services: owned, addresses: ownedAddresses },
+    ownership: { services: owned.result(), addresses: ownedAddresses.result() },
+    newlyOwned: { services: newServices, addresses: newAddresses },
     flowMoves,
     conflicts,
     draining,
@@ -256,6 +298,52 @@ function planDestinations(
     if (k.startsWith(prefix) && !haveById.has(r.destination)) drains.delete(k);
   }
   return draining;
+}
+
+/** A set that copies its base only when first changed: most scoped plans change no ownership at all. */
+export class CopyOnWriteSet {
+  private readonly base: ReadonlySet<string>;
+  private own: Set<string> | undefined;
+  constructor(base: ReadonlySet<string>) {
+    this.base = base;
+  }
+  has(x: string): boolean {
+    return (this.own ?? this.base).has(x);
+  }
+  add(x: string): void {
+    if (this.has(x)) return;
+    this.own ??= new Set(this.base);
+    this.own.add(x);
+  }
+  delete(x: string): void {
+    if (!this.has(x)) return;
+    this.own ??= new Set(this.base);
+    this.own.delete(x);
+  }
+  result(): ReadonlySet<string> {
+    return this.own ?? this.base;
+  }
+}
+
+function indexActual(services: ActualState['services']): ReadonlyMap<string, ActualService> {
+  if (!Array.isArray(services)) return services as ReadonlyMap<string, ActualService>;
+  const byId = new Map<string, ActualService>();
+  for (const a of services as readonly ActualService[]) byId.set(svcId(a.service.key), a);
+  return byId;
+}
+
+function indexDesired(services: readonly DesiredService[]): ReadonlyMap<string, DesiredService> {
+  const byId = new Map<string, DesiredService>();
+  for (const d of services) byId.set(svcId(d.key), d);
+  return byId;
+}
+
+/** The [id, value] pairs of `ids` present in `byId`, in the order of `ids`. */
+function* pairs<T>(ids: readonly string[], byId: ReadonlyMap<string, T>): Generator<[string, T]> {
+  for (const id of ids) {
+    const v = byId.get(id);
+    if (v !== undefined) yield [id, v];
+  }
 }
 
 function dropDrainsOf(drains: Map<string, DrainRecord>, id: string): void {

@@ -3,7 +3,7 @@ import { ValidationError, desiredServiceEqual, validateDesiredState } from '../m
 import type { IpvsApi, VipApi } from '../ipvs/types.ts';
 import { apply, emptyCounts } from './apply.ts';
 import { destId, drainKey, svcId } from './compare.ts';
-import { plan } from './plan.ts';
+import { CopyOnWriteSet, plan } from './plan.ts';
 import { MemoryStateStore } from './store.ts';
 import type {
   ActualService,
@@ -34,6 +34,12 @@ export interface ReconcilerOptions extends PlanOptions {
   onReport?: (report: SyncReport) => void;
   /** Writes pipelined per round trip when the client can batch (see apply()). Default 512. */
   batchSize?: number;
+}
+
+/** Desired services that are new objects since the last sync (`came`) and the objects they replace (`gone`). */
+interface DesiredDelta {
+  gone: DesiredService[];
+  came: DesiredService[];
 }
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -67,10 +73,15 @@ export class Reconciler {
   private loaded = false;
   private haveFullView = false;
   private interfaceReady = false;
-  private ownedServices = new Set<string>();
-  private ownedAddresses = new Set<string>();
+  // Never mutated in place: plans share them (copy on write), so a change is a new set.
+  private ownedServices: ReadonlySet<string> = new Set<string>();
+  private ownedAddresses: ReadonlySet<string> = new Set<string>();
   private drains = new Map<string, DrainRecord>();
   private lastDesired = new Map<string, DesiredService>();
+  /** The desired services of the last sync, in the order given (for the identity scan of the next one). */
+  private lastServices: readonly DesiredService[] = [];
+  /** Owned services in the view and their destinations, as of the last report. */
+  private totals = { services: 0, destinations: 0 };
   /** Services to plan at the next incremental sync whatever the desired state says (read or apply failed). */
   private retry = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
@@ -158,10 +169,13 @@ export class Reconciler {
       return this.report('skipped', startedAt, t0, 0, [], errors, reads, undefined);
     };
     if (desired === undefined) return skipped({ code: 'NOT_READY', message: 'sources not ready: nothing read or changed' });
-    // A full resync re-checks everything; event-driven syncs trust services they already validated.
-    const problems = validateDesiredState(desired, mode === 'full' ? {} : { trusted: this.validated });
-    if (problems.length > 0) return skipped({ code: 'VALIDATION', message: new ValidationError(problems).message });
-    for (const s of desired.services) this.validated.add(s);
+    // A full resync re-checks everything; an event-driven sync checks only the services that are new objects.
+    const delta = mode === 'full' ? undefined : this.desiredDelta(desired.services);
+    if (delta === undefined || !this.deltaValid(delta)) {
+      const problems = validateDesiredState(desired, mode === 'full' ? {} : { trusted: this.validated });
+      if (problems.length > 0) return skipped({ code: 'VALIDATION', message: new ValidationError(problems).message });
+    }
+    for (const s of delta?.came ?? desired.services) this.validated.add(s);
     try {
       await this.load();
     } catch (err) {
@@ -182,30 +196,36 @@ export class Reconciler {
       this.retry = new Set(read.serviceErrors.map((e) => e.service ?? ''));
       scope = read.scope;
     } else {
-      scope = await this.readChanged(desired, reads, errors);
+      scope = await this.readChanged(this.commitDelta(desired, delta ?? { gone: [], came: [] }), reads, errors);
     }
 
     const result = plan(
-      { services: [...this.view.services.values()], boundAddresses: this.view.boundAddresses ? [...this.view.boundAddresses] : undefined },
+      { services: this.view.services, boundAddresses: this.view.boundAddresses },
       desired,
       this.ownership(),
       this.drains,
       this.now(),
-      { ...this.options, services: scope },
+      { ...this.options, services: scope, desiredIndex: mode === 'full' ? undefined : this.lastDesired },
     );
     for (const c of result.conflicts) this.log.warn({ service: c.service, name: c.name }, c.reason);
 
+    // An event-driven sync keeps the owned totals up to date from the services it planned.
+    const countedBefore = mode === 'incremental' ? this.countOwned(scope) : undefined;
+
     // Write-ahead: record new services/addresses as ours before creating them.
-    const newlyOwned = [...result.ownership.services].filter((s) => !this.ownedServices.has(s));
-    const newAddresses = [...result.ownership.addresses].filter((a) => !this.ownedAddresses.has(a));
+    const newlyOwned = result.newlyOwned.services.filter((s) => !this.ownedServices.has(s));
+    const newAddresses = result.newlyOwned.addresses.filter((a) => !this.ownedAddresses.has(a));
     if (newlyOwned.length > 0 || newAddresses.length > 0) {
-      for (const s of newlyOwned) this.ownedServices.add(s);
-      for (const a of newAddresses) this.ownedAddresses.add(a);
+      const ownedBefore = { services: this.ownedServices, addresses: this.ownedAddresses };
+      this.ownedServices = new Set([...this.ownedServices, ...newlyOwned]);
+      this.ownedAddresses = new Set([...this.ownedAddresses, ...newAddresses]);
       try {
         await this.persist();
       } catch (err) {
-        for (const s of newlyOwned) this.ownedServices.delete(s);
-        for (const a of newAddresses) this.ownedAddresses.delete(a);
+        this.ownedServices = ownedBefore.services;
+        this.ownedAddresses = ownedBefore.addresses;
+        // The desired state was already taken in as the new baseline: only a full sync can be trusted next.
+        this.haveFullView = false;
         return skipped({ code: codeOf(err), message: `cannot record ownership, nothing changed: ${messageOf(err)}` });
       }
     }
@@ -224,8 +244,9 @@ export class Reconciler {
     });
 
     // Commit ownership and drains, keeping what a failed operation still leaves in the kernel.
-    const services = new Set(result.ownership.services);
-    const addresses = new Set(result.ownership.addresses);
+    // The plan's sets may be our own when it changed nothing (copy on write): copy before adding back.
+    const services = new CopyOnWriteSet(result.ownership.services);
+    const addresses = new CopyOnWriteSet(result.ownership.addresses);
     const drains = result.drains;
     for (const r of applied.results) {
       const op = r.operation;
@@ -233,6 +254,8 @@ export class Reconciler {
         errors.push({ code: r.error?.code ?? 'ERROR', message: r.error?.message ?? 'failed', service: 'service' in op ? svcId(op.service) : undefined, operation: op });
         if (op.kind === 'deleteService') services.add(svcId(op.service));
         if (op.kind === 'unbindAddress') addresses.add(op.address);
+        // Scoped plans only look at the addresses of the services they touch: retry through a full one.
+        if (op.kind === 'bindAddress' || op.kind === 'unbindAddress') this.haveFullView = false;
         if (op.kind === 'deleteDestination') {
           const key = drainKey(svcId(op.service), destId(op.destination));
           const old = this.drains.get(key);
@@ -242,9 +265,10 @@ export class Reconciler {
     }
     for (const s of applied.failedServices) this.retry.add(s);
     for (const s of this.view.stale) this.retry.add(s);
-    const changed = !sameSet(services, this.ownedServices) || !sameSet(addresses, this.ownedAddresses) || !sameDrains(drains, this.drains);
-    this.ownedServices = services;
-    this.ownedAddresses = addresses;
+    // Both sets only ever lose members here (what is new was recorded write-ahead): equal sizes, equal sets.
+    const changed = services.result().size !== this.ownedServices.size || addresses.result().size !== this.ownedAddresses.size || !sameDrains(drains, this.drains);
+    this.ownedServices = services.result();
+    this.ownedAddresses = addresses.result();
     this.drains = drains;
     if (changed) {
       try {
@@ -253,8 +277,18 @@ export class Reconciler {
         errors.push({ code: codeOf(err), message: `cannot save state: ${messageOf(err)}` });
       }
     }
-    this.lastDesired = new Map(desired.services.map((s) => [svcId(s.key), s]));
+    if (mode === 'full') {
+      this.lastDesired = new Map(desired.services.map((s) => [svcId(s.key), s]));
+      this.lastServices = desired.services;
+    }
 
+    if (countedBefore) {
+      const after = this.countOwned(scope);
+      this.totals = {
+        services: this.totals.services + after.services - countedBefore.services,
+        destinations: this.totals.destinations + after.destinations - countedBefore.destinations,
+      };
+    }
     const report = this.report(mode, startedAt, t0, scope.size, applied.results, errors, reads, result);
     const level = applied.failed > 0 ? 'warn' : applied.results.length > 0 ? 'info' : 'debug';
     this.log[level]({ mode, ops: applied.results.length, failed: applied.failed, ms: Math.round(report.durationMs), draining: result.draining }, 'sync done');
@@ -312,17 +346,66 @@ export class Reconciler {
     return { scope, serviceErrors };
   }
 
-  /** The services an incremental sync must plan, with their destinations freshly read. */
-  private async readChanged(desired: DesiredState, reads: SyncReport['reads'], errors: SyncError[]): Promise<Set<string>> {
-    const changed = new Set<string>(this.retry);
-    const current = new Map<string, DesiredService>();
-    for (const s of desired.services) {
-      const id = svcId(s.key);
-      current.set(id, s);
-      const prev = this.lastDesired.get(id);
-      if (prev === undefined || (prev !== s && !desiredServiceEqual(prev, s))) changed.add(id);
+  /**
+   * The desired services that are not the same objects as at the last sync: O(services) pointer compares, no
+   * keys built. Sources reuse unchanged service objects (see the class comment), so this is what changed.
+   */
+  private desiredDelta(services: readonly DesiredService[]): DesiredDelta {
+    const prev = this.lastServices;
+    const gone: DesiredService[] = [];
+    const came: DesiredService[] = [];
+    if (prev.length === services.length) {
+      for (let i = 0; i < services.length; i++) {
+        if (prev[i] !== services[i]) {
+          gone.push(prev[i]);
+          came.push(services[i]);
+        }
+      }
+      return { gone, came };
     }
-    for (const id of this.lastDesired.keys()) if (!current.has(id)) changed.add(id);
+    const before = new Set(prev);
+    const after = new Set(services);
+    for (const s of services) if (!before.has(s)) came.push(s);
+    for (const s of prev) if (!after.has(s)) gone.push(s);
+    return { gone, came };
+  }
+
+  /** Whether the new service objects are valid and clash with no unchanged service (else: validate it all). */
+  private deltaValid(delta: DesiredDelta): boolean {
+    if (validateDesiredState({ services: delta.came }, { trusted: this.validated }).length > 0) return false;
+    const goneIds = new Set(delta.gone.map((s) => svcId(s.key)));
+    for (const s of delta.came) {
+      const id = svcId(s.key);
+      if (this.lastDesired.has(id) && !goneIds.has(id)) return false;
+    }
+    return true;
+  }
+
+  /** Takes the delta into the desired baseline; returns the ids of services whose desired state changed. */
+  private commitDelta(desired: DesiredState, delta: DesiredDelta): Set<string> {
+    const changed = new Set<string>(this.retry);
+    const before = new Map<string, DesiredService>();
+    for (const s of delta.gone) {
+      const id = svcId(s.key);
+      before.set(id, s);
+      this.lastDesired.delete(id);
+    }
+    for (const s of delta.came) this.lastDesired.set(svcId(s.key), s);
+    this.lastServices = desired.services;
+    for (const [id, prev] of before) {
+      const want = this.lastDesired.get(id);
+      if (want === undefined || (want !== prev && !desiredServiceEqual(prev, want))) changed.add(id);
+    }
+    for (const s of delta.came) {
+      const id = svcId(s.key);
+      if (!before.has(id)) changed.add(id);
+    }
+    return changed;
+  }
+
+  /** The services an incremental sync must plan (`changed`, plus draining ones), their destinations freshly read. */
+  private async readChanged(changed: Set<string>, reads: SyncReport['reads'], errors: SyncError[]): Promise<Set<string>> {
+    const current = this.lastDesired;
     for (const d of this.drains.values()) changed.add(d.service);
     this.retry = new Set();
 
@@ -360,6 +443,19 @@ export class Reconciler {
     return scope;
   }
 
+  /** Owned services of `ids` present in the view, and their destinations. */
+  private countOwned(ids: Iterable<string>): { services: number; destinations: number } {
+    let services = 0;
+    let destinations = 0;
+    for (const id of ids) {
+      const s = this.ownedServices.has(id) ? this.view.services.get(id) : undefined;
+      if (!s) continue;
+      services++;
+      destinations += s.destinations.length;
+    }
+    return { services, destinations };
+  }
+
   private report(
     mode: SyncReport['mode'],
     startedAt: number,
@@ -372,14 +468,8 @@ export class Reconciler {
   ): SyncReport {
     const counts = emptyCounts();
     for (const r of results) counts[r.operation.kind][r.outcome]++;
-    let destinations = 0;
-    let services = 0;
-    for (const id of this.ownedServices) {
-      const s = this.view.services.get(id);
-      if (!s) continue;
-      services++;
-      destinations += s.destinations.length;
-    }
+    const { services, destinations } = mode === 'incremental' ? this.totals : this.countOwned(this.ownedServices);
+    this.totals = { services, destinations };
     const report: SyncReport = {
       mode,
       startedAt,
@@ -398,12 +488,6 @@ export class Reconciler {
     this.options.onReport?.(report);
     return report;
   }
-}
-
-function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
-  if (a.size !== b.size) return false;
-  for (const x of a) if (!b.has(x)) return false;
-  return true;
 }
 
 function sameDrains(a: ReadonlyMap<string, DrainRecord>, b: ReadonlyMap<string, DrainRecord>): boolean {

@@ -32,9 +32,10 @@ export interface ActualService {
 
 /** What the kernel holds, as far as the planner needs to know. */
 export interface ActualState {
-  services: ActualService[];
+  /** A list, or a map by serviceKeyString (the reconciler's cached view: no copy per sync). */
+  services: readonly ActualService[] | ReadonlyMap<string, ActualService>;
   /** Addresses on our dummy interface (canonical form); undefined = addresses not managed (no bind/unbind). */
-  boundAddresses: readonly string[] | undefined;
+  boundAddresses: readonly string[] | ReadonlySet<string> | undefined;
 }
 
 /**
@@ -125,8 +126,13 @@ export interface Plan {
   operations: Operation[];
   /** The drain state after these operations succeed. */
   drains: Map<string, DrainRecord>;
-  /** Ownership after these operations succeed (services/addresses added first, removed after deletion). */
-  ownership: { services: Set<string>; addresses: Set<string> };
+  /**
+   * Ownership after these operations succeed (services/addresses added first, removed after deletion).
+   * A set the plan did not change is the input set itself (copy on write): never mutate these.
+   */
+  ownership: { services: ReadonlySet<string>; addresses: ReadonlySet<string> };
+  /** What `ownership` has that the input ownership had not (the write-ahead record), in plan order. */
+  newlyOwned: { services: string[]; addresses: string[] };
   /** Per `mh` service whose table changes: the share of flows the change moves. */
   flowMoves: FlowMove[];
   conflicts: Conflict[];

@@ -1,3 +1,4 @@
+import { serviceKeyId } from '../../ipvs/keys.ts';
 import type { ClusterEvent } from './informers.ts';
 import { type EndpointSliceView, type NodeView, type ServiceView, type TranslationWarning, parseEndpointSlice, parseNode, parseService } from './objects.ts';
 import { type NodeContext, type ServiceTranslation, type Translation, assemble, compareServiceViews, nodeContext, translateService } from './translate.ts';
@@ -33,6 +34,8 @@ export class ClusterState {
   private order: string[] | undefined;
   private reported = new Set<string>();
   private triggerTimes: number[] = [];
+  /** The last joined result, when it can be patched (no conflicts, no warnings), with each Service's offset. */
+  private last: { out: Translation; offsets: Map<string, number> } | undefined;
   private recordTimesAfter = Number.POSITIVE_INFINITY;
   /** Services (namespace/name) changed since the last desired(): for logs and tests. */
   changes = 0;
@@ -66,24 +69,18 @@ export class ClusterState {
     else this.applyNode(event);
   }
 
-  /** The desired state from everything seen so far; retranslates only dirty Services. */
+  /**
+   * The desired state from everything seen so far. Retranslates only dirty Services; when their virtual
+   * servers keep the same keys (an endpoint change), patches the last result in place of a new join, so a
+   * single change costs O(that Service) plus two array copies.
+   */
   desired(): Translation {
+    const patched = this.order && this.last ? this.patch(this.last) : undefined;
+    if (patched) return patched;
     if (!this.order) {
       this.order = [...this.services.values()].sort(compareServiceViews).map((s) => `${s.namespace}/${s.name}`);
     }
-    for (const id of this.dirty) {
-      const svc = this.services.get(id);
-      if (!svc) {
-        this.translations.delete(id);
-        continue;
-      }
-      const slices: EndpointSliceView[] = [];
-      for (const sid of this.slicesByService.get(id) ?? []) {
-        const s = this.slices.get(sid);
-        if (s) slices.push(s);
-      }
-      this.translations.set(id, translateService(svc, slices, this.context));
-    }
+    for (const id of this.dirty) this.retranslate(id);
     this.dirty.clear();
     const per: ServiceTranslation[] = [];
     for (const id of this.order) {
@@ -91,7 +88,68 @@ export class ClusterState {
       if (t) per.push(t);
     }
     const out = assemble(per);
-    const warnings = [...[...this.objectWarnings.values()].flat(), ...out.warnings];
+    this.last = undefined;
+    if (out.warnings.length === 0) {
+      // No conflicts and no translation warnings: each Service's virtual servers sit at a known offset.
+      const offsets = new Map<string, number>();
+      let at = 0;
+      for (const id of this.order) {
+        const t = this.translations.get(id);
+        if (!t) continue;
+        offsets.set(id, at);
+        at += t.services.length;
+      }
+      this.last = { out, offsets };
+    }
+    return this.finish(out);
+  }
+
+  /** The last result with the dirty Services' new translations written over their old ones, if they fit. */
+  private patch(last: { out: Translation; offsets: Map<string, number> }): Translation | undefined {
+    const updates: [number, ServiceTranslation][] = [];
+    for (const id of this.dirty) {
+      const before = this.translations.get(id);
+      const at = last.offsets.get(id);
+      this.retranslate(id);
+      const after = this.translations.get(id);
+      this.dirty.delete(id);
+      if (!before || !after || at === undefined || !sameShape(before, after)) {
+        this.last = undefined;
+        return undefined; // a full join follows (this Service is already retranslated)
+      }
+      updates.push([at, after]);
+    }
+    if (updates.length === 0) return this.finish(last.out);
+    const services = last.out.state.services.slice();
+    const vips = last.out.vips.slice();
+    for (const [at, t] of updates) {
+      for (let i = 0; i < t.services.length; i++) {
+        services[at + i] = t.services[i];
+        vips[at + i] = t.vips[i];
+      }
+    }
+    const out: Translation = { state: { services }, vips, warnings: last.out.warnings };
+    last.out = out;
+    return this.finish(out);
+  }
+
+  private retranslate(id: string): void {
+    const svc = this.services.get(id);
+    if (!svc) {
+      this.translations.delete(id);
+      return;
+    }
+    const slices: EndpointSliceView[] = [];
+    for (const sid of this.slicesByService.get(id) ?? []) {
+      const s = this.slices.get(sid);
+      if (s) slices.push(s);
+    }
+    this.translations.set(id, translateService(svc, slices, this.context));
+  }
+
+  /** Adds the objects' own parse warnings and reports new ones. */
+  private finish(out: Translation): Translation {
+    const warnings = this.objectWarnings.size === 0 ? out.warnings : [...[...this.objectWarnings.values()].flat(), ...out.warnings];
     this.report(warnings);
     return { state: out.state, vips: out.vips, warnings };
   }
@@ -185,6 +243,15 @@ export class ClusterState {
     }
     this.reported = now;
   }
+}
+
+/** Same virtual servers (keys, in order) and no warnings before or after: the new result fits the old slots. */
+function sameShape(a: ServiceTranslation, b: ServiceTranslation): boolean {
+  if (a.services.length !== b.services.length || a.warnings.length > 0 || b.warnings.length > 0) return false;
+  for (let i = 0; i < a.services.length; i++) {
+    if (serviceKeyId(a.services[i].key) !== serviceKeyId(b.services[i].key)) return false;
+  }
+  return true;
 }
 
 function objectId(obj: unknown): string | undefined {

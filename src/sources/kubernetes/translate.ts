@@ -1,5 +1,5 @@
 import type { DestinationConfig, Family, ServiceConfig, ServiceKey } from '../../ipvs/types.ts';
-import { serviceKeyString } from '../../ipvs/keys.ts';
+import { serviceKeyId } from '../../ipvs/keys.ts';
 import type { DesiredDestination, DesiredService, DesiredState } from '../../model/types.ts';
 import { type CanonicalAddress, canonicalAddress, compareAddresses } from './address.ts';
 import { schedulerFromAnnotations } from './annotations.ts';
@@ -162,9 +162,10 @@ export function assemble(perService: Iterable<ServiceTranslation>): Translation 
   const services: DesiredService[] = [];
   const vips: VipInfo[] = [];
   for (const t of perService) {
-    warnings.push(...t.warnings);
-    for (const [i, s] of t.services.entries()) {
-      const k = serviceKeyString(s.key);
+    if (t.warnings.length > 0) warnings.push(...t.warnings);
+    for (let i = 0; i < t.services.length; i++) {
+      const s = t.services[i];
+      const k = serviceKeyId(s.key);
       const owner = owners.get(k);
       if (owner !== undefined) {
         const object = s.name.split(':')[0];
