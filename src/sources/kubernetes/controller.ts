@@ -59,6 +59,7 @@ export class KubernetesController {
   private firstSyncDone = false;
   private lastError: string | undefined;
   private masqueradeFailing = false;
+  private masqueradeApplied: Translation['state'] | undefined;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
@@ -166,13 +167,17 @@ export class KubernetesController {
   private async applyMasquerade(translation: Translation, full: boolean): Promise<boolean> {
     const m = this.opts.masquerade;
     if (!m) return true;
+    // The same desired state (ClusterState returns the same object when nothing changed) needs no new rules.
+    if (!full && translation.state === this.masqueradeApplied) return true;
     try {
       const result = await m.applier.apply(masqueradeInput(translation, m.clusterCIDRs, m.masqueradeAll), full);
+      this.masqueradeApplied = translation.state;
       this.k8sMetrics?.masquerade.inc({ mode: result.mode });
       if (this.masqueradeFailing) this.opts.logger.info({}, 'masquerade rules applied again');
       this.masqueradeFailing = false;
       return true;
     } catch (err) {
+      this.masqueradeApplied = undefined;
       this.k8sMetrics?.masquerade.inc({ mode: 'failed' });
       this.lastError = `masquerade rules: ${err instanceof Error ? err.message : String(err)}`;
       if (!this.masqueradeFailing) this.opts.logger.error({ err: this.lastError }, 'cannot apply masquerade rules; retrying at the next sync');
