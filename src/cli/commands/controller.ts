@@ -11,6 +11,7 @@ import { FileStateStore } from '../../reconcile/index.ts';
 import type { StateStore } from '../../reconcile/index.ts';
 import { canonicalAddress } from '../../sources/kubernetes/address.ts';
 import type { KubernetesController } from '../../sources/kubernetes/controller.ts';
+import { HealthCheckServers } from '../../sources/kubernetes/health-check-server.ts';
 import { applySysctls, kubeProxySysctls } from '../../sources/kubernetes/sysctl.ts';
 import { DEFAULT_STATE_DIR, EXIT_KERNEL, kernelErrorMessage } from './plan.ts';
 
@@ -24,6 +25,7 @@ export interface ControllerFlags {
   minSyncPeriod: string;
   syncPeriod: string;
   metricsAddress: string;
+  healthCheckAddress: string;
   interface: string;
   clusterCidr?: string;
   masqueradeAll: boolean;
@@ -43,6 +45,7 @@ export const CONTROLLER_ENV: Readonly<Record<string, string>> = {
   'min-sync-period': 'IPVS_MAGLEV_MIN_SYNC_PERIOD',
   'sync-period': 'IPVS_MAGLEV_SYNC_PERIOD',
   'metrics-address': 'IPVS_MAGLEV_METRICS_ADDRESS',
+  'health-check-address': 'IPVS_MAGLEV_HEALTH_CHECK_ADDRESS',
   interface: 'IPVS_MAGLEV_INTERFACE',
   'cluster-cidr': 'IPVS_MAGLEV_CLUSTER_CIDR',
   'masquerade-all': 'IPVS_MAGLEV_MASQUERADE_ALL',
@@ -67,6 +70,9 @@ export function registerController(program: Command): void {
     .addOption(opt('--min-sync-period <duration>', 'least time between two syncs (bursts coalesce)', 'min-sync-period').default('1s'))
     .addOption(opt('--sync-period <duration>', 'full resync period (drift repair, drains)', 'sync-period').default('30s'))
     .addOption(opt('--metrics-address <host:port>', '/metrics, /healthz, /readyz', 'metrics-address').default('127.0.0.1:9477'))
+    .addOption(
+      opt('--health-check-address <address>', 'address for the health check node ports of LoadBalancer Services with externalTrafficPolicy Local ("none" = not served)', 'health-check-address').default('0.0.0.0'),
+    )
     .addOption(opt('--interface <name>', 'dummy interface for cluster, external and load-balancer IPs', 'interface').default('kube-ipvs0'))
     .addOption(opt('--cluster-cidr <cidrs>', 'pod CIDRs, comma separated: cluster-IP traffic from elsewhere is masqueraded', 'cluster-cidr'))
     .addOption(opt('--masquerade-all', 'masquerade all cluster-IP traffic', 'masquerade-all').default(false))
@@ -127,6 +133,10 @@ export function checkFlags(flags: ControllerFlags): CheckedFlags {
   if (!['nft', 'none'].includes(flags.masquerade)) throw new FlagError(`--masquerade: ${JSON.stringify(flags.masquerade)} is not nft or none`);
   if (!['set', 'skip'].includes(flags.sysctls)) throw new FlagError(`--sysctls: ${JSON.stringify(flags.sysctls)} is not set or skip`);
   if (!isLogLevel(flags.logLevel)) throw new FlagError(`--log-level: ${JSON.stringify(flags.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
+  const hc = flags.healthCheckAddress;
+  if (hc !== undefined && hc !== 'none' && canonicalAddress(hc) === undefined) {
+    throw new FlagError(`--health-check-address: ${JSON.stringify(hc)} is not an IP address or "none"`);
+  }
   try {
     parseListenAddress(flags.metricsAddress);
   } catch (err) {
@@ -195,6 +205,10 @@ export async function runController(flags: ControllerFlags, deps: ControllerDeps
       metrics,
       masquerade:
         flags.masquerade === 'nft' ? { applier: new NftMasquerade(), clusterCIDRs: checked.clusterCIDRs, masqueradeAll: flags.masqueradeAll } : undefined,
+      healthChecks:
+        flags.healthCheckAddress === 'none'
+          ? undefined
+          : new HealthCheckServers({ logger: log, host: flags.healthCheckAddress, proxyHealthy: () => controller?.readiness().ready ?? false }),
     });
     controller.start();
     log.info(

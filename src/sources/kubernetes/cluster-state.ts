@@ -12,6 +12,15 @@ import { type NodeContext, type ServiceTranslation, type Translation, assemble, 
 /** EndpointSlice annotation the EndpointSlice controller sets to when the change was triggered. */
 export const LAST_CHANGE_TRIGGER_TIME = 'endpoints.kubernetes.io/last-change-trigger-time';
 
+/** A health check node port to serve (kube-proxy's service health server). */
+export interface HealthCheckTarget {
+  port: number;
+  namespace: string;
+  name: string;
+  /** Ready endpoints of the Service on this node. */
+  localEndpoints: number;
+}
+
 export interface ClusterStateOptions {
   nodeName: string;
   /** From --node-ip; when absent, our Node's InternalIP/ExternalIP addresses. */
@@ -27,6 +36,8 @@ export class ClusterState {
   private readonly slicesByService = new Map<string, Set<string>>();
   private readonly translations = new Map<string, ServiceTranslation>();
   private readonly dirty = new Set<string>();
+  /** Services that have a health check node port. */
+  private readonly healthChecked = new Set<string>();
   /** Parse warnings per object ("Service ns/name"), kept while the object is in that state. */
   private readonly objectWarnings = new Map<string, TranslationWarning[]>();
   private node: NodeView | undefined;
@@ -154,6 +165,26 @@ export class ClusterState {
     return { state: out.state, vips: out.vips, warnings };
   }
 
+  /**
+   * The health checks kube-proxy would serve on this node: one per LoadBalancer Service with
+   * externalTrafficPolicy Local and a healthCheckNodePort, with its ready endpoints on this node.
+   */
+  healthChecks(): HealthCheckTarget[] {
+    const out: HealthCheckTarget[] = [];
+    for (const id of this.healthChecked) {
+      const svc = this.services.get(id);
+      if (!svc || svc.healthCheckNodePort === 0) continue;
+      const local = new Set<string>();
+      for (const sid of this.slicesByService.get(id) ?? []) {
+        for (const ep of this.slices.get(sid)?.endpoints ?? []) {
+          if (ep.ready && ep.nodeName === this.opts.nodeName) local.add(ep.address);
+        }
+      }
+      out.push({ port: svc.healthCheckNodePort, namespace: svc.namespace, name: svc.name, localEndpoints: local.size });
+    }
+    return out.sort((a, b) => a.port - b.port || compareServiceViews(a, b));
+  }
+
   get serviceCount(): number {
     return this.services.size;
   }
@@ -175,6 +206,8 @@ export class ClusterState {
       this.services.set(id, parsed.value);
       if (!existed) this.order = undefined;
     }
+    if (this.services.get(id)?.healthCheckNodePort) this.healthChecked.add(id);
+    else this.healthChecked.delete(id);
     this.dirty.add(id);
     this.noteTime(e, undefined);
   }

@@ -8,6 +8,7 @@ import { Reconciler } from '../../reconcile/reconciler.ts';
 import { SyncLoop } from '../../reconcile/loop.ts';
 import type { Logger, PlanOptions, StateStore, SyncReport } from '../../reconcile/types.ts';
 import { ClusterState } from './cluster-state.ts';
+import type { HealthCheckServers } from './health-check-server.ts';
 import { ClusterWatch } from './informers.ts';
 import { KubernetesMetrics } from './metrics.ts';
 import type { Translation } from './translate.ts';
@@ -45,6 +46,8 @@ export interface ControllerOptions {
   pageSize?: number;
   /** Informer restart delay after an error (default 1000 ms, doubling). */
   restartDelayMs?: number;
+  /** kube-proxy's health check node ports (LoadBalancer + externalTrafficPolicy Local); omitted = not served. */
+  healthChecks?: HealthCheckServers;
   /** Called after every sync with the latencies (ms) of the changes it programmed (tests, benchmarks). */
   onSynced?: (info: { report: SyncReport; full: boolean; latenciesMs: number[] }) => void;
 }
@@ -113,6 +116,7 @@ export class KubernetesController {
   async stop(): Promise<void> {
     await this.watch.stop();
     await this.loop.stop();
+    await this.opts.healthChecks?.stop();
   }
 
   /** Resolves when every informer has listed once. */
@@ -146,6 +150,7 @@ export class KubernetesController {
     this.opts.metrics?.recordSync(report);
     let ok = report.mode !== 'skipped' && report.errors.length === 0;
     if (ok && translation && this.opts.masquerade) ok = await this.applyMasquerade(translation, full);
+    if (ready && this.opts.healthChecks) await this.opts.healthChecks.sync(this.state.healthChecks());
     const done = Date.now();
     const latenciesMs: number[] = [];
     if (ok) {

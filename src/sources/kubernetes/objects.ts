@@ -36,6 +36,8 @@ export interface ServiceView {
   affinityTimeout: number | undefined;
   externalPolicyLocal: boolean;
   internalPolicyLocal: boolean;
+  /** kube-proxy's health check port (LoadBalancer + externalTrafficPolicy Local only); 0 = none. */
+  healthCheckNodePort: number;
   /** Topology-aware routing asked for (trafficDistribution PreferClose/PreferSameZone or topology-mode Auto). */
   topologyAware: boolean;
   annotations: Readonly<Record<string, string>>;
@@ -221,6 +223,12 @@ export function parseService(obj: unknown): Parsed<ServiceView> {
 
   // As kube-proxy's ExternalPolicyLocal: only for externally reachable Services (node ports, LB, external IPs).
   const externalPolicyLocal = spec.externalTrafficPolicy === 'Local' && (type !== 'ClusterIP' || externalIPs.length > 0);
+  // As kube-proxy (NeedsHealthCheck): served only for LoadBalancer Services with externalTrafficPolicy Local.
+  let healthCheckNodePort = 0;
+  if (type === 'LoadBalancer' && externalPolicyLocal && spec.healthCheckNodePort !== undefined && spec.healthCheckNodePort !== null) {
+    if (isPort(spec.healthCheckNodePort)) healthCheckNodePort = spec.healthCheckNodePort;
+    else warn('InvalidPort', `spec.healthCheckNodePort ${JSON.stringify(spec.healthCheckNodePort)} is not a port number; no health check served`);
+  }
   return {
     value: {
       namespace: meta.namespace,
@@ -233,6 +241,7 @@ export function parseService(obj: unknown): Parsed<ServiceView> {
       affinityTimeout,
       externalPolicyLocal,
       internalPolicyLocal: spec.internalTrafficPolicy === 'Local',
+      healthCheckNodePort,
       topologyAware,
       annotations: meta.annotations,
     },

@@ -16,6 +16,7 @@ const base: ControllerFlags = {
   minSyncPeriod: '1s',
   syncPeriod: '30s',
   metricsAddress: '127.0.0.1:0',
+  healthCheckAddress: '127.0.0.1',
   interface: 'kube-ipvs0',
   masqueradeAll: false,
   masquerade: 'none',
@@ -55,6 +56,7 @@ describe('ipvs-maglev controller flags', () => {
     [{ sysctls: 'maybe' }, '--sysctls: "maybe" is not set or skip'],
     [{ logLevel: 'loud' }, '--log-level: "loud" is not one of'],
     [{ metricsAddress: 'nowhere' }, '--metrics-address: bad listen address'],
+    [{ healthCheckAddress: 'all' }, '--health-check-address: "all" is not an IP address or "none"'],
   ])('refuses %j', (over, message) => {
     expect(() => checkFlags({ ...base, ...over })).toThrow(message);
   });
@@ -145,5 +147,59 @@ describe('runController wiring (in-memory kernel)', () => {
     expect(text).toContain('IPVS, VIPs and masquerade rules are left in place');
     expect(ipvs.snapshot().size).toBe(1);
     expect([...vips.addresses]).toEqual(['10.96.0.10']);
+  });
+
+  it('serves kube-proxy\'s health check node port for a LoadBalancer Service with externalTrafficPolicy Local', async () => {
+    server = await new FakeApiServer().start();
+    const hcPort = 20000 + Math.floor(Math.random() * 20000);
+    const lb = (hc: number) =>
+      service('ns1', 'edge', {
+        type: 'LoadBalancer',
+        clusterIP: '10.96.0.20',
+        externalTrafficPolicy: 'Local',
+        healthCheckNodePort: hc,
+        ports: [{ port: 80, nodePort: 30080 }],
+      });
+    server.create(lb(hcPort));
+    server.create(slice('ns1', 'edge', 'edge-1', [{ port: 8080 }], [{ ip: '10.1.0.1', node: 'node-a' }, { ip: '10.1.0.2', node: 'node-b' }, { ip: '10.1.0.3', node: 'node-a', ready: false }]));
+    const dir = mkdtempSync(join(tmpdir(), 'k8s-hc-'));
+    writeFileSync(join(dir, 'kubeconfig'), server.kubeConfigYaml());
+    let stop: () => void = () => {};
+    const until = new Promise<void>((r) => {
+      stop = r;
+    });
+    const ipvs = Object.assign(new MemoryIpvs(), { close() {} });
+    const vips = Object.assign(new MemoryVips(), { close() {} });
+    const status = runController(
+      { ...base, kubeconfig: join(dir, 'kubeconfig'), nodeIp: '192.168.0.10', sysctls: 'skip', minSyncPeriod: '50ms' },
+      { openKernel: async () => ({ ipvs, vips }), store: new MemoryStateStore(), until },
+    );
+    const probe = async (port: number) => {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+      return r ? { status: r.status, weight: r.headers.get('x-load-balancing-endpoint-weight'), body: (await r.json()) as unknown } : undefined;
+    };
+    const until200 = async (fn: () => Promise<boolean>, ms: number): Promise<void> => {
+      for (const end = Date.now() + ms; !(await fn()); ) {
+        if (Date.now() > end) throw new Error('timed out');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    let got: Awaited<ReturnType<typeof probe>>;
+    await until200(async () => {
+      got = await probe(hcPort);
+      return got?.status === 200;
+    }, 8000);
+    // One ready endpoint on this node (the unready one and node-b's do not count).
+    expect(got).toEqual({ status: 200, weight: '1', body: { service: { namespace: 'ns1', name: 'edge' }, localEndpoints: 1, serviceProxyHealthy: true } });
+    // The local pod goes away: 503, so the cloud load balancer stops sending this node traffic.
+    server.update(slice('ns1', 'edge', 'edge-1', [{ port: 8080 }], [{ ip: '10.1.0.2', node: 'node-b' }]));
+    await until200(async () => (await probe(hcPort))?.status === 503, 8000);
+    expect((await probe(hcPort))?.body).toMatchObject({ localEndpoints: 0 });
+    // The port moves: the old one closes, the new one answers.
+    server.update(lb(hcPort + 1));
+    await until200(async () => (await probe(hcPort + 1))?.status === 503 && (await probe(hcPort)) === undefined, 8000);
+    stop();
+    expect(await status).toBe(0);
+    expect(await probe(hcPort + 1)).toBeUndefined();
   });
 });
