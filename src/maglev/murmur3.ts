@@ -51,28 +51,23 @@ export function murmur3View(view: DataView, start: number, length: number, seed:
 }
 
 /**
- * murmur3View(view, start, 13, seed) as a signed int32: the IPv4 flow key of every lookup, with the
- * three blocks and the one-byte tail written out (no loop, no tail switch). Signed so that V8
- * returns it as a small integer rather than boxing a uint32 above 2^31 when not inlined.
+ * murmur3View(view, start, 13, seed) as a signed int32: the IPv4 flow key of every lookup. The
+ * length is fixed, so there is no tail switch; the three blocks stay a loop because written out
+ * the function exceeds V8's inlining limit (460 bytes of bytecode), and being inlined into the
+ * lookup is worth more (~15-30% more lookups/s here) than the unrolling. Signed so that V8 returns
+ * it as a small integer rather than boxing a uint32 above 2^31 when it is not inlined.
  */
 export function murmur3View13(view: DataView, start: number, seed: number): number {
   let h = seed | 0;
-  let k = Math.imul(view.getInt32(start, true), C1);
-  k = (k << 15) | (k >>> 17);
-  h ^= Math.imul(k, C2);
-  h = (h << 13) | (h >>> 19);
-  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  k = Math.imul(view.getInt32((start + 4) | 0, true), C1);
-  k = (k << 15) | (k >>> 17);
-  h ^= Math.imul(k, C2);
-  h = (h << 13) | (h >>> 19);
-  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  k = Math.imul(view.getInt32((start + 8) | 0, true), C1);
-  k = (k << 15) | (k >>> 17);
-  h ^= Math.imul(k, C2);
-  h = (h << 13) | (h >>> 19);
-  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  k = Math.imul(view.getUint8((start + 12) | 0), C1);
+  const end = start + 12;
+  for (let p = start; p < end; p += 4) {
+    let k = Math.imul(view.getInt32(p, true), C1);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, C2);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  let k = Math.imul(view.getUint8(end), C1);
   k = (k << 15) | (k >>> 17);
   h ^= Math.imul(k, C2);
   h ^= 13;
