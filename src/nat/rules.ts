@@ -8,7 +8,8 @@ import type { Family, Protocol } from '../ipvs/types.ts';
 //   the Service's externalTrafficPolicy is Local (which must keep the client address);
 // - hairpin: a pod reaching itself through a Service (after IPVS's DNAT, source == destination).
 // Marked packets (mark 0x4000, as kube-proxy) are masqueraded in postrouting. Everything lives
-// in one table of our own, `inet ipvs-maglev`, so we never touch anyone else's rules.
+// in one table of our own, `inet ipvs-maglev`, so we never touch anyone else's rules. The same table
+// drops traffic to load-balancer IPs from outside their loadBalancerSourceRanges.
 
 export const TABLE = 'ipvs-maglev';
 export const MASQ_MARK = 0x4000;
@@ -21,6 +22,8 @@ export interface MasqueradeVip {
   kind: 'cluster IP' | 'external IP' | 'load balancer IP' | 'node port';
   /** Traffic policy Local: keep the client address. */
   local: boolean;
+  /** Client CIDRs allowed to reach this VIP (Kubernetes loadBalancerSourceRanges); absent = everyone. */
+  sourceRanges?: readonly string[];
 }
 
 export interface MasqueradeInput {
@@ -49,6 +52,11 @@ const SETS: readonly SetDef[] = [
   { name: 'node-ports', type: 'inet_proto . inet_service' },
   { name: 'hairpin-v4', type: 'ipv4_addr . ipv4_addr' },
   { name: 'hairpin-v6', type: 'ipv6_addr . ipv6_addr' },
+  // VIPs with source ranges, and the (VIP, source CIDR) pairs allowed in: everything else to them is dropped.
+  { name: 'firewall-v4', type: 'ipv4_addr . inet_proto . inet_service' },
+  { name: 'firewall-v6', type: 'ipv6_addr . inet_proto . inet_service' },
+  { name: 'firewall-allow-v4', type: 'ipv4_addr . inet_proto . inet_service . ipv4_addr', interval: true },
+  { name: 'firewall-allow-v6', type: 'ipv6_addr . inet_proto . inet_service . ipv6_addr', interval: true },
   { name: 'cluster-cidrs-v4', type: 'ipv4_addr', interval: true },
   { name: 'cluster-cidrs-v6', type: 'ipv6_addr', interval: true },
 ];
@@ -80,6 +88,11 @@ export function setContents(input: MasqueradeInput): SetContents {
   for (const v of input.vips) {
     const sfx = v.family === 'inet' ? 'v4' : 'v6';
     const tuple = `${v.address} . ${v.protocol} . ${v.port}`;
+    if (v.sourceRanges && v.sourceRanges.length > 0) {
+      add(`firewall-${sfx}`, tuple);
+      // A range of the other family allows nothing here (as kube-proxy: that family is then closed).
+      for (const r of v.sourceRanges) if (cidrFamily(r) === v.family) add(`firewall-allow-${sfx}`, `${tuple} . ${r}`);
+    }
     if (v.kind === 'cluster IP') add(`cluster-ips-${sfx}`, tuple);
     else if (v.local) continue;
     else if (v.kind === 'node port') add('node-ports', `${v.protocol} . ${v.port}`);
@@ -105,6 +118,15 @@ function chains(input: MasqueradeInput): string[] {
   }
   out.push('    fib daddr type local meta l4proto . th dport @node-ports jump mark-for-masquerade');
   out.push('  }');
+  // Source ranges are enforced before IPVS sees the packet (it takes it at local-in), as kube-proxy's
+  // KUBE-LOAD-BALANCER-FW does for traffic arriving from outside the node.
+  out.push(
+    '  chain firewall {',
+    '    type filter hook prerouting priority dstnat - 10; policy accept;',
+    '    ip daddr . meta l4proto . th dport @firewall-v4 ip daddr . meta l4proto . th dport . ip saddr != @firewall-allow-v4 drop',
+    '    ip6 daddr . meta l4proto . th dport @firewall-v6 ip6 daddr . meta l4proto . th dport . ip6 saddr != @firewall-allow-v6 drop',
+    '  }',
+  );
   out.push('  chain prerouting {', '    type nat hook prerouting priority dstnat; policy accept;', '    jump services', '  }');
   out.push('  chain output {', '    type nat hook output priority -100; policy accept;', '    jump services', '  }');
   out.push(

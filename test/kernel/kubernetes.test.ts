@@ -16,6 +16,7 @@ const NODE = 'node-a';
 const NODE_IP = '10.220.0.1'; // the root namespace's address on the client side
 const CLUSTER_IP = '10.96.0.10';
 const LOCAL_IP = '10.96.0.20';
+const LB_IP = '203.0.113.50';
 const ECHO_PORT = 9000;
 const METRICS = '127.0.0.1:19477';
 
@@ -210,6 +211,17 @@ describe('Kubernetes controller on a real kernel', () => {
       metadata: { namespace: 'shop', name: 'web-local' },
       spec: { type: 'NodePort', clusterIP: LOCAL_IP, externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80, nodePort: 30081, protocol: 'TCP' }] },
     });
+    // A LoadBalancer Service open only to 10.200.1.0/24 (client sources src(256..510)).
+    api.create({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { namespace: 'shop', name: 'web-lb' },
+      spec: { type: 'LoadBalancer', clusterIP: '10.96.0.30', loadBalancerSourceRanges: ['10.200.1.0/24'], ports: [{ name: 'http', port: 80, nodePort: 30082, protocol: 'TCP' }] },
+      status: { loadBalancer: { ingress: [{ ip: LB_IP }] } },
+    });
+    const lb = epSlice(['b1', 'b2']);
+    lb.metadata = { namespace: 'shop', name: 'web-lb-1', labels: { 'kubernetes.io/service-name': 'web-lb' } };
+    api.create(lb);
     api.create(epSlice(['b1', 'b2']));
     const local = epSlice(['b1', 'b2']);
     local.metadata = { namespace: 'shop', name: 'web-local-1', labels: { 'kubernetes.io/service-name': 'web-local' } };
@@ -262,6 +274,17 @@ describe('Kubernetes controller on a real kernel', () => {
     expect(results.every((r) => r.ok), JSON.stringify(results.filter((r) => !r.ok))).toBe(true);
     expect(new Set(results.map((r) => r.backend))).toEqual(new Set(['b1']));
     for (const [i, r] of results.entries()) expect(r.peer).toBe(`${topo.client.src(100 + i)}:${31_000 + i}`);
+  });
+
+  it('loadBalancerSourceRanges: the load-balancer IP answers clients inside the ranges only', async () => {
+    const allowed = await topo.connect(Array.from({ length: 6 }, (_, i) => ({ src: topo.client.src(300 + i), sport: 34_000 + i, dst: LB_IP, dport: 80 })));
+    expect(allowed.every((r) => r.ok), JSON.stringify(allowed.filter((r) => !r.ok))).toBe(true);
+    expect(new Set(allowed.map((r) => r.backend))).toEqual(new Set(['b1', 'b2']));
+    const denied = await topo.connect(Array.from({ length: 4 }, (_, i) => ({ src: topo.client.src(20 + i), sport: 34_100 + i, dst: LB_IP, dport: 80, timeoutMs: 3000 })));
+    expect(denied.filter((r) => r.ok)).toEqual([]);
+    // The same clients still reach the Service's cluster IP: the ranges guard the load-balancer IP only.
+    const cluster = await topo.connect(Array.from({ length: 4 }, (_, i) => ({ src: topo.client.src(20 + i), sport: 34_200 + i, dst: '10.96.0.30', dport: 80 })));
+    expect(cluster.every((r) => r.ok), JSON.stringify(cluster.filter((r) => !r.ok))).toBe(true);
   });
 
   it('scaling the EndpointSlice adds and drains destinations without resetting existing connections', { timeout: 400_000 }, async () => {

@@ -31,6 +31,23 @@ describe('masquerade rules', () => {
     expect([...(s.get('cluster-cidrs-v4') ?? [])]).toEqual(['10.244.0.0/16']);
   });
 
+  it('drops traffic to a load-balancer IP from outside its source ranges (only ranges of its own family allow)', () => {
+    const vips: MasqueradeInput['vips'] = [
+      { family: 'inet', protocol: 'tcp', address: '203.0.113.5', port: 80, kind: 'load balancer IP', local: false, sourceRanges: ['198.51.100.0/24', '2001:db8::/32'] },
+      { family: 'inet6', protocol: 'tcp', address: '2001:db8:5::1', port: 80, kind: 'load balancer IP', local: true, sourceRanges: ['198.51.100.0/24'] },
+    ];
+    const s = setContents(input({ vips }));
+    expect([...(s.get('firewall-v4') ?? [])]).toEqual(['203.0.113.5 . tcp . 80']);
+    expect([...(s.get('firewall-allow-v4') ?? [])]).toEqual(['203.0.113.5 . tcp . 80 . 198.51.100.0/24']);
+    // Local policy skips masquerade, not the firewall; no IPv6 range: closed to everyone over IPv6.
+    expect([...(s.get('firewall-v6') ?? [])]).toEqual(['2001:db8:5::1 . tcp . 80']);
+    expect([...(s.get('firewall-allow-v6') ?? [])]).toEqual([]);
+    const t = renderTable(input({ vips }));
+    expect(t).toContain('    type filter hook prerouting priority dstnat - 10; policy accept;');
+    expect(t).toContain('    ip daddr . meta l4proto . th dport @firewall-v4 ip daddr . meta l4proto . th dport . ip saddr != @firewall-allow-v4 drop');
+    expect(t).toMatch(/set firewall-allow-v4 \{\n {4}type ipv4_addr \. inet_proto \. inet_service \. ipv4_addr\n {4}flags interval\n/);
+  });
+
   it('renders one replace-the-table transaction; cluster IPs are masqueraded only from outside the cluster CIDR', () => {
     const t = renderTable(input());
     expect(t.startsWith('add table inet ipvs-maglev\ndelete table inet ipvs-maglev\ntable inet ipvs-maglev {\n')).toBe(true);

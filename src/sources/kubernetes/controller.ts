@@ -198,7 +198,8 @@ export function masqueradeInput(t: Translation, clusterCIDRs: readonly string[],
   const endpoints: { family: 'inet' | 'inet6'; address: string }[] = [];
   t.state.services.forEach((s, i) => {
     if (s.key.kind !== 'addr') return;
-    vips.push({ family: s.key.family, protocol: s.key.protocol, address: s.key.address, port: s.key.port, kind: t.vips[i].kind, local: t.vips[i].local });
+    const v = t.vips[i];
+    vips.push({ family: s.key.family, protocol: s.key.protocol, address: s.key.address, port: s.key.port, kind: v.kind, local: v.local, ...(v.sourceRanges ? { sourceRanges: v.sourceRanges } : {}) });
     for (const d of s.destinations) {
       if (seen.has(d.key.address)) continue;
       seen.add(d.key.address);

@@ -32,6 +32,8 @@ export interface ServiceView {
   ports: ServicePortView[];
   externalIPs: CanonicalAddress[];
   loadBalancerIPs: CanonicalAddress[];
+  /** Client CIDRs allowed to reach the load-balancer IPs (spec.loadBalancerSourceRanges); empty = everyone. */
+  loadBalancerSourceRanges: string[];
   /** Persistence timeout in seconds when sessionAffinity is ClientIP, else undefined. */
   affinityTimeout: number | undefined;
   externalPolicyLocal: boolean;
@@ -94,6 +96,17 @@ function asArray(v: unknown): unknown[] {
 
 function asString(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
+}
+
+/** "10.0.0.0/8" or "2001:db8::/32" with the address in canonical form, or undefined. */
+function canonicalCidr(raw: string): string | undefined {
+  const slash = raw.indexOf('/');
+  if (slash < 0) return undefined;
+  const ip = canonicalAddress(raw.slice(0, slash));
+  const bitsText = raw.slice(slash + 1);
+  const bits = Number(bitsText);
+  if (!ip || !/^\d{1,3}$/.test(bitsText) || bits > (ip.family === 'inet' ? 32 : 128)) return undefined;
+  return `${ip.address}/${bits}`;
 }
 
 function isPort(v: unknown): v is number {
@@ -204,6 +217,19 @@ export function parseService(obj: unknown): Parsed<ServiceView> {
     }
   }
 
+  // As kube-proxy: the spec field, else the older annotation (comma separated).
+  const loadBalancerSourceRanges: string[] = [];
+  if (type === 'LoadBalancer') {
+    const fromSpec = asArray(spec.loadBalancerSourceRanges);
+    const annotation = meta.annotations['service.beta.kubernetes.io/load-balancer-source-ranges'];
+    const raw: unknown[] = fromSpec.length > 0 ? fromSpec : annotation ? annotation.split(',') : [];
+    for (const r of raw) {
+      const cidr = typeof r === 'string' ? canonicalCidr(r.trim()) : undefined;
+      if (cidr === undefined) warn('InvalidSourceRange', `loadBalancerSourceRanges entry ${JSON.stringify(r)} is not a CIDR; ignored`);
+      else if (!loadBalancerSourceRanges.includes(cidr)) loadBalancerSourceRanges.push(cidr);
+    }
+  }
+
   let affinityTimeout: number | undefined;
   if (spec.sessionAffinity === 'ClientIP') {
     const t = asRecord(asRecord(asRecord(spec.sessionAffinityConfig).clientIP)).timeoutSeconds;
@@ -238,6 +264,7 @@ export function parseService(obj: unknown): Parsed<ServiceView> {
       ports,
       externalIPs,
       loadBalancerIPs,
+      loadBalancerSourceRanges,
       affinityTimeout,
       externalPolicyLocal,
       internalPolicyLocal: spec.internalTrafficPolicy === 'Local',

@@ -55,6 +55,8 @@ export interface VipInfo {
   kind: VipKind;
   /** Traffic policy Local applies (only local endpoints; the client address is kept, so no masquerade). */
   local: boolean;
+  /** Load-balancer IPs only: the client CIDRs allowed in (loadBalancerSourceRanges); absent = everyone. */
+  sourceRanges?: readonly string[];
 }
 
 const DESTINATION: DestinationConfig = { forwarding: 'masq', weight: 1, upperThreshold: 0, lowerThreshold: 0 };
@@ -110,7 +112,11 @@ export function translateService(svc: ServiceView, slices: readonly EndpointSlic
       const add = (kind: VipKind, address: string, vport: number, bind: boolean, dests: DesiredDestination[]): void => {
         const key: ServiceKey = { kind: 'addr', family, protocol: port.protocol, address, port: vport };
         services.push({ key, config: { ...config, flags: { ...config.flags } }, name: kind === 'cluster IP' ? name : `${name} ${kind}`, destinations: dests.map(copyDest), bindAddress: bind });
-        vips.push({ kind, local: kind === 'cluster IP' ? svc.internalPolicyLocal : svc.externalPolicyLocal });
+        vips.push({
+          kind,
+          local: kind === 'cluster IP' ? svc.internalPolicyLocal : svc.externalPolicyLocal,
+          ...(kind === 'load balancer IP' && svc.loadBalancerSourceRanges.length > 0 ? { sourceRanges: svc.loadBalancerSourceRanges } : {}),
+        });
       };
       add('cluster IP', clusterIP.address, port.port, true, internal);
       for (const ip of svc.externalIPs) if (ip.family === family) add('external IP', ip.address, port.port, true, external);

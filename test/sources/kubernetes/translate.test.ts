@@ -196,6 +196,26 @@ describe('external IPs and load balancers', () => {
     expect(lines(r.state)).toEqual(['tcp 10.96.0.10:80 mh(port,fallback) bind -> 10.1.0.1:8080 10.1.0.3:8080', 'tcp 203.0.113.5:80 mh(port,fallback) bind -> 10.1.0.3:8080']);
   });
 
+  it('carries loadBalancerSourceRanges (spec, else the annotation) to the load-balancer IPs only; bad ranges are warned and skipped', () => {
+    const status = { loadBalancer: { ingress: [{ ip: '203.0.113.5' }] } };
+    const spec = { type: 'LoadBalancer', loadBalancerSourceRanges: ['198.51.100.0/24', ' 2001:DB8::/32', 'nope', '10.0.0.0/33'], ports: [{ name: 'http', port: 80, nodePort: 30080 }] };
+    const r = run({ services: [web(spec, { status })], endpointSlices: [webSlice([{ ip: '10.1.0.1' }])] });
+    expect(r.vips.map((v) => [v.kind, v.sourceRanges])).toEqual([
+      ['cluster IP', undefined],
+      ['load balancer IP', ['198.51.100.0/24', '2001:db8::/32']],
+      ['node port', undefined],
+    ]);
+    expect(r.warnings.filter((w) => w.reason === 'InvalidSourceRange').map((w) => w.message)).toEqual([
+      'loadBalancerSourceRanges entry "nope" is not a CIDR; ignored',
+      'loadBalancerSourceRanges entry "10.0.0.0/33" is not a CIDR; ignored',
+    ]);
+    const annotated = web({ type: 'LoadBalancer', ports: [{ name: 'http', port: 80, nodePort: 30080 }] }, {
+      status,
+      annotations: { 'service.beta.kubernetes.io/load-balancer-source-ranges': '192.0.2.0/24, 198.51.100.7/32' },
+    });
+    expect(run({ services: [annotated], endpointSlices: [webSlice([{ ip: '10.1.0.1' }])] }).vips[1].sourceRanges).toEqual(['192.0.2.0/24', '198.51.100.7/32']);
+  });
+
   it('ignores the LB status of a Service that is not type LoadBalancer', () => {
     const svc = web({}, { status: { loadBalancer: { ingress: [{ ip: '203.0.113.5' }] } } });
     expect(run({ services: [svc] }).state.services).toHaveLength(1);
