@@ -154,9 +154,12 @@ guest_term=dumb
 } >"$RUNDIR/guest.sh"
 
 qopt() { printf '%s' "${1//,/,,}"; } # a comma inside a qemu option value is written twice
+# Not `-cpu max`: QEMU 7.2 (Debian 12) was the first release to emulate AVX/AVX2 under TCG, and V8 and glibc
+# use them when CPUID offers them. Long-running Node processes in the guest died now and then (SIGSEGV, a
+# V8 internal check) with `max`; Westmere (SSE4.2, no AVX) keeps that new emulation code out of the way.
 qemu_args=(
   -nodefaults -no-user-config -no-reboot
-  -accel tcg -cpu max -m "${VM_MEM:-3072}" -smp "${VM_CPUS:-2}"
+  -accel tcg -cpu "${VM_CPU_MODEL:-Westmere}" -m "${VM_MEM:-3072}" -smp "${VM_CPUS:-2}"
   -display none -vga none -monitor none -serial stdio
   -kernel "$VMLINUZ" -initrd "$INITRAMFS"
   -append "console=ttyS0 quiet loglevel=1 panic=-1 mitigations=off rdinit=/init"
