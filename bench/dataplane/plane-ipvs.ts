@@ -71,7 +71,12 @@ export function ipvsPlane(scheduler: 'rr' | 'mh', deps: IpvsPlaneDeps): DataPlan
 
   async function addServices(services: readonly BenchService[]): Promise<void> {
     await timed('vipsMs', () => (deps.vipBatch ? deps.vipBatch.add(services.map((s) => s.clusterIP)) : windowed(services.map((s) => () => vips.addAddress(s.clusterIP)), window)));
-    await timed('ipsetMs', () => ipset(ipsetAdd(services)));
+    await timed('ipsetMs', async () => {
+      const r = await ipset(ipsetAdd(services));
+      // ipset's own CPU and the kernel's, to tell its parsing from the set's insertions.
+      breakdown.ipsetUserCpuMs = (breakdown.ipsetUserCpuMs ?? 0) + r.userMs;
+      breakdown.ipsetKernelCpuMs = (breakdown.ipsetKernelCpuMs ?? 0) + r.kernelMs;
+    });
     await timed('netlinkMs', async () => {
       if (ipvs.batch) {
         // One pipelined batch; the kernel applies a socket's messages in order, services first.
