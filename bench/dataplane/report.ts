@@ -93,6 +93,12 @@ export function markdownSummary(r: BenchResults): string {
   return lines.join('\n');
 }
 
+/** Log scale over the run's sizes with some room at both ends, so the last size keeps its label. */
+function nScale(r: BenchResults): { type: 'log'; domain: [number, number] } {
+  const sizes = r.config.sizes.length > 0 ? r.config.sizes : [1];
+  return { type: 'log', domain: [Math.min(...sizes) / 1.4, Math.max(...sizes) * 1.4] };
+}
+
 const COMMON = {
   $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
   background: 'white',
@@ -112,7 +118,7 @@ export function latencyChart(r: BenchResults): TopLevelSpec {
     data: { values },
     mark: { type: 'line', point: true },
     encoding: {
-      x: { field: 'N', type: 'quantitative', scale: { type: 'log' }, title: 'services (N, log scale)', axis: { values: r.config.sizes } },
+      x: { field: 'N', type: 'quantitative', scale: nScale(r), title: 'services (N, log scale)', axis: { values: r.config.sizes, format: '~s', labelOverlap: false } },
       y: { field: 'p50', type: 'quantitative', title: 'p50 latency (µs)' },
       color: { field: 'plane', type: 'nominal', title: 'data plane' },
       strokeDash: { field: 'target', type: 'nominal', title: 'target', sort: ['last service', 'first service'] },
@@ -142,7 +148,7 @@ export function programmingChart(r: BenchResults): TopLevelSpec {
       height: 260,
       mark: { type: 'line', point: true },
       encoding: {
-        x: { field: 'N', type: 'quantitative', scale: { type: 'log' }, title: 'services (N)', axis: { values: r.config.sizes } },
+        x: { field: 'N', type: 'quantitative', scale: nScale(r), title: 'services (N)', axis: { values: r.config.sizes, format: '~s', labelOverlap: false } },
         y: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'milliseconds' },
         color: { field: 'plane', type: 'nominal', title: 'data plane' },
         strokeDash: { field: 'sends', type: 'nominal', title: 'sends', sort: ['the whole state', 'only the change'] },
