@@ -7,7 +7,7 @@ import type { DestinationConfig, IpvsApi, ServiceConfig, ServiceKey, VipApi } fr
 import { diffServices } from './diff.ts';
 import { BenchError, run } from './exec.ts';
 import { iptablesHooks, iptablesTeardown } from './kube-proxy-iptables.ts';
-import { IPVS_NAT_CHAINS, ipsetAdd, ipsetCreate, ipsetDestroy, ipvsModeNatRules } from './kube-proxy-ipvs.ts';
+import { IPVS_NAT_CHAINS, ipsetAdd, ipsetCreate, ipsetDestroy, ipsetMember, ipvsModeNatRules } from './kube-proxy-ipvs.ts';
 import type { DataPlane } from './planes.ts';
 import type { VipBatch } from './vip-batch.ts';
 import type { BenchEndpoint, BenchService } from './workload.ts';
@@ -102,7 +102,7 @@ export function ipvsPlane(scheduler: 'rr' | 'mh', deps: IpvsPlaneDeps): DataPlan
     await windowed(services.map((s) => () => ipvs.deleteService(keyOf(s))), window);
     if (deps.vipBatch) await deps.vipBatch.remove(services.map((s) => s.clusterIP));
     else await windowed(services.map((s) => () => vips.removeAddress(s.clusterIP)), window);
-    const dels = services.map((s) => `del KUBE-CLUSTER-IP ${s.clusterIP},${s.protocol}:${s.port}`);
+    const dels = services.map((s) => `del KUBE-CLUSTER-IP ${ipsetMember(s.clusterIP, s.protocol, s.port)}`);
     await ipset(`${dels.join('\n')}\n`);
   }
 

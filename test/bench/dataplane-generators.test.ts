@@ -177,11 +177,12 @@ describe('IPVS mode iptables and ipsets', () => {
     const lines = ipsetAdd(w).split('\n').filter((l) => l.startsWith('add '));
     expect(lines.filter((l) => l.startsWith('add KUBE-CLUSTER-IP '))).toHaveLength(10);
     expect(lines.filter((l) => l.startsWith('add KUBE-LOOP-BACK '))).toEqual([
-      'add KUBE-LOOP-BACK 10.0.1.1,tcp:8080,10.0.1.1',
-      'add KUBE-LOOP-BACK 10.0.1.2,tcp:8080,10.0.1.2',
-      'add KUBE-LOOP-BACK 10.0.1.3,tcp:8080,10.0.1.3',
+      'add KUBE-LOOP-BACK 10.0.1.1,6:8080,10.0.1.1',
+      'add KUBE-LOOP-BACK 10.0.1.2,6:8080,10.0.1.2',
+      'add KUBE-LOOP-BACK 10.0.1.3,6:8080,10.0.1.3',
     ]);
-    expect(lines[0]).toBe('add KUBE-CLUSTER-IP 172.30.0.1,tcp:80');
+    // The protocol number, not "tcp": ipset would read /etc/protocols for every entry (see IP_PROTOCOL_NUMBER).
+    expect(lines[0]).toBe('add KUBE-CLUSTER-IP 172.30.0.1,6:80');
   });
 });
 
