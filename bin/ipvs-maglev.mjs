@@ -8,6 +8,11 @@ if (major < 22 || (major === 22 && minor < 19)) {
   );
   process.exit(1);
 }
+// Node runs our TypeScript through its type stripper, a WebAssembly module. Under software emulation (the
+// test VM) V8 crashed now and then while tiering that module up (Runtime_WasmTriggerTierUp -> a stack walk
+// -> "Check failed: it->second.Size() > offset", or SIGSEGV; cores in .cache/cores). Baseline-compiled
+// WebAssembly only: the stripper runs once per file at start-up, so nothing hot is lost.
+(await import('node:v8')).setFlagsFromString('--no-wasm-tier-up --no-wasm-dynamic-tiering');
 const { main } = await import('../src/cli/main.ts');
 main(process.argv).catch((err) => {
   process.stderr.write(`ipvs-maglev: ${err instanceof Error ? err.message : String(err)}\n`);

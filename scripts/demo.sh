@@ -14,14 +14,14 @@ has_ipvs() {
 
 if [ "${IPVS_MAGLEV_IN_VM:-}" = 1 ]; then
   # Inside the VM: the whole machine is throwaway.
-  exec node scripts/demo/demo.ts "$@"
+  exec node --no-wasm-tier-up --no-wasm-dynamic-tiering scripts/demo/demo.ts "$@"
 elif has_ipvs && [ "${IPVS_MAGLEV_DIRECT:-1}" != 0 ]; then
   ns="ipvsm-demo-$$"
   echo "This kernel has IPVS: running the demo in a throwaway network namespace ($ns)."
   ip netns add "$ns"
   trap 'ip netns del "$ns" 2>/dev/null || true' EXIT
   ip -n "$ns" link set lo up
-  ip netns exec "$ns" node scripts/demo/demo.ts "$@"
+  ip netns exec "$ns" node --no-wasm-tier-up --no-wasm-dynamic-tiering scripts/demo/demo.ts "$@"
 else
   echo "This kernel has no IPVS (or we are not root): booting the test VM (qemu, Debian kernel)."
   echo "First run downloads the kernel (~70 MB); then boot takes ~20 s."

@@ -8,8 +8,9 @@ import type { FlowsReply, FlowsRequest, ProbeReply, ProbeRequest, RateReply, Rat
 const BACKEND = fileURLToPath(new URL('./backend-server.ts', import.meta.url));
 const WORKER = fileURLToPath(new URL('./traffic-worker.ts', import.meta.url));
 
+// --no-wasm-*: see bin/ipvs-maglev.mjs (V8 crashed tiering up the TypeScript stripper under emulation).
 function spawnInNs(ns: string, script: string, args: string[]): ChildProcess {
-  return spawn('ip', ['netns', 'exec', ns, process.execPath, '--no-warnings', script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  return spawn('ip', ['netns', 'exec', ns, process.execPath, '--no-warnings', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering', script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 /** Resolves with the first stdout line, or rejects if the process exits or stays silent. */

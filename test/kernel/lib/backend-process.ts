@@ -15,9 +15,12 @@ export interface BackendServer {
 }
 
 const serverPath = fileURLToPath(new URL('./backend-server.ts', import.meta.url));
+// Node strips our TypeScript with a WebAssembly module whose tier-up crashed V8 now and then under emulation
+// (see bin/ipvs-maglev.mjs): baseline WebAssembly only.
+export const NO_WASM_TIER_UP = ['--no-wasm-tier-up', '--no-wasm-dynamic-tiering'];
 
 export function startBackendServer(specs: readonly BackendSpec[]): Promise<BackendServer> {
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [serverPath, JSON.stringify({ backends: specs })], {
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [...NO_WASM_TIER_UP, serverPath, JSON.stringify({ backends: specs })], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';

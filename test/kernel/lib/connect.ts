@@ -2,6 +2,7 @@
 // (connect-worker.ts): which backend answered each connection, or why it failed.
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { NO_WASM_TIER_UP } from './backend-process.ts';
 
 export interface ConnectTarget {
   /** Source address (any address the namespace owns, e.g. one of the topology's client sources). */
@@ -54,8 +55,8 @@ const workerPath = fileURLToPath(new URL('./connect-worker.ts', import.meta.url)
 /** Starts a worker inside `netns` (undefined: this namespace). */
 export function openConnectClient(netns: string | undefined): Promise<ConnectClient> {
   const argv = netns
-    ? ['ip', 'netns', 'exec', netns, process.execPath, workerPath]
-    : [process.execPath, workerPath];
+    ? ['ip', 'netns', 'exec', netns, process.execPath, ...NO_WASM_TIER_UP, workerPath]
+    : [process.execPath, ...NO_WASM_TIER_UP, workerPath];
   const child: ChildProcessWithoutNullStreams = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   let buffered = '';
