@@ -154,9 +154,9 @@ guest_term=dumb
 } >"$RUNDIR/guest.sh"
 
 qopt() { printf '%s' "${1//,/,,}"; } # a comma inside a qemu option value is written twice
-# Not `-cpu max`: QEMU 7.2 (Debian 12) was the first release to emulate AVX/AVX2 under TCG, and V8 and glibc
-# use them when CPUID offers them. Long-running Node processes in the guest died now and then (SIGSEGV, a
-# V8 internal check) with `max`; Westmere (SSE4.2, no AVX) keeps that new emulation code out of the way.
+# Westmere (SSE4.2, no AVX) rather than `max`: QEMU 7.2 (Debian 12) was the first release to emulate AVX/AVX2
+# under TCG; a conservative model keeps that young code out of the way. (The guest crashes first suspected of it
+# were V8 tiering up WebAssembly, see bin/ipvs-maglev.mjs; they happened on Westmere too.)
 qemu_args=(
   -nodefaults -no-user-config -no-reboot
   -accel tcg -cpu "${VM_CPU_MODEL:-Westmere}" -m "${VM_MEM:-3072}" -smp "${VM_CPUS:-2}"
