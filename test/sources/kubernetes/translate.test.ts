@@ -216,6 +216,14 @@ describe('external IPs and load balancers', () => {
     expect(run({ services: [annotated], endpointSlices: [webSlice([{ ip: '10.1.0.1' }])] }).vips[1].sourceRanges).toEqual(['192.0.2.0/24', '198.51.100.7/32']);
   });
 
+  it('a bad healthCheckNodePort is warned about and ignored; the Service is still programmed', () => {
+    const status = { loadBalancer: { ingress: [{ ip: '203.0.113.5' }] } };
+    const spec = { type: 'LoadBalancer', externalTrafficPolicy: 'Local', healthCheckNodePort: 70000, ports: [{ name: 'http', port: 80, nodePort: 30080 }] };
+    const r = run({ services: [web(spec, { status })], endpointSlices: [webSlice([{ ip: '10.1.0.1', node: NODE }])] });
+    expect(r.warnings.filter((w) => w.reason === 'InvalidPort').map((w) => w.message)).toEqual(['spec.healthCheckNodePort 70000 is not a port number; no health check served']);
+    expect(lines(r.state)).toContain('tcp 203.0.113.5:80 mh(port,fallback) bind -> 10.1.0.1:8080');
+  });
+
   it('ignores the LB status of a Service that is not type LoadBalancer', () => {
     const svc = web({}, { status: { loadBalancer: { ingress: [{ ip: '203.0.113.5' }] } } });
     expect(run({ services: [svc] }).state.services).toHaveLength(1);
