@@ -8,7 +8,7 @@ import { MaglevError } from './errors.ts';
 import { DEFAULT_KERNEL_TABLE_SIZE, KERNEL_TABLE_SIZES, kernelTableBits } from './primes.ts';
 import { canonicalIPv4Order } from './ipv4-order.ts';
 import { mhHashKey, mhLookupHash } from './mh-hash.ts';
-import { mod32, mod32Fast } from './mod.ts';
+import { mod32, mod32Fast, nextProbe } from './mod.ts';
 import type { SlotTable } from './table.ts';
 
 export interface KernelDest {
@@ -195,53 +195,49 @@ function parseAnyDests(dests: readonly KernelDest[]): ParsedDests {
 function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Array, turns: Int32Array): void {
   const size = slots.length;
   const n = offsets.length;
-  // Only destinations that take turns, in the kernel's list order (reverse of addition), with
-  // their next preferred slot and skip side by side.
-  const order = new Int32Array(n);
-  const walk = new Int32Array(2 * n);
-  const takes = new Int32Array(n);
-  let m = 0;
+  // Per destination that takes turns, in the kernel's list order (reverse of addition): its next
+  // preferred slot, skip - size (see nextProbe), its input index and its turns, side by side.
+  const state = new Int32Array(4 * n);
+  let end = 0;
   let single = true;
   for (let i = n - 1; i >= 0; i--) {
     if (turns[i] < 1) continue;
-    order[m] = i;
-    walk[2 * m] = offsets[i];
-    walk[2 * m + 1] = skips[i];
-    takes[m] = turns[i];
+    state[end] = offsets[i];
+    state[end + 1] = skips[i] - size;
+    state[end + 2] = i;
+    state[end + 3] = turns[i];
     if (turns[i] !== 1) single = false;
-    m++;
+    end += 4;
   }
-  let filled = 0;
+  let left = size;
   if (single) {
-    // Equal weights (after gcd): one slot per turn, the loop the paper describes.
-    for (;;) {
-      for (let d = 0, j = 0; d < m; d++, j += 2) {
-        const skip = walk[j + 1];
-        let c = walk[j];
-        while (slots[c] !== -1) {
-          c += skip;
-          c -= size & ((size - 1 - c) >> 31);
-        }
-        slots[c] = order[d];
-        walk[j] = c;
-        if (++filled === size) return;
-      }
+    // Equal weights (after gcd): one slot per turn, the loop the paper describes. One flat loop
+    // whose index wraps, rather than a loop over destinations inside a loop over rounds: 9% less
+    // time at 4093x3, where the work per slot filled (not the probing) is most of the cost.
+    let j = 0;
+    while (left !== 0) {
+      const back = state[j + 1];
+      let c = state[j];
+      while (slots[c] !== -1) c = nextProbe(c, back, size);
+      slots[c] = state[j + 2];
+      state[j] = c;
+      left = (left - 1) | 0;
+      j = (j + 4) | 0;
+      if (j === end) j = 0;
     }
+    return;
   }
   for (;;) {
-    for (let d = 0, j = 0; d < m; d++, j += 2) {
-      const skip = walk[j + 1];
-      const owner = order[d];
-      let c = walk[j];
-      for (let k = takes[d]; k > 0; k--) {
-        while (slots[c] !== -1) {
-          c += skip;
-          c -= size & ((size - 1 - c) >> 31);
-        }
+    for (let j = 0; j < end; j += 4) {
+      const back = state[j + 1];
+      const owner = state[j + 2];
+      let c = state[j];
+      for (let k = state[j + 3]; k > 0; k--) {
+        while (slots[c] !== -1) c = nextProbe(c, back, size);
         slots[c] = owner;
-        if (++filled === size) return;
+        if (--left === 0) return;
       }
-      walk[j] = c;
+      state[j] = c;
     }
   }
 }

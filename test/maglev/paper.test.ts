@@ -145,6 +145,18 @@ describe('maglev flavour: lookups', () => {
     expect(maglevLookupKey(table, key, 0, 13)).toBe(expected);
   });
 
+  it('refuses a key that reaches outside its array, on the IPv4 fast path and the general one', () => {
+    const key = new Uint8Array(40);
+    expect(() => maglevLookupKey(table, key, 28, 13)).toThrow(RangeError);
+    expect(() => maglevLookupKey(table, key, -1, 13)).toThrow(RangeError);
+    expect(() => maglevLookupKey(table, key, 4, 37)).toThrow(RangeError);
+    expect(() => maglevLookupKey(table, key, 0, -1)).toThrow(RangeError);
+    // A view of part of a buffer: the bounds are the view's, not the buffer's.
+    const part = new Uint8Array(new ArrayBuffer(64), 8, 20);
+    expect(() => maglevLookupKey(table, part, 8, 13)).toThrow(RangeError);
+    expect(maglevLookupKey(table, part, 7, 13)).toBeGreaterThanOrEqual(0);
+  });
+
   it('encodes IPv6 flows in 37 bytes and refuses mixed families', () => {
     const key = new Uint8Array(37);
     expect(encodeFlow({ srcAddress: '2001:db8::5', dstAddress: '2001:db8::1', srcPort: 1, dstPort: 2, protocol: 17 }, key, 0)).toBe(37);
