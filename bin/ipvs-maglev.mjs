@@ -13,6 +13,12 @@ if (major < 22 || (major === 22 && minor < 19)) {
 // -> "Check failed: it->second.Size() > offset", or SIGSEGV; cores in .cache/cores). Baseline-compiled
 // WebAssembly only: the stripper runs once per file at start-up, so nothing hot is lost.
 (await import('node:v8')).setFlagsFromString('--no-wasm-tier-up --no-wasm-dynamic-tiering');
+// `ipvs-maglev predict ... | head -1`: when the reader goes away, stop as the Unix tools do, with success
+// and no stack trace (Node reports EPIPE on stdout as an unhandled 'error' event).
+process.stdout.on('error', (err) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 const { main } = await import('../src/cli/main.ts');
 main(process.argv).catch((err) => {
   process.stderr.write(`ipvs-maglev: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -1,6 +1,6 @@
 // The table / predict / churn / bench maglev commands, run as a user runs them: the real binary in a
 // child process, checking stdout, stderr and the exit code.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,5 +137,24 @@ describe('ipvs-maglev bench maglev', () => {
     if (lines.some((l) => l.impl === 'c' && l.skipped)) return;
     expect(check).toEqual({ impl: 'check', tablesAndLookupsIdentical: true, churnIdentical: true });
     expect(lines.filter((l) => l.impl === 'ratio' && !l.churn)).toHaveLength(5);
+  }, SLOW);
+});
+
+describe('output into a closed pipe', () => {
+  it('stops quietly with status 0 when the reader goes away (as `| head -1` does)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ipvs-maglev-pipe-'));
+    const clients = join(dir, 'clients');
+    writeFileSync(clients, Array.from({ length: 200_000 }, (_, i) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`).join('\n'));
+    const child = spawn(process.execPath, [BIN, 'predict', '--flavor', 'kernel', ...THREE, '--clients-file', clients], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // Read the first chunk, then close our end as head does.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   }, SLOW);
 });
