@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import koffi from 'koffi';
 import { threadCpuClock } from './cpu-clock.ts';
 import {
   buildKernelTable,
@@ -52,16 +53,28 @@ const clock = threadCpuClock();
 const cpuMs = (): number => clock.nowMs();
 
 const WARMUP_BUILDS = 8;
+
+/**
+ * Builds timed together as one populate sample (the sample's time divided by the count). A build
+ * of the small kernel table takes ~30 us, of the order of the clock call itself (~2 us through
+ * koffi) and short enough that timing each one alone measured cold caches and branch predictors
+ * after the clock call: 52-59 us per build timed alone against 42 us in a batch, the same code.
+ * About 64k slots per sample gives 16 builds at M=4093 and 1 for the big tables. maglev.c is given
+ * the same count.
+ */
+export function buildsPerSample(tableSize: number): number {
+  return Math.max(1, Math.floor(65536 / tableSize));
+}
 const FIRST_BACKEND = 0x0a000001; // 10.0.0.1
 const BACKEND_PORT = 8080;
 const KEY_SEED = 0x12345678;
 
 export async function runMaglevBench(opts: MaglevBenchOptions): Promise<void> {
-  const reps = opts.quick ? 5 : 15;
+  const pairs = opts.quick ? 5 : POPULATE_PAIRS;
   const lookups = opts.quick ? 1_000_000 : 10_000_000;
   const emit = (line: Line): void => opts.write(opts.json ? JSON.stringify(line) : human(line));
   if (!opts.json) {
-    opts.write(`# maglev bench: populate x${reps} (median, min), ${lookups.toLocaleString('en')} lookups x${LOOKUP_PASSES} passes (best, median), ${clock.kind === 'thread-cpu' ? 'thread CPU time' : 'WALL time (no thread CPU clock)'}; node ${process.version}`);
+    opts.write(`# maglev bench: populate x${pairs} TS/C sample pairs (median, min), ${lookups.toLocaleString('en')} lookups x${LOOKUP_PASSES} passes (best, median), ${clock.kind === 'thread-cpu' ? 'thread CPU time' : 'WALL time (no thread CPU clock)'}; node ${process.version}`);
   }
   const c = compileC();
   try {
@@ -69,24 +82,31 @@ export async function runMaglevBench(opts: MaglevBenchOptions): Promise<void> {
     let allIdentical = true;
     // Each C case runs right after its TS twin so both meet the same machine load.
     for (const config of CONFIGS) {
-      const t = benchTs(config, reps, lookups);
-      emit(t);
-      if ('skipped' in c) continue;
-      const k = runC(c.binary, [String(reps), String(lookups), config.flavor, String(config.tableSize), String(config.backends)])[0];
+      const t = benchTs(config, pairs, lookups, 'skipped' in c ? null : c);
+      if ('skipped' in c) {
+        emit(t.ts);
+        continue;
+      }
+      // The binary builds its own table and generates its own keys, for the identity checksums; its
+      // timings are replaced by the paired in-process ones.
+      const k = { ...runC(c.binary, ['1', String(lookups), config.flavor, String(config.tableSize), String(config.backends), String(buildsPerSample(config.tableSize))])[0], ...t.c };
+      emit(t.ts);
       emit(k);
-      const identical = k.tableChecksum === t.tableChecksum && k.lookupChecksum === t.lookupChecksum;
+      const ts = t.ts;
+      const identical = k.tableChecksum === ts.tableChecksum && k.lookupChecksum === ts.lookupChecksum;
       allIdentical &&= identical;
       emit({
         impl: 'ratio',
-        flavor: t.flavor,
-        tableSize: t.tableSize,
-        backends: t.backends,
-        populateTsOverC: round((t.populateMsMedian as number) / (k.populateMsMedian as number), 3),
-        populateMinTsOverC: round((t.populateMsMin as number) / (k.populateMsMin as number), 3),
-        lookupsTsOverC: round((t.lookupsPerSec as number) / (k.lookupsPerSec as number), 3),
-        lookupsMedianTsOverC: round((t.lookupsPerSecMedian as number) / (k.lookupsPerSecMedian as number), 3),
-        tablesIdentical: k.tableChecksum === t.tableChecksum,
-        lookupsIdentical: k.lookupChecksum === t.lookupChecksum,
+        flavor: ts.flavor,
+        tableSize: ts.tableSize,
+        backends: ts.backends,
+        // The median of the per-pair ratios: each pair is one TS and one C sample taken back to back.
+        populateTsOverC: round(t.pairedRatioMedian, 3),
+        populateMinTsOverC: round((ts.populateMsMin as number) / (k.populateMsMin as number), 3),
+        lookupsTsOverC: round(t.lookupsPairedRatioMedian, 3),
+        lookupsBestTsOverC: round((ts.lookupsPerSec as number) / (k.lookupsPerSec as number), 3),
+        tablesIdentical: k.tableChecksum === ts.tableChecksum,
+        lookupsIdentical: k.lookupChecksum === ts.lookupChecksum && k.pairedLookupSumsMatch === true,
       });
     }
     const tsChurn = churnTs();
@@ -102,37 +122,84 @@ export async function runMaglevBench(opts: MaglevBenchOptions): Promise<void> {
   }
 }
 
-function benchTs(config: Config, reps: number, lookups: number): Line {
+/**
+ * Populate samples are taken in pairs, one TypeScript and one C (maglev.c loaded as a shared
+ * library through koffi), back to back in this thread, alternating which goes first; the ratio is
+ * the median of the pairs' ratios. This machine's speed moves under other tenants' load by up to
+ * 2x between minutes (the same TS build: 0.040 ms, then 0.065-0.17 ms a few minutes later, with
+ * nothing running here), which made ratios of a TS run and a C run seconds apart swing from 1.0x
+ * to 1.9x within one bench run. 31 pairs: the median is the 16th.
+ */
+const POPULATE_PAIRS = 31;
+
+/** One C populate sample: `batch` builds, ms per build (maglev_bench_populate_sample in maglev.c). */
+type CPopulateSample = (kernel: number, tableSize: number, backends: number, batch: number) => number;
+
+interface TsResult {
+  ts: Line;
+  /** The C side's populate fields from the paired samples (empty without a C compiler). */
+  c: Line;
+  pairedRatioMedian: number;
+  lookupsPairedRatioMedian: number;
+}
+
+/** The C baseline loaded in this process: one populate sample, one lookup pass. */
+interface InProcessC {
+  populateSample: CPopulateSample;
+  lookupPass: CLookupPass;
+}
+
+function benchTs(config: Config, pairs: number, lookups: number, c: InProcessC | null): TsResult {
+  const cSample = c?.populateSample ?? null;
   const dests = backendList(config.backends);
-  const build = (): SlotTable =>
-    config.flavor === 'kernel'
-      ? buildKernelTable(
-          dests.map((d) => ({ ...d, weight: 1 })),
-          config.tableSize,
-        )
-      : buildMaglevTable(dests, config.tableSize);
+  // The input lists are made once, outside the timing, as maglev.c's arrays are.
+  const kernelDests = dests.map((d) => ({ ...d, weight: 1 }));
+  const build = (): SlotTable => (config.flavor === 'kernel' ? buildKernelTable(kernelDests, config.tableSize) : buildMaglevTable(dests, config.tableSize));
+  const batch = buildsPerSample(config.tableSize);
   const times: number[] = [];
-  // Untimed warm-up builds (maglev.c does the same number): the first few builds run before V8 has
-  // optimised the populate loop (measured: 1.8 ms, then ~0.27 ms for five builds, then a steady
+  // Untimed warm-up samples (maglev.c does the same number): the first few builds run before V8
+  // has optimised the populate loop (measured: 1.8 ms, then ~0.27 ms for five builds, then a steady
   // 0.063 ms at kernel 4093x3), and the populate time is meant to be the steady state.
+  const kernel = config.flavor === 'kernel' ? 1 : 0;
   let table = build();
-  for (let w = 1; w < WARMUP_BUILDS; w++) table = build();
-  for (let r = 0; r < reps; r++) {
+  for (let w = 1; w < WARMUP_BUILDS * batch; w++) table = build();
+  cSample?.(kernel, config.tableSize, config.backends, WARMUP_BUILDS * batch);
+  const tsSample = (): number => {
     const t0 = cpuMs();
-    table = build();
-    times.push(cpuMs() - t0);
+    for (let b = 0; b < batch; b++) table = build();
+    return (cpuMs() - t0) / batch;
+  };
+  const cTimes: number[] = [];
+  const ratios: number[] = [];
+  for (let r = 0; r < pairs; r++) {
+    if (cSample === null) {
+      times.push(tsSample());
+      continue;
+    }
+    const cFirst = r % 2 === 1;
+    const c = cFirst ? cSample(kernel, config.tableSize, config.backends, batch) : 0;
+    const ts = tsSample();
+    const k = cFirst ? c : cSample(kernel, config.tableSize, config.backends, batch);
+    times.push(ts);
+    cTimes.push(k);
+    ratios.push(ts / k);
   }
-  times.sort((a, b) => a - b);
-  const median = reps % 2 ? times[reps >> 1] : (times[reps / 2 - 1] + times[reps / 2]) / 2;
-  const { perSec, perSecMedian, checksum } = config.flavor === 'kernel' ? lookupKernel(table as KernelTable, lookups) : lookupMaglev(table as MaglevTable, lookups);
-  return {
+  const cPass = c?.lookupPass ?? null;
+  const looked = config.flavor === 'kernel' ? lookupKernel(table as KernelTable, lookups, cPass) : lookupMaglev(table as MaglevTable, lookups, cPass);
+  const { perSec, perSecMedian, checksum } = looked;
+  const populateFields = (samples: number[]): Line => ({
+    populateSamples: samples.length,
+    buildsPerSample: batch,
+    populateMsMedian: round(median(samples), 4),
+    populateMsMin: round(Math.min(...samples), 4),
+  });
+  const ts: Line = {
     impl: 'ts',
     flavor: config.flavor,
     tableSize: config.tableSize,
     backends: config.backends,
     clock: clock.kind,
-    populateMsMedian: round(median, 4),
-    populateMsMin: round(times[0], 4),
+    ...populateFields(times),
     maxOverAvg: round(tableStats(table).maxOverAvg, 6),
     lookupsPerSec: Math.round(perSec),
     lookupsPerSecMedian: Math.round(perSecMedian),
@@ -140,9 +207,26 @@ function benchTs(config: Config, reps: number, lookups: number): Line {
     tableChecksum: tableChecksum(table.slots),
     lookupChecksum: checksum,
   };
+  const cLine: Line =
+    cTimes.length > 0 && looked.c !== null
+      ? {
+          ...populateFields(cTimes),
+          lookupsPerSec: Math.round(looked.c.perSec),
+          lookupsPerSecMedian: Math.round(looked.c.perSecMedian),
+          pairedWithTs: true,
+          pairedLookupSumsMatch: looked.c.sumsMatch,
+        }
+      : {};
+  return { ts, c: cLine, pairedRatioMedian: ratios.length > 0 ? median(ratios) : Number.NaN, lookupsPairedRatioMedian: looked.pairedRatioMedian };
 }
 
-function lookupMaglev(table: MaglevTable, count: number): Lookups {
+function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const n = v.length;
+  return n % 2 ? v[n >> 1] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+function lookupMaglev(table: MaglevTable, count: number, cPass: CLookupPass | null): Lookups {
   const keys = new Uint8Array(count * 13);
   let x = KEY_SEED;
   for (let i = 0, p = 0; i < count; i++, p += 13) {
@@ -172,39 +256,80 @@ function lookupMaglev(table: MaglevTable, count: number): Lookups {
   let warm = 0;
   for (let i = 0; i < Math.min(count, 200_000); i++) warm += maglevLookupKey(table, keys, i * 13, 13);
   if (warm < 0) throw new Error('a maglev lookup returned a negative backend index');
-  return timePasses(count, () => {
+  const tsPass = (): number => {
     let sum = 0;
     for (let i = 0, p = 0; i < count; i++, p += 13) sum = (sum + maglevLookupKey(table, keys, p, 13) + 1) | 0;
     return sum;
-  });
+  };
+  return timePasses(count, tsPass, cPass === null ? null : (sum) => cPass(0, table.slots, table.size, keys, null, null, count, sum));
 }
 
-// Lookups: LOOKUP_PASSES passes over the same keys, best and median pass reported (maglev.c does
-// the same), so one pass slowed down by another process on the shared cores shows as a spread
-// instead of silently moving the ratio.
+// Lookups: LOOKUP_PASSES passes over the same keys, each TS pass paired with a C pass over the
+// same keys and table (maglev_bench_lookup_pass through koffi), back to back, alternating which
+// goes first, for the reason given at POPULATE_PAIRS. Best and median pass reported on each side;
+// the ratio is the median of the pairs' ratios.
 const LOOKUP_PASSES = 5;
 
-function timePasses(count: number, pass: () => number): Lookups {
-  const secs: number[] = [];
+/** maglev_bench_lookup_pass in maglev.c: thread CPU seconds of one pass; the sum goes to sum[0]. */
+type CLookupPass = (
+  kernel: number,
+  slots: Int32Array,
+  tableSize: number,
+  keys: Uint8Array | null,
+  addrs: Uint32Array | null,
+  ports: Uint16Array | null,
+  count: number,
+  sum: Uint32Array,
+) => number;
+
+function timePasses(count: number, tsPass: () => number, cPass: ((sum: Uint32Array) => number) | null): Lookups {
+  const tsSecs: number[] = [];
+  const cSecs: number[] = [];
+  const ratios: number[] = [];
+  const cSum = new Uint32Array(1);
   let checksum = 0;
-  for (let p = 0; p < LOOKUP_PASSES; p++) {
+  let cSumsMatch = true;
+  const tsTimed = (): number => {
     const t0 = cpuMs();
-    const sum = pass() >>> 0;
-    secs.push((cpuMs() - t0) / 1000);
-    if (p === 0) checksum = sum;
+    const sum = tsPass() >>> 0;
+    const secs = (cpuMs() - t0) / 1000;
+    if (tsSecs.length === 0) checksum = sum;
     else if (sum !== checksum) checksum = 0;
+    return secs;
+  };
+  for (let p = 0; p < LOOKUP_PASSES; p++) {
+    if (cPass === null) {
+      tsSecs.push(tsTimed());
+      continue;
+    }
+    const cFirst = p % 2 === 1;
+    const c = cFirst ? cPass(cSum) : 0;
+    const ts = tsTimed();
+    const k = cFirst ? c : cPass(cSum);
+    tsSecs.push(ts);
+    cSecs.push(k);
+    ratios.push(k / ts);
+    cSumsMatch &&= cSum[0] === checksum;
   }
-  secs.sort((a, b) => a - b);
-  return { perSec: count / secs[0], perSecMedian: count / secs[LOOKUP_PASSES >> 1], checksum };
+  const rates = (secs: number[]): { perSec: number; perSecMedian: number } => ({ perSec: count / Math.min(...secs), perSecMedian: count / median(secs) });
+  return {
+    ...rates(tsSecs),
+    checksum,
+    c: cSecs.length > 0 ? { ...rates(cSecs), sumsMatch: cSumsMatch } : null,
+    pairedRatioMedian: ratios.length > 0 ? median(ratios) : Number.NaN,
+  };
 }
 
 interface Lookups {
   perSec: number;
   perSecMedian: number;
   checksum: number;
+  /** The paired C passes: rates, and whether every C pass summed the same results as TS. */
+  c: { perSec: number; perSecMedian: number; sumsMatch: boolean } | null;
+  pairedRatioMedian: number;
 }
 
-function lookupKernel(table: KernelTable, count: number): Lookups {
+function lookupKernel(table: KernelTable, count: number, cPass: CLookupPass | null): Lookups {
   const addrs = new Uint32Array(count);
   const ports = new Uint16Array(count);
   let x = KEY_SEED;
@@ -221,11 +346,12 @@ function lookupKernel(table: KernelTable, count: number): Lookups {
   let warm = 0;
   for (let i = 0; i < Math.min(count, 200_000); i++) warm += kernelLookupFolded(table, addrs[i], ports[i], true, false);
   if (warm < 0) throw new Error('a kernel lookup dropped a connection on a table without drained destinations');
-  return timePasses(count, () => {
+  const tsPass = (): number => {
     let sum = 0;
     for (let i = 0; i < count; i++) sum = (sum + kernelLookupFolded(table, addrs[i], ports[i], true, false) + 1) | 0;
     return sum;
-  });
+  };
+  return timePasses(count, tsPass, cPass === null ? null : (sum) => cPass(1, table.slots, table.size, null, addrs, ports, count, sum));
 }
 
 function churnTs(): Line {
@@ -260,13 +386,20 @@ function tableChecksum(slots: Int32Array): number {
   return h >>> 0;
 }
 
-function compileC(): { binary: string; dir: string } | { skipped: string } {
+function compileC(): ({ binary: string; dir: string } & InProcessC) | { skipped: string } {
   const source = fileURLToPath(new URL('./maglev.c', import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'ipvs-maglev-bench-'));
   const binary = join(dir, 'maglev-bench');
+  const library = join(dir, 'maglev-bench.so');
   try {
     execFileSync('cc', ['-O2', '-o', binary, source], { stdio: ['ignore', 'ignore', 'pipe'] });
-    return { binary, dir };
+    execFileSync('cc', ['-O2', '-shared', '-fPIC', '-o', library, source], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const lib = koffi.load(library);
+    const populateSample = lib.func('double maglev_bench_populate_sample(int kernel, int m, int n, int batch)') as CPopulateSample;
+    const lookupPass = lib.func(
+      'double maglev_bench_lookup_pass(int kernel, const int32_t *slots, int m, const uint8_t *keys, const uint32_t *addrs, const uint16_t *ports, int count, uint32_t *sum)',
+    ) as CLookupPass;
+    return { binary, dir, populateSample, lookupPass };
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
     const reason = err instanceof Error && 'code' in err && err.code === 'ENOENT' ? 'no C compiler (cc) on PATH' : `cc failed: ${err instanceof Error ? err.message : String(err)}`;
@@ -307,7 +440,7 @@ function human(line: Line): string {
   }
   const head = `${String(line.impl).padEnd(6)} ${String(line.flavor).padEnd(6)} M=${String(line.tableSize).padEnd(6)} N=${String(line.backends).padEnd(4)}`;
   if (line.impl === 'ratio') {
-    return `${head} populate ts/c ${String(line.populateTsOverC)} (min ${String(line.populateMinTsOverC)})  lookups ts/c ${String(line.lookupsTsOverC)} (median ${String(line.lookupsMedianTsOverC)})  identical ${String(line.tablesIdentical && line.lookupsIdentical)}`;
+    return `${head} populate ts/c ${String(line.populateTsOverC)} (min/min ${String(line.populateMinTsOverC)})  lookups ts/c ${String(line.lookupsTsOverC)} (best/best ${String(line.lookupsBestTsOverC)})  identical ${String(line.tablesIdentical && line.lookupsIdentical)}`;
   }
   const mops = ((line.lookupsPerSec as number) / 1e6).toFixed(1);
   const median = ((line.lookupsPerSecMedian as number) / 1e6).toFixed(1);

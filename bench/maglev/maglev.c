@@ -3,7 +3,7 @@
  * a C programmer would (native 64-bit SipHash, one flat loop), to measure the TypeScript against.
  * The TypeScript bench builds this with `cc -O2` and runs it as:
  *
- *   maglev-bench <populate repetitions> <lookups>
+ *   maglev-bench <populate repetitions> <lookups> [kernel|maglev <size> <backends> [<builds per sample>] | churn]
  *
  * It prints one JSON object per line, in the same shape as the TypeScript lines, with checksums of
  * every table and of the lookup results so the two implementations can be checked for identity.
@@ -193,7 +193,10 @@ static void make_backends(int n, uint32_t *addr, uint16_t *port, int *w) {
 	for (int i = 0; i < n; i++) { addr[i] = 0x0a000001u + (uint32_t)i; port[i] = 8080; w[i] = 1; }
 }
 
-static void bench(const char *flavor, int m, int n, int reps, long lookups) {
+/* Builds timed together as one populate sample; bench.ts passes its buildsPerSample(). */
+static int builds_per_sample(int m) { return m < 65536 ? 65536 / m : 1; }
+
+static void bench(const char *flavor, int m, int n, int reps, long lookups, int batch) {
 	uint32_t *addr = malloc(sizeof(uint32_t) * (n + 1));
 	uint16_t *port = malloc(sizeof(uint16_t) * (n + 1));
 	int *w = malloc(sizeof(int) * (n + 1));
@@ -202,15 +205,17 @@ static void bench(const char *flavor, int m, int n, int reps, long lookups) {
 	int32_t *slots = malloc(sizeof(int32_t) * m);
 	double *t = malloc(sizeof(double) * reps);
 	/* Untimed warm-up builds, as many as bench.ts does (which needs them for V8 to optimise). */
-	for (int r = 0; r < WARMUP_BUILDS; r++) {
+	for (int r = 0; r < WARMUP_BUILDS * batch; r++) {
 		if (kernel) kernel_build(addr, port, w, n, slots, m);
 		else maglev_build(addr, port, w, n, slots, m);
 	}
 	for (int r = 0; r < reps; r++) {
 		double t0 = now_ms();
-		if (kernel) kernel_build(addr, port, w, n, slots, m);
-		else maglev_build(addr, port, w, n, slots, m);
-		t[r] = now_ms() - t0;
+		for (int b = 0; b < batch; b++) {
+			if (kernel) kernel_build(addr, port, w, n, slots, m);
+			else maglev_build(addr, port, w, n, slots, m);
+		}
+		t[r] = (now_ms() - t0) / batch;
 	}
 	qsort(t, reps, sizeof(double), cmp_double);
 	double median = reps % 2 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
@@ -249,12 +254,53 @@ static void bench(const char *flavor, int m, int n, int reps, long lookups) {
 		free(keys);
 	}
 	qsort(pass_secs, LOOKUP_PASSES, sizeof(double), cmp_double);
-	printf("{\"impl\":\"c\",\"flavor\":\"%s\",\"tableSize\":%d,\"backends\":%d,\"populateMsMedian\":%.4f,\"populateMsMin\":%.4f,"
+	printf("{\"impl\":\"c\",\"flavor\":\"%s\",\"tableSize\":%d,\"backends\":%d,\"buildsPerSample\":%d,\"populateMsMedian\":%.4f,\"populateMsMin\":%.4f,"
 	       "\"maxOverAvg\":%.6f,\"lookupsPerSec\":%.0f,\"lookupsPerSecMedian\":%.0f,\"tableBytes\":%zu,\"tableChecksum\":%u,\"lookupChecksum\":%u}\n",
-	       flavor, m, n, median, t[0], max_over_avg(slots, m, n), lookups / pass_secs[0], lookups / pass_secs[LOOKUP_PASSES / 2], sizeof(int32_t) * (size_t)m,
+	       flavor, m, n, batch, median, t[0], max_over_avg(slots, m, n), lookups / pass_secs[0], lookups / pass_secs[LOOKUP_PASSES / 2], sizeof(int32_t) * (size_t)m,
 	       table_checksum(slots, m), sum);
 	fflush(stdout);
 	free(addr); free(port); free(w); free(slots); free(t);
+}
+
+/*
+ * For bench.ts, which loads this file built as a shared library through koffi so that its populate
+ * samples and TypeScript's alternate in one process (see bench.ts): `batch` builds of one bench
+ * case, timed in this thread's CPU time; returns milliseconds per build. Same inputs as bench().
+ */
+double maglev_bench_populate_sample(int kernel, int m, int n, int batch) {
+	uint32_t *addr = malloc(sizeof(uint32_t) * n);
+	uint16_t *port = malloc(sizeof(uint16_t) * n);
+	int *w = malloc(sizeof(int) * n);
+	int32_t *slots = malloc(sizeof(int32_t) * m);
+	make_backends(n, addr, port, w);
+	double t0 = now_ms();
+	for (int b = 0; b < batch; b++) {
+		if (kernel) kernel_build(addr, port, w, n, slots, m);
+		else maglev_build(addr, port, w, n, slots, m);
+	}
+	double ms = (now_ms() - t0) / batch;
+	free(addr); free(port); free(w); free(slots);
+	return ms;
+}
+
+/*
+ * One lookup pass for bench.ts, which alternates these with its own passes (see above): `count`
+ * lookups on a table bench.ts built (identical to this file's, which the checksums check), with
+ * the keys bench.ts generated (13-byte tuples for maglev; addresses and ports for kernel). Returns
+ * thread CPU seconds and writes the sum of the results plus one, as bench(), to *sum.
+ */
+double maglev_bench_lookup_pass(int kernel, const int32_t *slots, int m, const uint8_t *keys, const uint32_t *addrs,
+                                const uint16_t *ports, int count, uint32_t *sum) {
+	uint32_t s = 0;
+	double t0 = now_ms();
+	if (kernel) {
+		for (int i = 0; i < count; i++) s += (uint32_t)(kernel_lookup_port(slots, m, addrs[i], ports[i]) + 1);
+	} else {
+		for (int i = 0; i < count; i++) s += (uint32_t)(slots[murmur3_32(keys + 13 * (size_t)i, 13, FLOW_SEED) % (uint32_t)m] + 1);
+	}
+	double secs = (now_ms() - t0) / 1e3;
+	*sum = s;
+	return secs;
 }
 
 /* Churn between two maglev tables, owners matched by (address, port). */
@@ -307,17 +353,23 @@ int main(int argc, char **argv) {
 	int reps = argc > 1 ? atoi(argv[1]) : 15;
 	long lookups = argc > 2 ? atol(argv[2]) : 10000000L;
 	if (reps < 1 || lookups < 1) {
-		fprintf(stderr, "usage: %s <repetitions> <lookups> [kernel|maglev <size> <backends> | churn]\n", argv[0]);
+		fprintf(stderr, "usage: %s <repetitions> <lookups> [kernel|maglev <size> <backends> [<builds per sample>] | churn]\n", argv[0]);
 		return 2;
 	}
 	/* One case only: the TS bench runs each C case right after its own, so both see the same machine. */
 	if (argc > 3 && strcmp(argv[3], "churn") == 0) { churn(); return 0; }
-	if (argc > 5) { bench(strcmp(argv[3], "kernel") == 0 ? "kernel" : "maglev", atoi(argv[4]), atoi(argv[5]), reps, lookups); return 0; }
-	bench("maglev", 65537, 100, reps, lookups);
-	bench("maglev", 65537, 1000, reps, lookups);
-	bench("maglev", 655373, 1000, reps, lookups);
-	bench("kernel", 65521, 1000, reps, lookups);
-	bench("kernel", 4093, 3, reps, lookups);
+	if (argc > 5) {
+		int m = atoi(argv[4]);
+		int batch = argc > 6 ? atoi(argv[6]) : builds_per_sample(m);
+		if (m < 2 || batch < 1) { fprintf(stderr, "bad table size or builds per sample\n"); return 2; }
+		bench(strcmp(argv[3], "kernel") == 0 ? "kernel" : "maglev", m, atoi(argv[5]), reps, lookups, batch);
+		return 0;
+	}
+	bench("maglev", 65537, 100, reps, lookups, builds_per_sample(65537));
+	bench("maglev", 65537, 1000, reps, lookups, builds_per_sample(65537));
+	bench("maglev", 655373, 1000, reps, lookups, builds_per_sample(655373));
+	bench("kernel", 65521, 1000, reps, lookups, builds_per_sample(65521));
+	bench("kernel", 4093, 3, reps, lookups, builds_per_sample(4093));
 	churn();
 	return 0;
 }
