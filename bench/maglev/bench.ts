@@ -156,7 +156,6 @@ function benchTs(config: Config, pairs: number, lookups: number, c: InProcessC |
   const kernelDests = dests.map((d) => ({ ...d, weight: 1 }));
   const build = (): SlotTable => (config.flavor === 'kernel' ? buildKernelTable(kernelDests, config.tableSize) : buildMaglevTable(dests, config.tableSize));
   const batch = buildsPerSample(config.tableSize);
-  const times: number[] = [];
   // Untimed warm-up samples (maglev.c does the same number): the first few builds run before V8
   // has optimised the populate loop (measured: 1.8 ms, then ~0.27 ms for five builds, then a steady
   // 0.063 ms at kernel 4093x3), and the populate time is meant to be the steady state.
@@ -169,21 +168,8 @@ function benchTs(config: Config, pairs: number, lookups: number, c: InProcessC |
     for (let b = 0; b < batch; b++) table = build();
     return (cpuMs() - t0) / batch;
   };
-  const cTimes: number[] = [];
-  const ratios: number[] = [];
-  for (let r = 0; r < pairs; r++) {
-    if (cSample === null) {
-      times.push(tsSample());
-      continue;
-    }
-    const cFirst = r % 2 === 1;
-    const c = cFirst ? cSample(kernel, config.tableSize, config.backends, batch) : 0;
-    const ts = tsSample();
-    const k = cFirst ? c : cSample(kernel, config.tableSize, config.backends, batch);
-    times.push(ts);
-    cTimes.push(k);
-    ratios.push(ts / k);
-  }
+  const { ts: times, c: cTimes } = pairedSamples(pairs, tsSample, cSample === null ? null : () => cSample(kernel, config.tableSize, config.backends, batch));
+  const ratios = cTimes.map((k, i) => times[i] / k);
   const cPass = c?.lookupPass ?? null;
   const looked = config.flavor === 'kernel' ? lookupKernel(table as KernelTable, lookups, cPass) : lookupMaglev(table as MaglevTable, lookups, cPass);
   const { perSec, perSecMedian, checksum } = looked;
@@ -218,6 +204,20 @@ function benchTs(config: Config, pairs: number, lookups: number, c: InProcessC |
         }
       : {};
   return { ts, c: cLine, pairedRatioMedian: ratios.length > 0 ? median(ratios) : Number.NaN, lookupsPairedRatioMedian: looked.pairedRatioMedian };
+}
+
+/**
+ * `count` TS samples, each paired with a C sample taken right before or after it (alternating), or
+ * TS samples alone without C. The pairs line up by index.
+ */
+function pairedSamples(count: number, ts: () => number, c: (() => number) | null): { ts: number[]; c: number[] } {
+  const out = { ts: [] as number[], c: [] as number[] };
+  for (let r = 0; r < count; r++) {
+    if (c !== null && r % 2 === 1) out.c.push(c());
+    out.ts.push(ts());
+    if (c !== null && r % 2 === 0) out.c.push(c());
+  }
+  return out;
 }
 
 function median(values: readonly number[]): number {
@@ -279,34 +279,26 @@ type CLookupPass = (
 ) => number;
 
 function timePasses(count: number, tsPass: () => number, cPass: ((sum: Uint32Array) => number) | null): Lookups {
-  const tsSecs: number[] = [];
-  const cSecs: number[] = [];
-  const ratios: number[] = [];
   const cSum = new Uint32Array(1);
+  let tsPasses = 0;
   let checksum = 0;
   let cSumsMatch = true;
   const tsTimed = (): number => {
     const t0 = cpuMs();
     const sum = tsPass() >>> 0;
     const secs = (cpuMs() - t0) / 1000;
-    if (tsSecs.length === 0) checksum = sum;
+    if (tsPasses++ === 0) checksum = sum;
     else if (sum !== checksum) checksum = 0;
     return secs;
   };
-  for (let p = 0; p < LOOKUP_PASSES; p++) {
-    if (cPass === null) {
-      tsSecs.push(tsTimed());
-      continue;
-    }
-    const cFirst = p % 2 === 1;
-    const c = cFirst ? cPass(cSum) : 0;
-    const ts = tsTimed();
-    const k = cFirst ? c : cPass(cSum);
-    tsSecs.push(ts);
-    cSecs.push(k);
-    ratios.push(k / ts);
+  // The first pass is TS's (pairedSamples), so the checksum a C pass is compared with is set.
+  const cTimed = (pass: (sum: Uint32Array) => number) => (): number => {
+    const secs = pass(cSum);
     cSumsMatch &&= cSum[0] === checksum;
-  }
+    return secs;
+  };
+  const { ts: tsSecs, c: cSecs } = pairedSamples(LOOKUP_PASSES, tsTimed, cPass === null ? null : cTimed(cPass));
+  const ratios = cSecs.map((k, i) => k / tsSecs[i]);
   const rates = (secs: number[]): { perSec: number; perSecMedian: number } => ({ perSec: count / Math.min(...secs), perSecMedian: count / median(secs) });
   return {
     ...rates(tsSecs),
