@@ -34,6 +34,44 @@ export interface ReadBounds {
   noFollow?: boolean;
   /** Checks the opened file (owner, mode) before anything is read; throws to refuse it. */
   inspect?: (stats: Stats) => void;
+  /**
+   * YAML/JSON input: refuse more values than one per this many bytes of `maxBytes`. Parsers spend 0.2-1.6 KB
+   * of memory per value, so `[1,1,1,...]` costs far more than its size suggests. Counted as the bytes arrive.
+   */
+  bytesPerValue?: number;
+}
+
+/**
+ * Bytes after which a YAML (or JSON) value can start: every value after the first follows one of
+ * , : - ? [ { or a line break, so their count + 1 bounds the number of values (strings that contain them
+ * make it an over-estimate; real files have one per 7-14 bytes).
+ */
+const VALUE_MARKS = new Uint8Array(256);
+for (const c of ',:-?[{\n') VALUE_MARKS[c.charCodeAt(0)] = 1;
+
+/** Counts value marks across chunks and refuses the input once they pass the bound. */
+class ValueCounter {
+  private count = 1;
+  private readonly max: number;
+  private readonly bounds: ReadBounds;
+  constructor(bounds: ReadBounds) {
+    this.bounds = bounds;
+    this.max = bounds.bytesPerValue ? Math.floor(bounds.maxBytes / bounds.bytesPerValue) : Number.POSITIVE_INFINITY;
+  }
+  add(chunk: Uint8Array): void {
+    if (this.max === Number.POSITIVE_INFINITY) return;
+    let n = this.count;
+    for (let i = 0; i < chunk.length; i++) n += VALUE_MARKS[chunk[i]];
+    this.count = n;
+    if (n > this.max) {
+      const b = this.bounds;
+      const raise = b.raiseWith ? `; raise it with ${b.raiseWith} SIZE` : '';
+      throw new BoundedReadError(
+        'INPUT_TOO_MANY_VALUES',
+        `${b.what} has more than ${this.max.toLocaleString('en-US')} values (the size limit of ${formatBytes(b.maxBytes)} allows one per ${b.bytesPerValue} bytes)${raise}`,
+      );
+    }
+  }
 }
 
 export const DEFAULT_WRITER_WAIT_MS = 10_000;
@@ -93,12 +131,14 @@ export async function readBoundedStdin(bounds: ReadBounds, stdin: NodeJS.Readabl
     if (size > bounds.maxBytes) throw tooLarge(bounds, size);
   }
   const chunks: Buffer[] = [];
+  const values = new ValueCounter(bounds);
   let total = 0;
   try {
     for await (const chunk of stdin) {
       const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       total += b.length;
       if (total > bounds.maxBytes) throw tooLarge(bounds);
+      values.add(b);
       chunks.push(b);
     }
   } catch (err) {
@@ -110,6 +150,7 @@ export async function readBoundedStdin(bounds: ReadBounds, stdin: NodeJS.Readabl
 
 async function readAll(fd: number, bounds: ReadBounds): Promise<string> {
   const chunks: Buffer[] = [];
+  const values = new ValueCounter(bounds);
   let total = 0;
   for (;;) {
     const buf = Buffer.allocUnsafe(CHUNK);
@@ -123,7 +164,9 @@ async function readAll(fd: number, bounds: ReadBounds): Promise<string> {
     total += n;
     // Files that grow while read, and devices such as /dev/zero, are caught here.
     if (total > bounds.maxBytes) throw tooLarge(bounds);
-    chunks.push(n === CHUNK ? buf : buf.subarray(0, n));
+    const chunk = n === CHUNK ? buf : buf.subarray(0, n);
+    values.add(chunk);
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks, total).toString('utf8');
 }
@@ -137,6 +180,7 @@ async function readFifo(fd: number, bounds: ReadBounds): Promise<string> {
   const wait = bounds.writerWaitMs ?? DEFAULT_WRITER_WAIT_MS;
   const deadline = Date.now() + wait;
   const chunks: Buffer[] = [];
+  const values = new ValueCounter(bounds);
   let total = 0;
   try {
     for (;;) {
@@ -145,6 +189,7 @@ async function readFifo(fd: number, bounds: ReadBounds): Promise<string> {
         const n = await readFd(fd, buf);
         if (n > 0) {
           chunks.push(buf.subarray(0, n));
+          values.add(chunks[0]);
           total = n;
           break;
         }
@@ -169,8 +214,13 @@ async function readFifo(fd: number, bounds: ReadBounds): Promise<string> {
     await new Promise<void>((resolve, reject) => {
       socket.on('data', (b: Buffer) => {
         total += b.length;
-        if (total > bounds.maxBytes) reject(tooLarge(bounds));
-        else chunks.push(b);
+        try {
+          if (total > bounds.maxBytes) throw tooLarge(bounds);
+          values.add(b);
+          chunks.push(b);
+        } catch (err) {
+          reject(err);
+        }
       });
       socket.once('end', () => resolve());
       socket.once('error', (err) => reject(unreadable(bounds.what, err)));
@@ -191,34 +241,6 @@ function unreadable(what: string, err: unknown): BoundedReadError {
   const e = err as NodeJS.ErrnoException;
   const reason = e?.code === 'ENOENT' ? 'no such file' : e?.code === 'EACCES' ? 'permission denied' : e?.code === 'EISDIR' ? 'is a directory' : err instanceof Error ? err.message : String(err);
   return new BoundedReadError('INPUT_UNREADABLE', `cannot read ${what}: ${reason}`);
-}
-
-/**
- * An upper bound on the number of YAML (or JSON) values in `text`, in one cheap pass: every value after the
- * first follows one of , : - ? [ { or a line break. Parsers spend 0.2-1.6 KB of memory per value, so a
- * file of `[1,1,1,...]` costs far more than its size suggests; this lets a reader refuse it up front.
- */
-export function yamlValueBound(text: string): number {
-  let n = 1;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 44 || c === 58 || c === 45 || c === 63 || c === 91 || c === 123 || c === 10) n++;
-  }
-  return n;
-}
-
-/**
- * Refuses text with more values than one per `bytesPerValue` bytes of the size limit (the limit's flag
- * raises both). Legitimate files have 7-14 bytes per value.
- */
-export function checkValueCount(text: string, bounds: ReadBounds, bytesPerValue: number): void {
-  const max = Math.floor(bounds.maxBytes / bytesPerValue);
-  if (yamlValueBound(text) <= max) return;
-  const raise = bounds.raiseWith ? `; raise it with ${bounds.raiseWith} SIZE` : '';
-  throw new BoundedReadError(
-    'INPUT_TOO_MANY_VALUES',
-    `${bounds.what} has more than ${max.toLocaleString('en-US')} values (the size limit of ${formatBytes(bounds.maxBytes)} allows one per ${bytesPerValue} bytes)${raise}`,
-  );
 }
 
 const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };

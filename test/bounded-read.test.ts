@@ -139,3 +139,18 @@ describe('sizes, quotes and capped lists', () => {
     expect(capLines(['a', 'b'], 10, 5)).toEqual(['a', 'b', '... and 3 more']);
   });
 });
+
+describe('value counting while reading (YAML/JSON inputs)', () => {
+  it('refuses more values than one per bytesPerValue of the limit, counted as the bytes arrive', async () => {
+    const p = join(dir, 'ones.json');
+    writeFileSync(p, `[${'1,'.repeat(600)}1]`);
+    const bounds = { maxBytes: 4096, what: 'ones.json', raiseWith: '--max-input-size', bytesPerValue: 8 };
+    const err = await refusal(readBoundedFile(p, bounds));
+    expect(err.code).toBe('INPUT_TOO_MANY_VALUES');
+    expect(err.message).toBe('ones.json has more than 512 values (the size limit of 4 KiB allows one per 8 bytes); raise it with --max-input-size SIZE');
+    const fine = join(dir, 'fine.json');
+    writeFileSync(fine, JSON.stringify({ kind: 'List', items: [{ kind: 'Service', metadata: { name: 'a-b-c' } }] }));
+    expect(await readBoundedFile(fine, bounds)).toContain('"a-b-c"');
+    await refusal(readBoundedStdin(bounds, Readable.from([Buffer.from(`[${'1,'.repeat(600)}1]`)])));
+  });
+});

@@ -9,7 +9,9 @@ import type { MetricsServer } from '../../metrics/index.ts';
 import { NftMasquerade, cidrFamily } from '../../nat/index.ts';
 import { FileStateStore } from '../../reconcile/index.ts';
 import type { StateStore } from '../../reconcile/index.ts';
+import { quote } from '../../bounded-read.ts';
 import { canonicalAddress } from '../../sources/kubernetes/address.ts';
+import { DEFAULT_NODE_PORT_RANGE, type NodePortRange, parseNodePortRange } from '../../sources/kubernetes/objects.ts';
 import type { KubernetesController } from '../../sources/kubernetes/controller.ts';
 import { HealthCheckServers } from '../../sources/kubernetes/health-check-server.ts';
 import { applySysctls, kubeProxySysctls } from '../../sources/kubernetes/sysctl.ts';
@@ -22,6 +24,7 @@ export interface ControllerFlags {
   kubeconfig?: string;
   nodeName?: string;
   nodeIp?: string;
+  nodePortRange: string;
   minSyncPeriod: string;
   syncPeriod: string;
   metricsAddress: string;
@@ -42,6 +45,7 @@ export const CONTROLLER_ENV: Readonly<Record<string, string>> = {
   kubeconfig: 'KUBECONFIG',
   'node-name': 'NODE_NAME',
   'node-ip': 'IPVS_MAGLEV_NODE_IP',
+  'node-port-range': 'IPVS_MAGLEV_NODE_PORT_RANGE',
   'min-sync-period': 'IPVS_MAGLEV_MIN_SYNC_PERIOD',
   'sync-period': 'IPVS_MAGLEV_SYNC_PERIOD',
   'metrics-address': 'IPVS_MAGLEV_METRICS_ADDRESS',
@@ -67,6 +71,11 @@ export function registerController(program: Command): void {
     .addOption(opt('--kubeconfig <file>', 'kubeconfig file (default: in-cluster config, else ~/.kube/config)', 'kubeconfig'))
     .addOption(opt('--node-name <name>', 'this node\'s name (the DaemonSet passes spec.nodeName)', 'node-name'))
     .addOption(opt('--node-ip <ips>', 'node addresses for node ports, comma separated (default: the Node\'s InternalIP/ExternalIP)', 'node-ip'))
+    .addOption(
+      opt('--node-port-range <min-max>', 'the cluster\'s node port range (the API server\'s --service-node-port-range): node ports outside it are refused', 'node-port-range').default(
+        `${DEFAULT_NODE_PORT_RANGE.min}-${DEFAULT_NODE_PORT_RANGE.max}`,
+      ),
+    )
     .addOption(opt('--min-sync-period <duration>', 'least time between two syncs (bursts coalesce)', 'min-sync-period').default('1s'))
     .addOption(opt('--sync-period <duration>', 'full resync period (drift repair, drains)', 'sync-period').default('30s'))
     .addOption(opt('--metrics-address <host:port>', '/metrics, /healthz, /readyz', 'metrics-address').default('127.0.0.1:9477'))
@@ -106,6 +115,7 @@ export function parseDuration(flag: string, text: string): number {
 export interface CheckedFlags {
   nodeName: string;
   nodeIPs: string[] | undefined;
+  nodePortRange: NodePortRange;
   minSyncMs: number;
   syncMs: number;
   clusterCIDRs: string[];
@@ -119,6 +129,8 @@ export function checkFlags(flags: ControllerFlags): CheckedFlags {
   const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
   const nodeIPs = list(flags.nodeIp);
   for (const ip of nodeIPs) if (!canonicalAddress(ip)) throw new FlagError(`--node-ip: ${JSON.stringify(ip)} is not an IP address`);
+  const nodePortRange = parseNodePortRange(flags.nodePortRange ?? `${DEFAULT_NODE_PORT_RANGE.min}-${DEFAULT_NODE_PORT_RANGE.max}`);
+  if (!nodePortRange) throw new FlagError(`--node-port-range: ${quote(flags.nodePortRange)} is not a port range such as 30000-32767`);
   const clusterCIDRs = list(flags.clusterCidr);
   for (const c of clusterCIDRs) {
     try {
@@ -142,7 +154,7 @@ export function checkFlags(flags: ControllerFlags): CheckedFlags {
   } catch (err) {
     throw new FlagError(`--metrics-address: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return { nodeName, nodeIPs: nodeIPs.length > 0 ? nodeIPs : undefined, minSyncMs, syncMs, clusterCIDRs, logLevel: flags.logLevel };
+  return { nodeName, nodeIPs: nodeIPs.length > 0 ? nodeIPs : undefined, nodePortRange, minSyncMs, syncMs, clusterCIDRs, logLevel: flags.logLevel };
 }
 
 // client-node is loaded only when the controller runs: importing it costs ~0.8 s of CPU (minutes under
@@ -196,6 +208,7 @@ export async function runController(flags: ControllerFlags, deps: ControllerDeps
       kubeConfig,
       nodeName: checked.nodeName,
       nodeIPs: checked.nodeIPs,
+      nodePortRange: checked.nodePortRange,
       ipvs: kernel.ipvs,
       vips: kernel.vips,
       store: deps.store ?? new FileStateStore(flags.stateDir),

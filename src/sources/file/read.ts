@@ -1,4 +1,4 @@
-import { type ReadBounds, checkValueCount, readBoundedFile } from '../../bounded-read.ts';
+import { readBoundedFile } from '../../bounded-read.ts';
 import { ConfigError } from './errors.ts';
 
 // Reading a configuration file: a regular file (no FIFO or device), within a size limit.
@@ -18,11 +18,14 @@ export interface ConfigReadOptions {
 
 /** The text of a configuration file, within the size limit; a ConfigError (CONFIG_UNREADABLE) otherwise. */
 export async function readConfigText(path: string, options: ConfigReadOptions = {}): Promise<string> {
-  const bounds: ReadBounds = { maxBytes: options.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES, what: 'the configuration', raiseWith: '--max-config-size', regularOnly: true };
   try {
-    const text = await readBoundedFile(path, bounds);
-    checkValueCount(text, bounds, CONFIG_BYTES_PER_VALUE);
-    return text;
+    return await readBoundedFile(path, {
+      maxBytes: options.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES,
+      what: 'the configuration',
+      raiseWith: '--max-config-size',
+      regularOnly: true,
+      bytesPerValue: CONFIG_BYTES_PER_VALUE,
+    });
   } catch (err) {
     throw new ConfigError('CONFIG_UNREADABLE', [{ file: path, line: 0, column: 0, path: '', message: err instanceof Error ? err.message : String(err) }]);
   }

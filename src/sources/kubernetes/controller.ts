@@ -11,7 +11,9 @@ import { ClusterState } from './cluster-state.ts';
 import type { HealthCheckServers } from './health-check-server.ts';
 import { ClusterWatch } from './informers.ts';
 import { KubernetesMetrics } from './metrics.ts';
+import type { NodePortRange } from './objects.ts';
 import type { Translation } from './translate.ts';
+import { type WarningRecorder, logWarnings } from './warnings.ts';
 
 // The Kubernetes controller: informers feed the cluster state; a coalescing sync loop (minimum
 // interval, periodic full resync) turns it into the desired state and hands it to the
@@ -27,6 +29,10 @@ export interface ControllerOptions {
   nodeName: string;
   /** Node addresses for node ports; default: our Node's InternalIP/ExternalIP. */
   nodeIPs?: readonly string[];
+  /** The cluster's node port range (the API server's --service-node-port-range); default 30000-32767. */
+  nodePortRange?: NodePortRange;
+  /** Where translation warnings go (default: log lines); an Event recorder can take their place. */
+  warnings?: WarningRecorder;
   ipvs: IpvsApi;
   vips?: VipApi;
   /** Ownership across restarts (FileStateStore in production). */
@@ -68,10 +74,12 @@ export class KubernetesController {
     this.opts = opts;
     const log = opts.logger;
     this.k8sMetrics = opts.metrics ? new KubernetesMetrics(opts.metrics.registry) : undefined;
+    const warnings = opts.warnings ?? logWarnings(log);
     this.state = new ClusterState({
       nodeName: opts.nodeName,
       nodeIPs: opts.nodeIPs,
-      onWarning: (w) => log.warn({ kind: w.kind, object: w.object, reason: w.reason }, `${w.kind} ${w.object}: ${w.message}`),
+      nodePortRange: opts.nodePortRange,
+      onWarning: (w) => warnings.record(w),
     });
     this.reconciler = new Reconciler({
       ...opts.planOptions,

@@ -13,6 +13,7 @@ import { waitFor } from './wait.ts';
 
 const base: ControllerFlags = {
   nodeName: 'node-a',
+  nodePortRange: '30000-32767',
   minSyncPeriod: '1s',
   syncPeriod: '30s',
   metricsAddress: '127.0.0.1:0',
@@ -171,7 +172,8 @@ describe('runController wiring (in-memory kernel)', () => {
     const ipvs = Object.assign(new MemoryIpvs(), { close() {} });
     const vips = Object.assign(new MemoryVips(), { close() {} });
     const status = runController(
-      { ...base, kubeconfig: join(dir, 'kubeconfig'), nodeIp: '192.168.0.10', sysctls: 'skip', minSyncPeriod: '50ms' },
+      // A free port for the health check is picked at random: let the node port range hold it.
+      { ...base, kubeconfig: join(dir, 'kubeconfig'), nodeIp: '192.168.0.10', sysctls: 'skip', minSyncPeriod: '50ms', nodePortRange: '20000-40001' },
       { openKernel: async () => ({ ipvs, vips }), store: new MemoryStateStore(), until },
     );
     const probe = async (port: number) => {
