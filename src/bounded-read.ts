@@ -12,10 +12,13 @@ export type BoundedReadErrorCode = 'INPUT_TOO_LARGE' | 'INPUT_TOO_MANY_VALUES' |
 
 export class BoundedReadError extends Error {
   readonly code: BoundedReadErrorCode;
-  constructor(code: BoundedReadErrorCode, message: string) {
+  /** The system error behind INPUT_UNREADABLE ("ENOENT", "EACCES", ...), when there was one. */
+  readonly errno: string | undefined;
+  constructor(code: BoundedReadErrorCode, message: string, errno?: string) {
     super(message);
     this.name = 'BoundedReadError';
     this.code = code;
+    this.errno = errno;
   }
 }
 
@@ -240,7 +243,7 @@ function tooLarge(bounds: ReadBounds, size?: number): BoundedReadError {
 function unreadable(what: string, err: unknown): BoundedReadError {
   const e = err as NodeJS.ErrnoException;
   const reason = e?.code === 'ENOENT' ? 'no such file' : e?.code === 'EACCES' ? 'permission denied' : e?.code === 'EISDIR' ? 'is a directory' : err instanceof Error ? err.message : String(err);
-  return new BoundedReadError('INPUT_UNREADABLE', `cannot read ${what}: ${reason}`);
+  return new BoundedReadError('INPUT_UNREADABLE', `cannot read ${what}: ${reason}`, typeof e?.code === 'string' ? e.code : undefined);
 }
 
 const UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
