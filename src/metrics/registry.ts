@@ -55,6 +55,7 @@ export class LbMetrics {
   private readonly syncDuration: Histogram<'mode'>;
   private readonly operations: Counter<'kind' | 'result'>;
   private readonly syncErrors: Counter<'code'>;
+  private readonly lastSyncErrors: Gauge<'code'>;
   private readonly syncs: Counter<'mode'>;
   private readonly services: Gauge;
   private readonly destinations: Gauge;
@@ -86,6 +87,12 @@ export class LbMetrics {
       registers,
     });
     this.syncErrors = new Counter({ name: `${PREFIX}sync_errors_total`, help: 'Errors reported by syncs, by code', labelNames: ['code'], registers });
+    this.lastSyncErrors = new Gauge({
+      name: `${PREFIX}last_sync_errors`,
+      help: 'Errors of the last sync, by code (STATE_FILE: the state file cannot be read or written, nothing is synced); no series when it had none',
+      labelNames: ['code'],
+      registers,
+    });
     this.services = new Gauge({ name: `${PREFIX}services`, help: 'Virtual services this instance manages in the kernel', registers });
     this.destinations = new Gauge({ name: `${PREFIX}destinations`, help: 'Destinations of the managed services in the kernel', registers });
     this.tableBuild = new Histogram({
@@ -127,6 +134,8 @@ export class LbMetrics {
       for (const [result, n] of Object.entries(byResult)) if (n > 0) this.operations.inc({ kind, result }, n);
     }
     for (const e of report.errors) this.syncErrors.inc({ code: e.code });
+    this.lastSyncErrors.reset();
+    for (const e of report.errors) this.lastSyncErrors.inc({ code: e.code });
     for (const m of report.flowMoves) {
       this.flowMove.set({ service: m.service, name: m.name }, m.changedFraction);
       this.flowMoveMinimum.set({ service: m.service, name: m.name }, m.minimumFraction);

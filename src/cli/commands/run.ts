@@ -10,7 +10,7 @@ import { buildKernelTable } from '../../maglev/index.ts';
 import { LbMetrics, startMetricsServer } from '../../metrics/index.ts';
 import type { MetricsServer, ServiceStats } from '../../metrics/index.ts';
 import type { DesiredState } from '../../model/index.ts';
-import { DEFAULT_MH_TABLE_SIZE, FileStateStore, Reconciler, SyncLoop, defaultFlowMoveEstimator } from '../../reconcile/index.ts';
+import { DEFAULT_MH_TABLE_SIZE, FileStateStore, Reconciler, StateFileHealth, SyncLoop, defaultFlowMoveEstimator } from '../../reconcile/index.ts';
 import type { FlowMoveEstimator, StateStore, SyncReport } from '../../reconcile/index.ts';
 import { ConfigError, formatIssue, watchConfig } from '../../sources/file/index.ts';
 import type { ConfigWatcher, LoadedConfig } from '../../sources/file/index.ts';
@@ -129,6 +129,7 @@ export class StandaloneLb {
   private drainTimer: NodeJS.Timeout | undefined;
   private ready = false;
   private lastError = 'first sync pending';
+  private readonly stateFile: StateFileHealth;
 
   constructor(opts: RunOptions, config: LoadedConfig, log: Logger, deps: StandaloneDeps = {}) {
     this.opts = opts;
@@ -137,6 +138,7 @@ export class StandaloneLb {
     this.log = log;
     this.metrics = new LbMetrics();
     this.health = new HealthMonitor({ onChange: (c) => this.onHealthChange(c) });
+    this.stateFile = new StateFileHealth(log);
   }
 
   /** The desired state now: the file's, with failed backends at weight 0 or left out. */
@@ -147,7 +149,9 @@ export class StandaloneLb {
   async start(): Promise<void> {
     const { opts, log } = this;
     // The metrics port first: failing on it must not leave a half-started controller behind.
-    this.server = await startMetricsServer(opts.metricsAddress, this.metrics.registry, () => ({ ready: this.ready, reason: this.lastError }));
+    this.server = await startMetricsServer(opts.metricsAddress, this.metrics.registry, () =>
+      this.stateFile.problem !== undefined ? { ready: false, reason: this.stateFile.problem } : { ready: this.ready, reason: this.lastError },
+    );
     const kernel = await (this.deps.openKernel ?? openKernel)(opts);
     this.ipvs = kernel.ipvs;
     this.vips = kernel.vips;
@@ -232,6 +236,7 @@ export class StandaloneLb {
 
   private onReport(r: SyncReport): void {
     this.metrics.recordSync(r);
+    this.stateFile.observe(r.errors);
     if (r.mode !== 'skipped') {
       this.ready = true;
       this.lastError = '';

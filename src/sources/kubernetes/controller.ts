@@ -5,6 +5,7 @@ import type { Readiness } from '../../metrics/index.ts';
 import type { MasqueradeInput, MasqueradeVip } from '../../nat/rules.ts';
 import type { MasqueradeResult } from '../../nat/nft.ts';
 import { Reconciler } from '../../reconcile/reconciler.ts';
+import { StateFileHealth } from '../../reconcile/store.ts';
 import { SyncLoop } from '../../reconcile/loop.ts';
 import type { Logger, PlanOptions, StateStore, SyncReport } from '../../reconcile/types.ts';
 import { ClusterState } from './cluster-state.ts';
@@ -69,11 +70,13 @@ export class KubernetesController {
   private lastError: string | undefined;
   private masqueradeFailing = false;
   private masqueradeApplied: Translation['state'] | undefined;
+  private readonly stateFile: StateFileHealth;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
     const log = opts.logger;
     this.k8sMetrics = opts.metrics ? new KubernetesMetrics(opts.metrics.registry) : undefined;
+    this.stateFile = new StateFileHealth(log);
     const warnings = opts.warnings ?? logWarnings(log);
     this.state = new ClusterState({
       nodeName: opts.nodeName,
@@ -139,6 +142,8 @@ export class KubernetesController {
 
   readiness(): Readiness {
     if (!this.watch.isSynced) return { ready: false, reason: 'informers have not listed yet' };
+    // Fail safe is not enough: a state file that blocks every sync must show, even after the first one.
+    if (this.stateFile.problem !== undefined) return { ready: false, reason: this.stateFile.problem };
     if (!this.firstSyncDone) return { ready: false, reason: this.lastError ?? 'first sync not done' };
     return { ready: true };
   }
@@ -156,6 +161,7 @@ export class KubernetesController {
     const desired = translation?.state;
     const report = full ? await this.reconciler.resync(desired) : await this.reconciler.sync(desired);
     this.opts.metrics?.recordSync(report);
+    this.stateFile.observe(report.errors);
     let ok = report.mode !== 'skipped' && report.errors.length === 0;
     if (ok && translation && this.opts.masquerade) ok = await this.applyMasquerade(translation, full);
     if (ready && this.opts.healthChecks) await this.opts.healthChecks.sync(this.state.healthChecks());
