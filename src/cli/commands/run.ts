@@ -235,7 +235,7 @@ export class StandaloneLb {
   }
 
   private onReport(r: SyncReport): void {
-    this.metrics.recordSync(r);
+    this.metrics.recordSync(r, (s) => this.reconciler?.owns(s) ?? true);
     this.stateFile.observe(r.errors);
     if (r.mode !== 'skipped') {
       this.ready = true;

@@ -160,7 +160,7 @@ export class KubernetesController {
     const times = this.state.takeTriggerTimes();
     const desired = translation?.state;
     const report = full ? await this.reconciler.resync(desired) : await this.reconciler.sync(desired);
-    this.opts.metrics?.recordSync(report);
+    this.opts.metrics?.recordSync(report, (s) => this.reconciler.owns(s));
     this.stateFile.observe(report.errors);
     let ok = report.mode !== 'skipped' && report.errors.length === 0;
     if (ok && translation && this.opts.masquerade) ok = await this.applyMasquerade(translation, full);
