@@ -4,7 +4,7 @@ import { type Command, Option } from 'commander';
 import { openIpvs, openVips } from '../../ipvs/index.ts';
 import type { IpvsApi, VipApi } from '../../ipvs/index.ts';
 import { LOG_LEVELS, createLogger, isLogLevel } from '../../log.ts';
-import { LbMetrics, parseListenAddress, startMetricsServer } from '../../metrics/index.ts';
+import { LbMetrics, exposureWarning, parseListenAddress, startMetricsServer } from '../../metrics/index.ts';
 import type { MetricsServer } from '../../metrics/index.ts';
 import { NftMasquerade, cidrFamily } from '../../nat/index.ts';
 import { FileStateStore } from '../../reconcile/index.ts';
@@ -201,6 +201,7 @@ export async function runController(flags: ControllerFlags, deps: ControllerDeps
   try {
     // The metrics port first: failing on it must not leave a half-started controller behind.
     server = await startMetricsServer(flags.metricsAddress, metrics.registry, () => controller?.readiness() ?? { ready: false, reason: 'starting' });
+    if (server.exposed) log.warn({ metrics: server.address }, exposureWarning(server));
     kernel = await (deps.openKernel ?? openKernel)(flags);
     if (flags.sysctls === 'set') await applySysctls(kubeProxySysctls({ kernelRelease: release(), strictArp: flags.strictArp }), log, flags.sysctlRoot);
     const { KubernetesController } = await import('../../sources/kubernetes/controller.ts');

@@ -7,7 +7,7 @@ import type { IpvsApi, VipApi } from '../../ipvs/index.ts';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.ts';
 import type { Logger } from '../../log.ts';
 import { buildKernelTable } from '../../maglev/index.ts';
-import { LbMetrics, startMetricsServer } from '../../metrics/index.ts';
+import { LbMetrics, exposureWarning, startMetricsServer } from '../../metrics/index.ts';
 import type { MetricsServer, ServiceStats } from '../../metrics/index.ts';
 import type { DesiredState } from '../../model/index.ts';
 import { DEFAULT_MH_TABLE_SIZE, FileStateStore, Reconciler, StateFileHealth, SyncLoop, defaultFlowMoveEstimator } from '../../reconcile/index.ts';
@@ -152,6 +152,7 @@ export class StandaloneLb {
     this.server = await startMetricsServer(opts.metricsAddress, this.metrics.registry, () =>
       this.stateFile.problem !== undefined ? { ready: false, reason: this.stateFile.problem } : { ready: this.ready, reason: this.lastError },
     );
+    if (this.server.exposed) log.warn({ metrics: this.server.address }, exposureWarning(this.server));
     const kernel = await (this.deps.openKernel ?? openKernel)(opts);
     this.ipvs = kernel.ipvs;
     this.vips = kernel.vips;
