@@ -22,6 +22,21 @@ const fresh = (): string => mkdtempSync(join(tmpdir(), 'state-'));
 const STATE = { services: ['tcp 10.0.0.9:80'], addresses: [], drains: [] };
 const stateText = (services: string[]) => `${JSON.stringify({ version: 1, services, addresses: [], drains: [] })}\n`;
 
+/** Polls /readyz until `until(status + body)` holds; returns that last answer. */
+async function readyz(port: number, until: (answer: string) => boolean, timeoutMs = 8000): Promise<string> {
+  let answer = '';
+  await waitFor(() => {
+    void fetch(`http://127.0.0.1:${port}/readyz`).then(
+      async (r) => {
+        answer = `${r.status} ${await r.text()}`;
+      },
+      () => {},
+    );
+    return until(answer);
+  }, timeoutMs);
+  return answer;
+}
+
 async function refused(store: FileStateStore): Promise<string> {
   const err = await store.load().catch((e: unknown) => e);
   expect(err).toBeInstanceOf(StateFileError);
@@ -202,16 +217,7 @@ describe('a bad state file is loud: log with the fix, metric, /readyz', () => {
         kubeconfig: join(dir, 'kubeconfig'),
       };
       const status = runController(flags, { openKernel: async () => ({ ipvs, vips }), until, logDestination });
-      let body = '';
-      await waitFor(() => {
-        void fetch(`http://127.0.0.1:${port}/readyz`).then(
-          async (r) => {
-            body = `${r.status} ${await r.text()}`;
-          },
-          () => {},
-        );
-        return body.includes('is not valid JSON');
-      }, 8000);
+      const body = await readyz(port, (a) => a.includes('is not valid JSON'));
       expect(body).toMatch(/^503 not ready: state file .*state\.json is not valid JSON .*; to start afresh, move it away: mv .*state\.json .*state\.json\.bad/);
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       expect(metrics).toMatch(/ipvs_maglev_last_sync_errors\{code="STATE_FILE"\} 1/);
@@ -224,16 +230,7 @@ describe('a bad state file is loud: log with the fix, metric, /readyz', () => {
       const { renameSync } = await import('node:fs');
       renameSync(join(stateDir, 'state.json'), join(stateDir, 'state.json.bad'));
       await waitFor(() => ipvs.snapshot().has('tcp 10.96.0.10:80'), 15_000);
-      let ready = 0;
-      await waitFor(() => {
-        void fetch(`http://127.0.0.1:${port}/readyz`).then(
-          (r) => {
-            ready = r.status;
-          },
-          () => {},
-        );
-        return ready === 200;
-      }, 8000);
+      await readyz(port, (a) => a.startsWith('200'));
       expect(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()).not.toContain('ipvs_maglev_last_sync_errors{');
       stop();
       expect(await status).toBe(0);
@@ -258,16 +255,7 @@ describe('a bad state file is loud: log with the fix, metric, /readyz', () => {
     );
     await lb.start();
     try {
-      let body = '';
-      await waitFor(() => {
-        void fetch(`http://127.0.0.1:${port}/readyz`).then(
-          async (r) => {
-            body = `${r.status} ${await r.text()}`;
-          },
-          () => {},
-        );
-        return body.startsWith('503') && body.includes('chmod 700');
-      }, 8000);
+      const body = await readyz(port, (a) => a.startsWith('503') && a.includes('chmod 700'));
       expect(body).toBe(`503 not ready: state directory ${stateDir} is writable by others (mode 0777): anyone could replace the state file; chmod 700 ${stateDir}\n`);
       expect(ipvs.snapshot().size).toBe(0);
     } finally {

@@ -5,21 +5,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { probeHttp } from '../../../src/health/probe.ts';
 import { ConfigError, MAX_ISSUES, loadConfigFile, parseConfig } from '../../../src/sources/file/index.ts';
+import { errorOf } from './bad-input.ts';
 
 // Bounded work for every configuration file: size and value-count limits (small here), capped problem
 // lists, bounded quotes of bad values, no FIFO hangs, and values the HTTP prober would refuse at run time.
 
 const dir = mkdtempSync(join(tmpdir(), 'cfg-bounds-'));
-
-function configError(yaml: string): ConfigError {
-  try {
-    parseConfig(yaml, 'lb.yaml');
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 async function loadError(path: string, maxBytes?: number): Promise<ConfigError> {
   const err = await loadConfigFile(path, { maxBytes }).then(
@@ -50,7 +41,7 @@ describe('configuration file bounds', () => {
   });
 
   it('keeps at most MAX_ISSUES problems, counts the rest and lists a few in the message', () => {
-    const err = configError(`services: [${'1,'.repeat(2999)}1]\n`);
+    const err = errorOf(`services: [${'1,'.repeat(2999)}1]\n`);
     expect(err.total).toBe(3000);
     expect(err.issues).toHaveLength(MAX_ISSUES);
     expect(err.message.split('\n')).toHaveLength(22); // head, 20 problems, "... and N more"
@@ -60,7 +51,7 @@ describe('configuration file bounds', () => {
 
   it('quotes a bounded slice of a huge bad value', () => {
     const name = 'x'.repeat(1_000_000);
-    const err = configError(`services:\n  - name: web\n    address: ${name}\n    port: 80\n    destinations: []\n  - name: ${name}\n    address: 192.0.2.2\n    port: 80\n    destinations: []\n  - {name: w2, address: 192.0.2.3, port: 80, destinations: [], ${name}: 1}\n`);
+    const err = errorOf(`services:\n  - name: web\n    address: ${name}\n    port: 80\n    destinations: []\n  - name: ${name}\n    address: 192.0.2.2\n    port: 80\n    destinations: []\n  - {name: w2, address: 192.0.2.3, port: 80, destinations: [], ${name}: 1}\n`);
     expect(err.message.length).toBeLessThan(1500);
     expect(err.message).toContain(`services[web].address: "${'x'.repeat(64)}"... (999936 more characters) is not an IPv4 or IPv6 address`);
     expect(err.message).toContain('(999936 more characters) is not valid: letters, digits');
@@ -97,14 +88,14 @@ describe('HTTP health checks: values every probe would fail on are refused when 
     ['bad port', 'host: "example.com:99999"', 'the port must be 1-65535'],
     ['bad bracket', 'host: "[nope]:80"', 'an IPv6 address in brackets must be a valid address'],
   ])('host with %s', (_name, field, message) => {
-    const err = configError(web(field));
+    const err = errorOf(web(field));
     expect(err.issues[0].path).toBe('services[web].healthCheck.host');
     expect(err.issues[0].message).toContain('is not a valid Host header');
     expect(err.issues[0].message).toContain(message);
   });
 
   it('a path with a control character', () => {
-    const err = configError(web('path: "/health\\0z"'));
+    const err = errorOf(web('path: "/health\\0z"'));
     expect(err.issues[0].path).toBe('services[web].healthCheck.path');
   });
 
