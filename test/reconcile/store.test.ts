@@ -109,11 +109,15 @@ describe('FileStateStore: what it trusts', () => {
 });
 
 describe('FileStateStore: how it writes', () => {
-  it('creates the file with mode 0600, replacing a stale 0666 one, and leaves no temp file', async () => {
+  it('creates the file with mode 0600, whatever stale files lie there, and leaves no temp file', async () => {
     const dir = fresh();
     const path = join(dir, 'state.json');
     writeFileSync(path, stateText([]));
     chmodSync(path, 0o666);
+    // A temp file left by a crash under the old predictable name, 0666: opened with 'w' it kept its mode.
+    const stale = join(dir, `state.json.${process.pid}.tmp`);
+    writeFileSync(stale, '');
+    chmodSync(stale, 0o666);
     const old = process.umask(0); // even with no umask at all
     try {
       await new FileStateStore(dir).save(STATE);
@@ -121,7 +125,7 @@ describe('FileStateStore: how it writes', () => {
       process.umask(old);
     }
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(readdirSync(dir)).toEqual(['state.json']);
+    expect(readdirSync(dir).sort()).toEqual(['state.json', `state.json.${process.pid}.tmp`]); // ours left no temp file
     expect(await new FileStateStore(dir).load()).toEqual(STATE);
   });
 
