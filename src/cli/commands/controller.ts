@@ -1,4 +1,5 @@
 import { release } from 'node:os';
+import { dirname } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Command, Option } from 'commander';
 import { openIpvs, openVips } from '../../ipvs/index.ts';
@@ -9,7 +10,7 @@ import type { MetricsServer } from '../../metrics/index.ts';
 import { NftMasquerade, cidrFamily } from '../../nat/index.ts';
 import { FileStateStore } from '../../reconcile/index.ts';
 import type { StateStore } from '../../reconcile/index.ts';
-import { quote } from '../../bounded-read.ts';
+import { quote, readBoundedFile } from '../../bounded-read.ts';
 import { canonicalAddress } from '../../sources/kubernetes/address.ts';
 import { DEFAULT_NODE_PORT_RANGE, type NodePortRange, parseNodePortRange } from '../../sources/kubernetes/objects.ts';
 import type { KubernetesController } from '../../sources/kubernetes/controller.ts';
@@ -157,14 +158,19 @@ export function checkFlags(flags: ControllerFlags): CheckedFlags {
   return { nodeName, nodeIPs: nodeIPs.length > 0 ? nodeIPs : undefined, nodePortRange, minSyncMs, syncMs, clusterCIDRs, logLevel: flags.logLevel };
 }
 
+const MAX_KUBECONFIG_BYTES = 4 * 1024 * 1024;
+
 // client-node is loaded only when the controller runs: importing it costs ~0.8 s of CPU (minutes under
 // the test VM's emulation), which every other command would otherwise pay at start.
 export async function loadKubeConfig(file: string | undefined): Promise<KubeConfig> {
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   try {
-    if (file) kc.loadFromFile(file);
-    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    if (file) {
+      // As loadFromFile, but bounded: a kubeconfig with its certificates inline is tens of KB.
+      kc.loadFromString(await readBoundedFile(file, { maxBytes: MAX_KUBECONFIG_BYTES, what: file, regularOnly: true }));
+      kc.makePathsAbsolute(dirname(file));
+    } else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
     else kc.loadFromDefault();
   } catch (err) {
     throw new FlagError(`cannot load the Kubernetes client configuration${file ? ` from ${file}` : ''}: ${err instanceof Error ? err.message : String(err)}`);

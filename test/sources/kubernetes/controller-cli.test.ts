@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ControllerFlags, checkFlags, parseDuration, runController } from '../../../src/cli/commands/controller.ts';
+import { type ControllerFlags, checkFlags, loadKubeConfig, parseDuration, runController } from '../../../src/cli/commands/controller.ts';
 import { MemoryStateStore } from '../../../src/reconcile/store.ts';
 import { FakeApiServer } from '../../support/fake-apiserver.ts';
 import { MemoryIpvs, MemoryVips } from '../../support/memory-ipvs.ts';
@@ -64,6 +64,17 @@ describe('ipvs-maglev controller flags', () => {
     [{ healthCheckAddress: 'all' }, '--health-check-address: "all" is not an IP address or "none"'],
   ])('refuses %j', (over, message) => {
     expect(() => checkFlags({ ...base, ...over })).toThrow(message);
+  });
+
+  it('reads --kubeconfig bounded: a device or FIFO is refused at once, relative certificate paths still resolve', async () => {
+    await expect(loadKubeConfig('/dev/zero')).rejects.toThrow('cannot load the Kubernetes client configuration from /dev/zero: /dev/zero is not a regular file');
+    const dir = mkdtempSync(join(tmpdir(), 'kc-'));
+    writeFileSync(
+      join(dir, 'config'),
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:6443", certificate-authority: ca.crt}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n',
+    );
+    const kc = await loadKubeConfig(join(dir, 'config'));
+    expect(kc.getCurrentCluster()?.caFile).toBe(join(dir, 'ca.crt'));
   });
 
   it('accepts a full set, reading lists', () => {
