@@ -1,5 +1,6 @@
 // Health checks: probes, the monitor that runs them, and how their verdicts shape the desired state.
 export { applyHealth, healthTargetId } from './apply.ts';
+export { HTTP_PATH, hostHeaderProblem } from './host.ts';
 export { HealthMonitor, defaultProber } from './monitor.ts';
 export type { HealthChange, HealthMonitorOptions, Prober, TargetStatus } from './monitor.ts';
 export { probeHttp, probeTcp } from './probe.ts';

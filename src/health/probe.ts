@@ -49,14 +49,21 @@ export function probeHttp(address: string, port: number, opts: HttpProbeOptions,
       req.destroy();
       resolve(result);
     };
-    const req = request({
-      host: address,
-      port,
-      path: opts.path,
-      method: 'GET',
-      agent: false,
-      headers: { host: opts.host ?? (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`), 'user-agent': 'ipvs-maglev-health', connection: 'close' },
-    });
+    let req: ReturnType<typeof request>;
+    try {
+      req = request({
+        host: address,
+        port,
+        path: opts.path,
+        method: 'GET',
+        agent: false,
+        headers: { host: opts.host ?? (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`), 'user-agent': 'ipvs-maglev-health', connection: 'close' },
+      });
+    } catch (err) {
+      // A path or Host header the HTTP client refuses (the configuration reader refuses them first).
+      resolve({ ok: false, reason: `cannot send the HTTP request: ${err instanceof Error ? err.message : String(err)}` });
+      return;
+    }
     // One deadline for the whole exchange (connect + headers), not per socket event.
     const timer = setTimeout(() => late(() => done({ ok: false, reason: `no HTTP answer within ${timeoutMs} ms` })), timeoutMs);
     req.on('response', (res) => {

@@ -164,3 +164,45 @@ export function prefixToNetmask(prefix: number): string {
   const v = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
 }
+
+const IPV4_TEXT = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** Addresses that are never a Service's or an endpoint's own: refused wherever a source supplies one. */
+export type SpecialAddressKind = 'unspecified' | 'loopback' | 'link-local' | 'multicast' | 'broadcast';
+
+/**
+ * What is special about an address (as Kubernetes' ValidateEndpointIP, plus all multicast and the IPv4
+ * broadcast address), or undefined for an ordinary unicast address or text that is not an address.
+ * IPv4-mapped IPv6 (::ffff:a.b.c.d) is judged by its IPv4 address.
+ */
+export function specialAddressKind(text: string): SpecialAddressKind | undefined {
+  if (!text.includes(':')) {
+    // IPv4 (the common case, once per endpoint): the first two octets decide, without building bytes.
+    const d1 = text.indexOf('.');
+    const d2 = text.indexOf('.', d1 + 1);
+    if (!IPV4_TEXT.test(text)) return undefined;
+    return ipv4Kind(Number(text.slice(0, d1)), Number(text.slice(d1 + 1, d2)), text === '255.255.255.255');
+  }
+  let parsed: ParsedAddress;
+  try {
+    parsed = parseAddress(text);
+  } catch {
+    return undefined;
+  }
+  const b = parsed.bytes;
+  if (b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return ipv4Kind(b[12], b[13], b[12] === 255 && b[13] === 255 && b[14] === 255 && b[15] === 255);
+  if (b.every((x) => x === 0)) return 'unspecified';
+  if (b.subarray(0, 15).every((x) => x === 0) && b[15] === 1) return 'loopback';
+  if (b[0] === 0xfe && (b[1] & 0xc0) === 0x80) return 'link-local';
+  if (b[0] === 0xff) return 'multicast';
+  return undefined;
+}
+
+function ipv4Kind(a: number, b: number, broadcast: boolean): SpecialAddressKind | undefined {
+  if (a === 0) return 'unspecified'; // 0.0.0.0/8: "this network", never a destination
+  if (a === 127) return 'loopback';
+  if (a === 169 && b === 254) return 'link-local';
+  if (a >= 224 && a <= 239) return 'multicast';
+  if (broadcast) return 'broadcast';
+  return undefined;
+}

@@ -55,12 +55,13 @@ export class LbMetrics {
   private readonly syncDuration: Histogram<'mode'>;
   private readonly operations: Counter<'kind' | 'result'>;
   private readonly syncErrors: Counter<'code'>;
+  private readonly lastSyncErrors: Gauge<'code'>;
   private readonly syncs: Counter<'mode'>;
   private readonly services: Gauge;
   private readonly destinations: Gauge;
   private readonly tableBuild: Histogram;
-  private readonly flowMove: Gauge<'service' | 'name'>;
-  private readonly flowMoveMinimum: Gauge<'service' | 'name'>;
+  /** The last flow move per service (by service key), until the service goes: the gauges render it. */
+  private readonly flowMoves = new Map<string, { name: string; changed: number; minimum: number }>();
   private readonly configReloads: Counter<'result'>;
   private readonly lastSync: Gauge;
   private sources: MetricsSources;
@@ -86,6 +87,12 @@ export class LbMetrics {
       registers,
     });
     this.syncErrors = new Counter({ name: `${PREFIX}sync_errors_total`, help: 'Errors reported by syncs, by code', labelNames: ['code'], registers });
+    this.lastSyncErrors = new Gauge({
+      name: `${PREFIX}last_sync_errors`,
+      help: 'Errors of the last sync, by code (STATE_FILE: the state file cannot be read or written, nothing is synced); no series when it had none',
+      labelNames: ['code'],
+      registers,
+    });
     this.services = new Gauge({ name: `${PREFIX}services`, help: 'Virtual services this instance manages in the kernel', registers });
     this.destinations = new Gauge({ name: `${PREFIX}destinations`, help: 'Destinations of the managed services in the kernel', registers });
     this.tableBuild = new Histogram({
@@ -94,17 +101,27 @@ export class LbMetrics {
       buckets: [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1],
       registers,
     });
-    this.flowMove = new Gauge({
+    // Rendered from the map at scrape time, so a series goes when its service goes (or is renamed).
+    const moves = this.flowMoves;
+    new Gauge({
       name: `${PREFIX}flow_move_share`,
       help: 'Share of flows the last planned change of an mh service moved (0..1)',
       labelNames: ['service', 'name'],
       registers,
+      collect() {
+        this.reset();
+        for (const [service, m] of moves) this.set({ service, name: m.name }, m.changed);
+      },
     });
-    this.flowMoveMinimum = new Gauge({
+    new Gauge({
       name: `${PREFIX}flow_move_minimum_share`,
       help: 'Least share of flows any consistent hash had to move for that same change (0..1)',
       labelNames: ['service', 'name'],
       registers,
+      collect() {
+        this.reset();
+        for (const [service, m] of moves) this.set({ service, name: m.name }, m.minimum);
+      },
     });
     this.configReloads = new Counter({ name: `${PREFIX}config_reloads_total`, help: 'Configuration reloads, by result (applied, rejected)', labelNames: ['result'], registers });
     this.lastSync = new Gauge({ name: `${PREFIX}last_sync_timestamp_seconds`, help: 'Unix time of the last sync that read the kernel', registers });
@@ -115,7 +132,11 @@ export class LbMetrics {
     this.sources = sources;
   }
 
-  recordSync(report: SyncOutcome): void {
+  /**
+   * Takes a sync's results. `owns` says which services still exist (are this instance's): the flow-move
+   * series of the others are dropped, so per-service series do not pile up as services come and go.
+   */
+  recordSync(report: SyncOutcome, owns?: (service: string) => boolean): void {
     this.syncs.inc({ mode: report.mode });
     if (report.mode !== 'skipped') {
       this.syncDuration.observe({ mode: report.mode }, report.durationMs / 1000);
@@ -127,10 +148,10 @@ export class LbMetrics {
       for (const [result, n] of Object.entries(byResult)) if (n > 0) this.operations.inc({ kind, result }, n);
     }
     for (const e of report.errors) this.syncErrors.inc({ code: e.code });
-    for (const m of report.flowMoves) {
-      this.flowMove.set({ service: m.service, name: m.name }, m.changedFraction);
-      this.flowMoveMinimum.set({ service: m.service, name: m.name }, m.minimumFraction);
-    }
+    this.lastSyncErrors.reset();
+    for (const e of report.errors) this.lastSyncErrors.inc({ code: e.code });
+    for (const m of report.flowMoves) this.flowMoves.set(m.service, { name: m.name, changed: m.changedFraction, minimum: m.minimumFraction });
+    if (owns && report.mode !== 'skipped') for (const service of this.flowMoves.keys()) if (!owns(service)) this.flowMoves.delete(service);
   }
 
   observeTableBuild(seconds: number): void {

@@ -1,9 +1,10 @@
-import { createServer } from 'node:http';
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import { type HttpLimits, createLimitedServer } from '../http-limits.ts';
 
 // The HTTP endpoints: /metrics (Prometheus text), /healthz (the process is alive and its event loop
-// turns), /readyz (the first sync succeeded and the configuration is loaded).
+// turns), /readyz (the first sync succeeded and the configuration is loaded). Capped connections, header
+// and idle times (../http-limits.ts): whoever can reach the port cannot hold it.
 
 export interface Readiness {
   ready: boolean;
@@ -14,7 +15,14 @@ export interface Readiness {
 export interface MetricsServer {
   /** The address actually bound ("127.0.0.1:9477"; port resolved when 0 was asked). */
   address: string;
+  /** Bound beyond loopback: anyone who can reach it reads every service name and flow share. */
+  exposed: boolean;
   close(): Promise<void>;
+}
+
+/** The line to log when metrics listen beyond loopback (an explicit choice: the default is 127.0.0.1). */
+export function exposureWarning(server: MetricsServer): string {
+  return `metrics listen on ${server.address}, beyond loopback: anyone who can reach it reads every service name, backend and flow share; the default is 127.0.0.1:9477`;
 }
 
 export class AddressError extends Error {
@@ -34,9 +42,9 @@ export function parseListenAddress(text: string): { host: string; port: number }
   return { host: host === '' ? '::' : host, port };
 }
 
-export async function startMetricsServer(listen: string, registry: Registry, readiness: () => Readiness): Promise<MetricsServer> {
+export async function startMetricsServer(listen: string, registry: Registry, readiness: () => Readiness, limits: Partial<HttpLimits> = {}): Promise<MetricsServer> {
   const { host, port } = parseListenAddress(listen);
-  const server: Server = createServer((req, res) => {
+  const server: Server = createLimitedServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -59,7 +67,7 @@ export async function startMetricsServer(listen: string, registry: Registry, rea
       return;
     }
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /healthz or /readyz\n');
-  });
+  }, limits);
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new AddressError(`cannot listen on ${listen} for metrics: ${err.code === 'EADDRINUSE' ? 'address already in use' : err.message}`)),
@@ -68,8 +76,10 @@ export async function startMetricsServer(listen: string, registry: Registry, rea
   });
   const bound = server.address();
   const address = bound !== null && typeof bound === 'object' ? (bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`) : listen;
+  const boundHost = bound !== null && typeof bound === 'object' ? bound.address : host;
   return {
     address,
+    exposed: !(boundHost === 'localhost' || boundHost === '::1' || boundHost.startsWith('127.')),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,3 +1,4 @@
+import { addressFamily } from '../ipvs/address.ts';
 import type { Family, Protocol } from '../ipvs/types.ts';
 
 // The masquerade (SNAT) rules a Service data path needs next to IPVS, as nftables text for
@@ -64,7 +65,7 @@ const SETS: readonly SetDef[] = [
 export class CidrError extends Error {
   readonly code = 'INVALID_CIDR';
   constructor(raw: string) {
-    super(`--cluster-cidr: ${JSON.stringify(raw)} is not a CIDR such as 10.244.0.0/16 or fd00:10:244::/56`);
+    super(`--cluster-cidr: ${JSON.stringify(raw.slice(0, 64))} is not a CIDR such as 10.244.0.0/16 or fd00:10:244::/56`);
     this.name = 'CidrError';
   }
 }
@@ -72,11 +73,10 @@ export class CidrError extends Error {
 export function cidrFamily(raw: string): Family {
   const m = /^([0-9a-fA-F:.]+)\/(\d{1,3})$/.exec(raw.trim());
   if (!m) throw new CidrError(raw);
-  const v6 = m[1].includes(':');
-  const bits = Number(m[2]);
-  const ok = v6 ? bits <= 128 : /^\d{1,3}(\.\d{1,3}){3}$/.test(m[1]) && m[1].split('.').every((o) => Number(o) <= 255) && bits <= 32;
-  if (!ok) throw new CidrError(raw);
-  return v6 ? 'inet6' : 'inet';
+  // The address must parse as one ("::::::/64" is not), and the prefix fit its family.
+  const family = addressFamily(m[1]);
+  if (family === undefined || Number(m[2]) > (family === 'inet' ? 32 : 128)) throw new CidrError(raw);
+  return family;
 }
 
 /** What the sets should hold for this input. */

@@ -26,7 +26,7 @@ export { DEFAULT_DELETE_AT_ONCE, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MH_TABLE_SIZE
 export type { PlanScope } from './plan.ts';
 export { Reconciler } from './reconciler.ts';
 export type { ReconcilerOptions } from './reconciler.ts';
-export { FileStateStore, MemoryStateStore, StateFileError } from './store.ts';
+export { FileStateStore, MemoryStateStore, STATE_FILE_ERROR, StateFileError, StateFileHealth } from './store.ts';
 export { OPERATION_KINDS } from './types.ts';
 export type {
   ActualService,

@@ -126,6 +126,11 @@ export class Reconciler {
     return [...this.ownedServices].sort();
   }
 
+  /** Whether this instance owns the service (a key string as in owned()); O(1). */
+  owns(service: string): boolean {
+    return this.ownedServices.has(service);
+  }
+
   /** Destinations currently draining. */
   draining(): DrainRecord[] {
     return [...this.drains.values()];

@@ -163,3 +163,98 @@ describe('applyRestore', () => {
     expect(err2.message).toMatch(/ROLLBACK INCOMPLETE: 1 undo operation\(s\) failed/);
   });
 });
+
+// Failure injection for the gaps of "all or nothing": a batch that fails as a whole after some of its writes
+// landed, undo operations that fail, and -Z, which cannot be undone.
+class FlakyIpvs extends FakeIpvs {
+  /** Writes that go through before the next batch throws (a dying socket), once. */
+  dieAfter: number | undefined;
+  readFails = false;
+  override async batch(ops: readonly IpvsOperation[]): Promise<BatchResult> {
+    if (this.dieAfter !== undefined) {
+      const n = this.dieAfter;
+      this.dieAfter = undefined;
+      await super.batch(ops.slice(0, n));
+      throw new Error('netlink socket: connection reset');
+    }
+    return super.batch(ops);
+  }
+  async readTable(): Promise<ServiceWithDestinations[]> {
+    if (this.readFails) throw new Error('netlink socket: connection reset');
+    return structuredClone(this.entries());
+  }
+}
+
+async function restoreWithTable(fake: FlakyIpvs, text: string): Promise<number> {
+  const before = structuredClone(fake.entries());
+  return applyRestore(fake, planRestore(parseRestore(text), fake.entries(), fake.timeouts), before);
+}
+
+const CHANGES = ['-A -t 10.4.4.4:80 -s rr', '-a -t 10.4.4.4:80 -r 10.1.0.1 -m', '-D -u 10.0.0.1:53', '-e -t 10.0.0.1:80 -r 10.1.0.2:80 -m -w 7', '--set 1 2 3', '-A -t 10.5.5.5:80 -s rr'].join('\n');
+
+describe('applyRestore: failures whose effect is unknown', () => {
+  it('a batch that dies part-way is rolled back by comparing the table with its state before', async () => {
+    const fake = new FlakyIpvs(BASE);
+    const before = formatSave(fake.entries());
+    fake.dieAfter = 3; // three writes of the batch land, then the socket dies
+    const err = (await restoreWithTable(fake, CHANGES).catch((e: unknown) => e)) as RestoreApplyError;
+    expect(err).toBeInstanceOf(RestoreApplyError);
+    expect(err.rollbackFailures).toBe(0);
+    expect(err.message).toMatch(/^line 1: the kernel connection failed: netlink socket: connection reset; nothing applied \(the table was put back by comparison: 3 write\(s\) after reading the table back\)$/);
+    expect(formatSave(fake.entries())).toBe(before);
+  });
+
+  it('when the table cannot be read back either, it says the table may be partly changed', async () => {
+    const fake = new FlakyIpvs(BASE);
+    fake.dieAfter = 2;
+    fake.readFails = true;
+    const err = (await restoreWithTable(fake, CHANGES).catch((e: unknown) => e)) as RestoreApplyError;
+    expect(err.rollbackFailures).toBe(-1);
+    expect(err.message).toContain('the table may be partly changed (the table could not be read back or repaired: netlink socket: connection reset): check it with ipvs-maglev list');
+  });
+
+  it('a later batch dying undoes the timeouts set before it too', async () => {
+    const fake = new FlakyIpvs(BASE);
+    const text = '--set 1 2 3\n-A -t 10.4.4.4:80 -s rr\n-a -t 10.4.4.4:80 -r 10.1.0.1 -m\n';
+    fake.dieAfter = 1;
+    await expect(restoreWithTable(fake, text)).rejects.toThrow(/nothing applied \(the table was put back by comparison/);
+    expect(fake.timeouts).toEqual({ tcp: 900, tcpFin: 120, udp: 300 });
+    expect(formatSave(fake.entries())).toBe(formatSave(new FakeIpvs(BASE).entries()));
+  });
+
+  it('an undo that fails is repaired by comparison', async () => {
+    const fake = new FlakyIpvs(BASE);
+    const before = formatSave(fake.entries());
+    let refusedUndo = false;
+    // The new service is refused; the undo of the edited destination (an update) is refused once.
+    fake.refuse = (op) => {
+      if (op.op === 'addService' && op.service.kind === 'addr' && op.service.address === '10.5.5.5') return true;
+      if (op.op === 'updateDestination' && op.config.weight === 2 && !refusedUndo) {
+        refusedUndo = true;
+        return true;
+      }
+      return false;
+    };
+    const err = (await restoreWithTable(fake, CHANGES).catch((e: unknown) => e)) as RestoreApplyError;
+    expect(err.line).toBe(6);
+    expect(err.rollbackFailures).toBe(0);
+    expect(err.message).toMatch(/nothing applied \(1 undo operation\(s\) failed, first: refused by the test; the table was put back by comparison: 1 write\(s\) after reading the table back\)/);
+    fake.refuse = undefined;
+    expect(formatSave(fake.entries())).toBe(before);
+  });
+});
+
+describe('applyRestore: -Z cannot be undone, so it runs last', () => {
+  it('a restore that rolls back has zeroed nothing', async () => {
+    const fake = new FakeIpvs(BASE);
+    fake.refuse = (op) => op.op === 'addService';
+    await expect(restore(fake, '-Z\n-Z -t 10.0.0.1:80\n-A -t 10.7.7.7:80 -s rr\n')).rejects.toThrow(/line 3: .*nothing applied/);
+    expect(fake.zeroed).toEqual([]);
+  });
+
+  it('zero steps come after every write, and a service deleted later in the file is not zeroed', () => {
+    const fake = new FakeIpvs(BASE);
+    const steps = planRestore(parseRestore('-Z -t 10.0.0.1:80\n-Z -u 10.0.0.1:53\n-D -u 10.0.0.1:53\n-A -t 10.8.8.8:80 -s rr\n'), fake.entries(), fake.timeouts);
+    expect(steps.map((s) => (s.kind === 'write' ? s.op.op : `${s.kind} line ${s.line}`))).toEqual(['deleteService', 'addService', 'zero line 1']);
+  });
+});

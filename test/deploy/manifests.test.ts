@@ -5,6 +5,7 @@ import { ConfigMap, Namespace, ServiceAccount } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { CONTROLLER_ENV, checkFlags } from '../../src/cli/commands/controller.ts';
+import { kubeProxySysctls } from '../../src/sources/kubernetes/sysctl.ts';
 
 // The manifests in deploy/ checked against the Kubernetes API schemas (kubernetes-models'
 // JSON-schema validation), plus the properties the issue asks of them.
@@ -79,11 +80,52 @@ describe('deploy/ manifests', () => {
   it('DaemonSet: liveness on /healthz and readiness on /readyz on the metrics port', () => {
     const [c] = daemonSet.spec.template.spec.containers;
     expect(c.ports).toContainEqual(expect.objectContaining({ name: 'metrics', containerPort: 9477 }));
-    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
-    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+    // On loopback: the host network is shared, and /metrics names every namespace's services.
+    expect(c.livenessProbe.httpGet).toEqual({ host: '127.0.0.1', path: '/healthz', port: 'metrics' });
+    expect(c.readinessProbe.httpGet).toEqual({ host: '127.0.0.1', path: '/readyz', port: 'metrics' });
     const cm = byKind('ConfigMap')[0] as unknown as { data: Record<string, string> };
-    expect(cm.data.IPVS_MAGLEV_METRICS_ADDRESS).toBe('0.0.0.0:9477');
+    expect(cm.data.IPVS_MAGLEV_METRICS_ADDRESS).toBe('127.0.0.1:9477');
     expect(c.envFrom).toEqual([{ configMapRef: { name: 'ipvs-maglev' } }]);
+    // Nothing invites a scraper to a port it cannot reach.
+    expect(daemonSet.spec.template.metadata.annotations?.['prometheus.io/scrape']).toBeUndefined();
+    expect(c.ports.every((p: { hostPort?: number }) => p.hostPort === undefined)).toBe(true);
+  });
+
+  it('DaemonSet: only the host\'s /proc/sys/net is mounted, where the sysctl root expects it, and it covers every sysctl set', () => {
+    const pod = daemonSet.spec.template.spec;
+    const hostPaths = pod.volumes.filter((v: { hostPath?: unknown }) => v.hostPath).map((v: { name: string; hostPath: { path: string } }) => [v.name, v.hostPath.path]);
+    expect(hostPaths.map(([, path]: string[]) => path).sort()).toEqual(['/lib/modules', '/proc/sys/net', '/var/lib/ipvs-maglev']);
+    const cm = byKind('ConfigMap')[0] as unknown as { data: Record<string, string> };
+    const [c] = pod.containers;
+    const procMount = c.volumeMounts.find((m: { name: string }) => m.name === hostPaths.find(([, path]: string[]) => path === '/proc/sys/net')[0]);
+    expect(procMount.mountPath).toBe(`${cm.data.IPVS_MAGLEV_SYSCTL_ROOT}/net`);
+    expect(procMount.readOnly ?? false).toBe(false);
+    for (const s of kubeProxySysctls({ kernelRelease: '5.4.0', strictArp: true })) expect(s.key.startsWith('net/'), s.key).toBe(true);
+  });
+
+  it('DaemonSet: seccomp RuntimeDefault, read-only root filesystems, no privilege escalation, in every container', () => {
+    const pod = daemonSet.spec.template.spec;
+    expect(pod.securityContext.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+    for (const c of [...pod.initContainers, ...pod.containers]) {
+      expect(c.securityContext.readOnlyRootFilesystem, c.name).toBe(true);
+      expect(c.securityContext.allowPrivilegeEscalation, c.name).toBe(false);
+      expect(c.securityContext.privileged ?? false, c.name).toBe(false);
+      expect(c.securityContext.capabilities.drop, c.name).toEqual(['ALL']);
+      // The image is not root by default: whoever needs root says so.
+      expect(c.securityContext.runAsUser, c.name).toBe(0);
+    }
+  });
+
+  it('image references: every container uses the one image kustomize rewrites (pin it by digest there), never :latest', () => {
+    const images = (load('kustomization.yaml')[0] as unknown as { images: { name: string; newTag?: string; digest?: string }[] }).images;
+    expect(images).toHaveLength(1);
+    const pod = daemonSet.spec.template.spec;
+    for (const c of [...pod.initContainers, ...pod.containers]) {
+      expect(c.image.split(/[:@]/)[0], c.name).toBe(images[0].name);
+      expect(c.image, c.name).not.toMatch(/:latest$/);
+    }
+    expect(images[0].newTag ?? images[0].digest).not.toBe('latest');
+    expect(readFileSync('deploy/README.md', 'utf8')).toContain('kustomize edit set image');
   });
 
   it('ClusterRole: read-only get/list/watch on exactly services, nodes and endpointslices', () => {
@@ -111,5 +153,10 @@ describe('deploy/ manifests', () => {
     expect(text).toContain('ENTRYPOINT ["node", "/app/bin/ipvs-maglev.mjs"]');
     expect(text).toContain('CMD ["controller"]');
     expect(text).toMatch(/apt-get install .*nftables/);
+    // A USER that is not root, after the last step that needs root.
+    const lines = text.split('\n');
+    const user = lines.findLastIndex((l) => l.startsWith('USER '));
+    expect(user).toBeGreaterThan(lines.findLastIndex((l) => l.startsWith('RUN ')));
+    expect(lines[user]).toMatch(/^USER [1-9]\d*(:[1-9]\d*)?$/);
   });
 });

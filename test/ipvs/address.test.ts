@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AddressError, canonicalAddress, formatAddress, isAddress, netmaskToPrefix, parseAddress, prefixToNetmask } from '../../src/ipvs/address.ts';
+import { AddressError, canonicalAddress, formatAddress, isAddress, netmaskToPrefix, parseAddress, prefixToNetmask, specialAddressKind } from '../../src/ipvs/address.ts';
 
 describe('addresses', () => {
   it('parses IPv4 into the first 4 of 16 bytes', () => {
@@ -55,4 +55,34 @@ describe('addresses', () => {
     expect(() => netmaskToPrefix('255.0.255.0')).toThrow(AddressError);
     for (let p = 0; p <= 32; p++) expect(netmaskToPrefix(prefixToNetmask(p))).toBe(p);
   });
+});
+
+describe('specialAddressKind (addresses no Service or endpoint may use)', () => {
+  it.each([
+    ['0.0.0.0', 'unspecified'],
+    ['0.1.2.3', 'unspecified'],
+    ['::', 'unspecified'],
+    ['127.0.0.1', 'loopback'],
+    ['127.255.0.9', 'loopback'],
+    ['::1', 'loopback'],
+    ['::ffff:127.0.0.1', 'loopback'],
+    ['169.254.169.254', 'link-local'],
+    ['fe80::1', 'link-local'],
+    ['febf::1', 'link-local'],
+    ['224.0.0.1', 'multicast'],
+    ['239.255.255.250', 'multicast'],
+    ['ff02::1', 'multicast'],
+    ['ff05::2', 'multicast'],
+    ['255.255.255.255', 'broadcast'],
+    ['::ffff:169.254.169.254', 'link-local'],
+  ])('%s is %s', (addr, kind) => {
+    expect(specialAddressKind(addr)).toBe(kind);
+  });
+
+  it.each(['10.96.0.10', '192.168.1.1', '1.1.1.1', '223.255.255.255', '240.0.0.1', '2001:db8::1', 'fec0::1', 'fd00::5', '::2', '::ffff:10.0.0.1', 'not an address'])(
+    '%s is ordinary (or not an address)',
+    (addr) => {
+      expect(specialAddressKind(addr)).toBeUndefined();
+    },
+  );
 });

@@ -2,8 +2,8 @@
 // against the least any algorithm would have to move.
 
 import { type Command, InvalidArgumentError } from 'commander';
-import { diffTables, parseDestList } from '../../maglev/index.ts';
-import { buildTable, collect, DEST_HELP, flavorOption, sizeOption, type Flavor } from './table.ts';
+import { diffTables } from '../../maglev/index.ts';
+import { buildTable, collect, DEST_HELP, flavorOption, parseDests, sizeOption, type Flavor } from './table.ts';
 
 interface ChurnFlags {
   flavor: Flavor;
@@ -23,8 +23,8 @@ export function registerChurn(program: Command): void {
     .option('--after <dests>', 'destinations after, same form', collect, [])
     .option('--json', 'print JSON')
     .action((flags: ChurnFlags) => {
-      const before = parseDestList(flags.before);
-      const after = parseDestList(flags.after);
+      const before = parseDests(flags.before, '--before');
+      const after = parseDests(flags.after, '--after');
       if (flags.flavor === 'maglev' && (before.length === 0 || after.length === 0)) {
         throw new InvalidArgumentError('the maglev flavour needs at least one destination in --before and in --after');
       }

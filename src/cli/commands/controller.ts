@@ -1,15 +1,18 @@
 import { release } from 'node:os';
+import { dirname } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { type Command, Option } from 'commander';
 import { openIpvs, openVips } from '../../ipvs/index.ts';
 import type { IpvsApi, VipApi } from '../../ipvs/index.ts';
 import { LOG_LEVELS, createLogger, isLogLevel } from '../../log.ts';
-import { LbMetrics, parseListenAddress, startMetricsServer } from '../../metrics/index.ts';
+import { LbMetrics, exposureWarning, parseListenAddress, startMetricsServer } from '../../metrics/index.ts';
 import type { MetricsServer } from '../../metrics/index.ts';
 import { NftMasquerade, cidrFamily } from '../../nat/index.ts';
 import { FileStateStore } from '../../reconcile/index.ts';
 import type { StateStore } from '../../reconcile/index.ts';
+import { quote, readBoundedFile } from '../../bounded-read.ts';
 import { canonicalAddress } from '../../sources/kubernetes/address.ts';
+import { DEFAULT_NODE_PORT_RANGE, type NodePortRange, parseNodePortRange } from '../../sources/kubernetes/objects.ts';
 import type { KubernetesController } from '../../sources/kubernetes/controller.ts';
 import { HealthCheckServers } from '../../sources/kubernetes/health-check-server.ts';
 import { applySysctls, kubeProxySysctls } from '../../sources/kubernetes/sysctl.ts';
@@ -22,6 +25,7 @@ export interface ControllerFlags {
   kubeconfig?: string;
   nodeName?: string;
   nodeIp?: string;
+  nodePortRange: string;
   minSyncPeriod: string;
   syncPeriod: string;
   metricsAddress: string;
@@ -42,6 +46,7 @@ export const CONTROLLER_ENV: Readonly<Record<string, string>> = {
   kubeconfig: 'KUBECONFIG',
   'node-name': 'NODE_NAME',
   'node-ip': 'IPVS_MAGLEV_NODE_IP',
+  'node-port-range': 'IPVS_MAGLEV_NODE_PORT_RANGE',
   'min-sync-period': 'IPVS_MAGLEV_MIN_SYNC_PERIOD',
   'sync-period': 'IPVS_MAGLEV_SYNC_PERIOD',
   'metrics-address': 'IPVS_MAGLEV_METRICS_ADDRESS',
@@ -67,6 +72,11 @@ export function registerController(program: Command): void {
     .addOption(opt('--kubeconfig <file>', 'kubeconfig file (default: in-cluster config, else ~/.kube/config)', 'kubeconfig'))
     .addOption(opt('--node-name <name>', 'this node\'s name (the DaemonSet passes spec.nodeName)', 'node-name'))
     .addOption(opt('--node-ip <ips>', 'node addresses for node ports, comma separated (default: the Node\'s InternalIP/ExternalIP)', 'node-ip'))
+    .addOption(
+      opt('--node-port-range <min-max>', 'the cluster\'s node port range (the API server\'s --service-node-port-range): node ports outside it are refused', 'node-port-range').default(
+        `${DEFAULT_NODE_PORT_RANGE.min}-${DEFAULT_NODE_PORT_RANGE.max}`,
+      ),
+    )
     .addOption(opt('--min-sync-period <duration>', 'least time between two syncs (bursts coalesce)', 'min-sync-period').default('1s'))
     .addOption(opt('--sync-period <duration>', 'full resync period (drift repair, drains)', 'sync-period').default('30s'))
     .addOption(opt('--metrics-address <host:port>', '/metrics, /healthz, /readyz', 'metrics-address').default('127.0.0.1:9477'))
@@ -106,6 +116,7 @@ export function parseDuration(flag: string, text: string): number {
 export interface CheckedFlags {
   nodeName: string;
   nodeIPs: string[] | undefined;
+  nodePortRange: NodePortRange;
   minSyncMs: number;
   syncMs: number;
   clusterCIDRs: string[];
@@ -119,6 +130,8 @@ export function checkFlags(flags: ControllerFlags): CheckedFlags {
   const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
   const nodeIPs = list(flags.nodeIp);
   for (const ip of nodeIPs) if (!canonicalAddress(ip)) throw new FlagError(`--node-ip: ${JSON.stringify(ip)} is not an IP address`);
+  const nodePortRange = parseNodePortRange(flags.nodePortRange ?? `${DEFAULT_NODE_PORT_RANGE.min}-${DEFAULT_NODE_PORT_RANGE.max}`);
+  if (!nodePortRange) throw new FlagError(`--node-port-range: ${quote(flags.nodePortRange)} is not a port range such as 30000-32767`);
   const clusterCIDRs = list(flags.clusterCidr);
   for (const c of clusterCIDRs) {
     try {
@@ -142,8 +155,10 @@ export function checkFlags(flags: ControllerFlags): CheckedFlags {
   } catch (err) {
     throw new FlagError(`--metrics-address: ${err instanceof Error ? err.message : String(err)}`);
   }
-  return { nodeName, nodeIPs: nodeIPs.length > 0 ? nodeIPs : undefined, minSyncMs, syncMs, clusterCIDRs, logLevel: flags.logLevel };
+  return { nodeName, nodeIPs: nodeIPs.length > 0 ? nodeIPs : undefined, nodePortRange, minSyncMs, syncMs, clusterCIDRs, logLevel: flags.logLevel };
 }
+
+const MAX_KUBECONFIG_BYTES = 4 * 1024 * 1024;
 
 // client-node is loaded only when the controller runs: importing it costs ~0.8 s of CPU (minutes under
 // the test VM's emulation), which every other command would otherwise pay at start.
@@ -151,8 +166,11 @@ export async function loadKubeConfig(file: string | undefined): Promise<KubeConf
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   try {
-    if (file) kc.loadFromFile(file);
-    else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    if (file) {
+      // As loadFromFile, but bounded: a kubeconfig with its certificates inline is tens of KB.
+      kc.loadFromString(await readBoundedFile(file, { maxBytes: MAX_KUBECONFIG_BYTES, what: file, regularOnly: true }));
+      kc.makePathsAbsolute(dirname(file));
+    } else if (process.env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
     else kc.loadFromDefault();
   } catch (err) {
     throw new FlagError(`cannot load the Kubernetes client configuration${file ? ` from ${file}` : ''}: ${err instanceof Error ? err.message : String(err)}`);
@@ -189,6 +207,7 @@ export async function runController(flags: ControllerFlags, deps: ControllerDeps
   try {
     // The metrics port first: failing on it must not leave a half-started controller behind.
     server = await startMetricsServer(flags.metricsAddress, metrics.registry, () => controller?.readiness() ?? { ready: false, reason: 'starting' });
+    if (server.exposed) log.warn({ metrics: server.address }, exposureWarning(server));
     kernel = await (deps.openKernel ?? openKernel)(flags);
     if (flags.sysctls === 'set') await applySysctls(kubeProxySysctls({ kernelRelease: release(), strictArp: flags.strictArp }), log, flags.sysctlRoot);
     const { KubernetesController } = await import('../../sources/kubernetes/controller.ts');
@@ -196,6 +215,7 @@ export async function runController(flags: ControllerFlags, deps: ControllerDeps
       kubeConfig,
       nodeName: checked.nodeName,
       nodeIPs: checked.nodeIPs,
+      nodePortRange: checked.nodePortRange,
       ipvs: kernel.ipvs,
       vips: kernel.vips,
       store: deps.store ?? new FileStateStore(flags.stateDir),

@@ -3,7 +3,7 @@ import { IpvsError, destinationKeyString, openIpvs, openVips, serviceKeyString }
 import type { DestinationConfig, ServiceConfig, VipApi } from '../../ipvs/index.ts';
 import { FileStateStore, Reconciler, StateFileError } from '../../reconcile/index.ts';
 import type { Operation, Plan } from '../../reconcile/index.ts';
-import { loadValidConfig, reportConfigError } from './validate.ts';
+import { loadValidConfig, maxConfigSizeOption, reportConfigError } from './validate.ts';
 
 // `ipvs-maglev plan --config lb.yaml`: a dry run. Reads the kernel (and the ownership state file),
 // prints the operations `run` would apply and, per mh service, the share of flows they would move.
@@ -116,10 +116,11 @@ export function registerPlan(program: Command): void {
     .option('--interface <name>', 'dummy interface that holds the VIPs', DEFAULT_INTERFACE)
     .option('--netns <name>', 'network namespace (/var/run/netns/NAME) whose IPVS to read')
     .option('--json', 'print the plan as JSON')
-    .action(async (opts: { config: string; stateDir: string; interface: string; netns?: string; json?: boolean }) => {
+    .addOption(maxConfigSizeOption())
+    .action(async (opts: { config: string; stateDir: string; interface: string; netns?: string; json?: boolean; maxConfigSize: number }) => {
       let config: Awaited<ReturnType<typeof loadValidConfig>>;
       try {
-        config = await loadValidConfig(opts.config);
+        config = await loadValidConfig(opts.config, { maxBytes: opts.maxConfigSize });
       } catch (err) {
         reportConfigError(err);
         return;

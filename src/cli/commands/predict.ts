@@ -1,8 +1,9 @@
 // `ipvs-maglev predict`: which destination a client lands on, before the kernel decides.
 
-import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { readBoundedFile } from '../../bounded-read.ts';
 import { type ClientSpec, kernelLookup, maglevLookup, parseAddress, parseClientSpec } from '../../maglev/index.ts';
+import { maxSizeOption } from '../size-option.ts';
 import { collect, DEST_HELP, flavorOption, sizeOption, type TableFlags, tableFromFlags } from './table.ts';
 
 interface PredictFlags extends TableFlags {
@@ -10,11 +11,14 @@ interface PredictFlags extends TableFlags {
   fallback?: boolean;
   client: string[];
   clientsFile?: string;
+  maxInputSize: number;
   vip?: string;
   protocol: 'tcp' | 'udp' | 'sctp';
 }
 
 const PROTOCOL_NUMBERS = { tcp: 6, udp: 17, sctp: 132 } as const;
+/** Default limit of --clients-file: ~3 million clients. */
+const DEFAULT_MAX_CLIENTS_FILE = 64 * 1024 * 1024;
 
 export function registerPredict(program: Command): void {
   program
@@ -27,12 +31,17 @@ export function registerPredict(program: Command): void {
     .option('--fallback', 'kernel: the service has mh-fallback (skip unavailable destinations)')
     .option('--client <client>', 'IP[:PORT] ([v6]:PORT with a port); repeat or comma-separate', collect, [])
     .option('--clients-file <file>', 'clients, one IP[:PORT] per line (# comments allowed)')
+    .addOption(maxSizeOption('--max-input-size', 'a --clients-file', DEFAULT_MAX_CLIENTS_FILE))
     .option('--vip <vip>', 'maglev: the service address IP:PORT, part of the hashed 5-tuple')
     .addOption(new Option('--protocol <protocol>', 'maglev: the protocol in the 5-tuple').choices(['tcp', 'udp', 'sctp']).default('tcp'))
     .option('--json', 'print a JSON array of {client, dest}')
-    .action((flags: PredictFlags) => {
-      const clients = clientTexts(flags);
-      if (clients.length === 0) throw new InvalidArgumentError('give at least one --client or a --clients-file');
+    .action(async (flags: PredictFlags) => {
+      const clients = await clientTexts(flags);
+      if (clients.length === 0) {
+        throw new InvalidArgumentError(
+          flags.clientsFile === undefined ? 'give at least one --client or a --clients-file' : `--clients-file ${flags.clientsFile} has no clients (only blank lines and # comments)`,
+        );
+      }
       const table = tableFromFlags(flags);
       const results: { client: string; dest: string | null }[] = [];
       if (table.flavor === 'kernel') {
@@ -66,15 +75,15 @@ export function registerPredict(program: Command): void {
     });
 }
 
-function clientTexts(flags: PredictFlags): string[] {
+async function clientTexts(flags: PredictFlags): Promise<string[]> {
   const out: string[] = [];
   for (const v of flags.client) for (const part of v.split(',')) if (part.trim() !== '') out.push(part.trim());
   if (flags.clientsFile !== undefined) {
     let text: string;
     try {
-      text = readFileSync(flags.clientsFile, 'utf8');
+      text = await readBoundedFile(flags.clientsFile, { maxBytes: flags.maxInputSize, what: `--clients-file ${flags.clientsFile}`, raiseWith: '--max-input-size' });
     } catch (err) {
-      throw new InvalidArgumentError(`cannot read --clients-file ${flags.clientsFile}: ${err instanceof Error ? err.message : String(err)}`);
+      throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
     }
     for (const line of text.split('\n')) {
       const t = line.trim();

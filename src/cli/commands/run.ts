@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { LIST_LIMIT, capLines } from '../../bounded-read.ts';
 import { HealthMonitor, applyHealth } from '../../health/index.ts';
 import type { HealthChange } from '../../health/index.ts';
 import { destinationKeyString, openIpvs, openVips, serviceKeyString } from '../../ipvs/index.ts';
@@ -6,15 +7,15 @@ import type { IpvsApi, VipApi } from '../../ipvs/index.ts';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.ts';
 import type { Logger } from '../../log.ts';
 import { buildKernelTable } from '../../maglev/index.ts';
-import { LbMetrics, startMetricsServer } from '../../metrics/index.ts';
+import { LbMetrics, exposureWarning, startMetricsServer } from '../../metrics/index.ts';
 import type { MetricsServer, ServiceStats } from '../../metrics/index.ts';
 import type { DesiredState } from '../../model/index.ts';
-import { DEFAULT_MH_TABLE_SIZE, FileStateStore, Reconciler, SyncLoop, defaultFlowMoveEstimator } from '../../reconcile/index.ts';
+import { DEFAULT_MH_TABLE_SIZE, FileStateStore, Reconciler, StateFileHealth, SyncLoop, defaultFlowMoveEstimator } from '../../reconcile/index.ts';
 import type { FlowMoveEstimator, StateStore, SyncReport } from '../../reconcile/index.ts';
 import { ConfigError, formatIssue, watchConfig } from '../../sources/file/index.ts';
 import type { ConfigWatcher, LoadedConfig } from '../../sources/file/index.ts';
 import { DEFAULT_INTERFACE, DEFAULT_STATE_DIR, EXIT_KERNEL, kernelErrorMessage } from './plan.ts';
-import { loadValidConfig, reportConfigError, summary } from './validate.ts';
+import { loadValidConfig, maxConfigSizeOption, reportConfigError, summary } from './validate.ts';
 
 // `ipvs-maglev run --config lb.yaml`: the standalone load balancer. Keeps IPVS in line with the file
 // and the health of the backends, reloads on SIGHUP and on file change (an invalid new file is refused
@@ -29,6 +30,8 @@ export interface RunOptions {
   netns?: string;
   logLevel: string;
   watch: boolean;
+  /** --max-config-size (bytes); default DEFAULT_MAX_CONFIG_BYTES. */
+  maxConfigSize?: number;
 }
 
 const DEFAULT_METRICS = '127.0.0.1:9477';
@@ -48,6 +51,7 @@ export function registerRun(program: Command): void {
     .option('--netns <name>', 'network namespace (/var/run/netns/NAME) to program')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, process.env.LOG_LEVEL ?? 'info')
     .option('--no-watch', 'do not reload when the file changes (SIGHUP still reloads)')
+    .addOption(maxConfigSizeOption())
     .action(async (opts: RunOptions) => {
       process.exitCode = await runLoadBalancer(opts);
     });
@@ -62,7 +66,7 @@ export async function runLoadBalancer(opts: RunOptions): Promise<number> {
   // Everything that can be refused is checked before the kernel is touched.
   let config: LoadedConfig;
   try {
-    config = await loadValidConfig(opts.config);
+    config = await loadValidConfig(opts.config, { maxBytes: opts.maxConfigSize });
   } catch (err) {
     reportConfigError(err);
     return Number(process.exitCode);
@@ -125,6 +129,7 @@ export class StandaloneLb {
   private drainTimer: NodeJS.Timeout | undefined;
   private ready = false;
   private lastError = 'first sync pending';
+  private readonly stateFile: StateFileHealth;
 
   constructor(opts: RunOptions, config: LoadedConfig, log: Logger, deps: StandaloneDeps = {}) {
     this.opts = opts;
@@ -133,6 +138,7 @@ export class StandaloneLb {
     this.log = log;
     this.metrics = new LbMetrics();
     this.health = new HealthMonitor({ onChange: (c) => this.onHealthChange(c) });
+    this.stateFile = new StateFileHealth(log);
   }
 
   /** The desired state now: the file's, with failed backends at weight 0 or left out. */
@@ -143,7 +149,10 @@ export class StandaloneLb {
   async start(): Promise<void> {
     const { opts, log } = this;
     // The metrics port first: failing on it must not leave a half-started controller behind.
-    this.server = await startMetricsServer(opts.metricsAddress, this.metrics.registry, () => ({ ready: this.ready, reason: this.lastError }));
+    this.server = await startMetricsServer(opts.metricsAddress, this.metrics.registry, () =>
+      this.stateFile.problem !== undefined ? { ready: false, reason: this.stateFile.problem } : { ready: this.ready, reason: this.lastError },
+    );
+    if (this.server.exposed) log.warn({ metrics: this.server.address }, exposureWarning(this.server));
     const kernel = await (this.deps.openKernel ?? openKernel)(opts);
     this.ipvs = kernel.ipvs;
     this.vips = kernel.vips;
@@ -167,7 +176,7 @@ export class StandaloneLb {
     });
     this.metrics.setSources({ kernelStats: () => this.kernelStats(), health: () => this.healthStatus() });
     this.health.setTargets(this.config.health);
-    if (opts.watch) this.watcher = watchConfig(opts.config, () => void this.reload('file changed'));
+    if (opts.watch) this.watcher = watchConfig(opts.config, () => void this.reload('file changed'), undefined, opts.maxConfigSize);
     log.info(
       { config: opts.config, metrics: this.server.address, stateDir: opts.stateDir, interface: opts.interface, netns: opts.netns ?? null },
       `running: ${summary(this.config)}`,
@@ -178,7 +187,7 @@ export class StandaloneLb {
   /** Re-reads the file; an invalid one is refused and the running configuration stays. */
   async reload(why: string): Promise<void> {
     try {
-      const next = await loadValidConfig(this.opts.config);
+      const next = await loadValidConfig(this.opts.config, { maxBytes: this.opts.maxConfigSize });
       if (JSON.stringify(next.settings) !== JSON.stringify(this.config.settings)) {
         this.log.warn({ running: this.config.settings, file: next.settings }, 'changed "settings" take effect at the next restart; services and health checks are reloaded now');
         next.settings = this.config.settings;
@@ -190,7 +199,7 @@ export class StandaloneLb {
       this.loop?.trigger();
     } catch (err) {
       this.metrics.recordReload('rejected');
-      const problems = err instanceof ConfigError ? err.issues.map(formatIssue) : [err instanceof Error ? err.message : String(err)];
+      const problems = err instanceof ConfigError ? capLines(err.issues.map(formatIssue), LIST_LIMIT, err.total) : [err instanceof Error ? err.message : String(err)];
       this.log.error({ why, problems }, 'new configuration refused; the running one stays in force');
     }
   }
@@ -227,7 +236,8 @@ export class StandaloneLb {
   }
 
   private onReport(r: SyncReport): void {
-    this.metrics.recordSync(r);
+    this.metrics.recordSync(r, (s) => this.reconciler?.owns(s) ?? true);
+    this.stateFile.observe(r.errors);
     if (r.mode !== 'skipped') {
       this.ready = true;
       this.lastError = '';

@@ -1,6 +1,7 @@
 // `ipvs-maglev table`: build a Maglev table (kernel `mh` replica or the paper's) and show its balance.
 // Also exports the table flags shared by `predict` and `churn`.
 
+import { isIPv4 } from 'node:net';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import {
   buildKernelTable,
@@ -57,8 +58,25 @@ export function buildTable(flavor: Flavor, specs: readonly DestSpec[], size: num
   );
 }
 
+/**
+ * parseDestList, after a check for the one mistake its message gets wrong: an IPv6 address without brackets
+ * ("2001:db8::1" reads as address "2001", port "db8").
+ */
+export function parseDests(values: readonly string[], flag = '--dest'): DestSpec[] {
+  for (const value of values) {
+    for (const part of value.split(',')) {
+      const t = part.trim();
+      const colons = t.split(':').length - 1;
+      if (!t.startsWith('[') && colons >= 2 && !isIPv4(t.slice(0, t.indexOf(':')))) {
+        throw new InvalidArgumentError(`${flag} ${JSON.stringify(t.slice(0, 64))}: an IPv6 destination goes in brackets before its port, e.g. [2001:db8::1]:80`);
+      }
+    }
+  }
+  return parseDestList(values);
+}
+
 export function tableFromFlags(flags: TableFlags): KernelTable | MaglevTable {
-  const specs = parseDestList(flags.dest);
+  const specs = parseDests(flags.dest);
   if (specs.length === 0 && flags.flavor === 'maglev') throw new InvalidArgumentError('at least one --dest is required');
   return buildTable(flags.flavor, specs, flags.size);
 }

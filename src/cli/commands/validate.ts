@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { validateDesiredState } from '../../model/index.ts';
-import { ConfigError, loadConfigFile } from '../../sources/file/index.ts';
-import type { LoadedConfig } from '../../sources/file/index.ts';
+import { ConfigError, DEFAULT_MAX_CONFIG_BYTES, loadConfigFile } from '../../sources/file/index.ts';
+import type { ConfigReadOptions, LoadedConfig } from '../../sources/file/index.ts';
+import { maxSizeOption } from '../size-option.ts';
 
 // `ipvs-maglev validate --config lb.yaml`: read and check a configuration, change nothing.
 // Exit 0 when valid, 2 when not (every problem listed with file:line:column and field path).
@@ -14,8 +15,8 @@ export const EXIT_BAD_CONFIG = 2;
  * against the desired-state model the reconciler enforces (kernel limits), so nothing the
  * reconciler would refuse gets past validate.
  */
-export async function loadValidConfig(path: string): Promise<LoadedConfig> {
-  const config = await loadConfigFile(path);
+export async function loadValidConfig(path: string, options: ConfigReadOptions = {}): Promise<LoadedConfig> {
+  const config = await loadConfigFile(path, options);
   const problems = validateDesiredState(config.desired);
   if (problems.length > 0) {
     throw new ConfigError(
@@ -24,6 +25,11 @@ export async function loadValidConfig(path: string): Promise<LoadedConfig> {
     );
   }
   return config;
+}
+
+/** `--max-config-size` for every command that reads a configuration file (validate, plan, run). */
+export function maxConfigSizeOption() {
+  return maxSizeOption('--max-config-size', 'a configuration file', DEFAULT_MAX_CONFIG_BYTES);
 }
 
 /** Prints a configuration error for a human and sets a non-zero exit; other errors are rethrown. */
@@ -46,9 +52,10 @@ export function registerValidate(program: Command): void {
     .description('check a load-balancer configuration file (YAML) and report every problem; changes nothing')
     .requiredOption('-c, --config <file>', 'the configuration file (see examples/README.md)')
     .option('--json', 'print the desired state the file describes as JSON')
-    .action(async (opts: { config: string; json?: boolean }) => {
+    .addOption(maxConfigSizeOption())
+    .action(async (opts: { config: string; json?: boolean; maxConfigSize: number }) => {
       try {
-        const config = await loadValidConfig(opts.config);
+        const config = await loadValidConfig(opts.config, { maxBytes: opts.maxConfigSize });
         if (opts.json) process.stdout.write(`${JSON.stringify({ desired: config.desired, health: config.health, settings: config.settings }, null, 2)}\n`);
         else process.stdout.write(`${opts.config}: valid (${summary(config)})\n`);
       } catch (err) {

@@ -1,22 +1,28 @@
 import type { BatchResult, IpvsOperation } from '../../ipvs/client.ts';
 import type { IpvsTimeouts, ServiceKey } from '../../ipvs/types.ts';
-import type { RestoreStep } from './plan.ts';
+import { formatSave, type ServiceWithDestinations } from './format.ts';
+import { type RestoreStep, tableRepairOps } from './plan.ts';
 
 // Applies planned restore steps through the client, pipelining runs of writes with batch().
-// On the first refusal it undoes, newest first, every step that took effect, so a restore
-// either applies whole or leaves the table as it found it (counters aside).
+// On the first refusal it undoes, newest first, every step that took effect. When which writes took
+// effect is unknown (a batch failed as a whole: socket error, timeout) or an undo failed, it reads the
+// table back and writes whatever differs from the table as it was before the restore, then reads it
+// again to check. So a restore applies whole or leaves the table as it found it, counters aside, unless
+// the kernel cannot be reached or read at all, which the error then says.
 
 /** What applying needs from the IPVS client (IpvsClient has it; tests pass a fake). */
 export interface RestoreTarget {
   batch(ops: readonly IpvsOperation[]): Promise<BatchResult>;
   zero(service?: ServiceKey): Promise<void>;
   setTimeouts(timeouts: IpvsTimeouts): Promise<void>;
+  /** The whole table now (for a rollback by comparison); without it such a rollback is not possible. */
+  readTable?(): Promise<ServiceWithDestinations[]>;
 }
 
 export class RestoreApplyError extends Error {
   readonly code = 'RESTORE_APPLY';
   readonly line: number;
-  /** Undo operations that failed; 0 means the table is back as it was. */
+  /** Undo operations that failed; 0 means the table is back as it was, -1 that its state is unknown. */
   readonly rollbackFailures: number;
   constructor(line: number, message: string, rollbackFailures: number) {
     super(`line ${line}: ${message}`);
@@ -27,6 +33,10 @@ export class RestoreApplyError extends Error {
 }
 
 type Undo = { kind: 'write'; ops: IpvsOperation[] } | { kind: 'timeouts'; timeouts: IpvsTimeouts };
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
 
 async function rollback(target: RestoreTarget, undos: Undo[]): Promise<{ failures: number; first?: string }> {
   let failures = 0;
@@ -45,7 +55,7 @@ async function rollback(target: RestoreTarget, undos: Undo[]): Promise<{ failure
       for (const r of results) if (r) note(r.message);
     } catch (e) {
       failures += ops.length;
-      first ??= e instanceof Error ? e.message : String(e);
+      first ??= messageOf(e);
     }
   };
   for (let i = undos.length - 1; i >= 0; i--) {
@@ -58,27 +68,72 @@ async function rollback(target: RestoreTarget, undos: Undo[]): Promise<{ failure
     try {
       await target.setTimeouts(u.timeouts);
     } catch (e) {
-      note(e instanceof Error ? e.message : String(e));
+      note(messageOf(e));
     }
   }
   await flush();
   return { failures, first };
 }
 
-async function fail(target: RestoreTarget, undos: Undo[], line: number, reason: string): Promise<never> {
-  const rb = await rollback(target, undos);
-  const undone = undos.length;
-  const tail =
-    rb.failures === 0
-      ? `nothing applied (${undone} operation${undone === 1 ? '' : 's'} rolled back)`
-      : `ROLLBACK INCOMPLETE: ${rb.failures} undo operation(s) failed, first: ${rb.first}; check the table with ipvs-maglev list`;
-  throw new RestoreApplyError(line, `${reason}; ${tail}`, rb.failures);
+/** Timeouts back to the oldest value an applied step replaced (the timeouts are not part of a table read). */
+async function restoreTimeouts(target: RestoreTarget, undos: Undo[]): Promise<string | undefined> {
+  const first = undos.find((u): u is Extract<Undo, { kind: 'timeouts' }> => u.kind === 'timeouts');
+  if (!first) return undefined;
+  try {
+    await target.setTimeouts(first.timeouts);
+    return undefined;
+  } catch (e) {
+    return `timeouts: ${messageOf(e)}`;
+  }
 }
 
-/** Applies the steps in order; returns how many kernel writes were made. */
-export async function applyRestore(target: RestoreTarget, steps: RestoreStep[]): Promise<number> {
+/**
+ * Rollback by comparison: read the table, write what differs from `before`, read again. Returns how it
+ * went: 'restored' (the table equals `before`), or why not.
+ */
+async function repairFromTable(target: RestoreTarget, before: ServiceWithDestinations[] | undefined, undos: Undo[]): Promise<{ restored: boolean; detail: string }> {
+  if (!target.readTable || !before) return { restored: false, detail: 'the table cannot be read back here' };
+  const want = formatSave(before);
+  try {
+    const ops = tableRepairOps(before, await target.readTable());
+    let refused = 0;
+    if (ops.length > 0) for (const r of await target.batch(ops)) if (r) refused++;
+    const timeouts = await restoreTimeouts(target, undos);
+    const after = formatSave(await target.readTable());
+    if (after === want && timeouts === undefined) return { restored: true, detail: `${ops.length} write(s) after reading the table back` };
+    return { restored: false, detail: `the table still differs from before the restore (${refused} of ${ops.length} repair write(s) refused${timeouts ? `; ${timeouts}` : ''})` };
+  } catch (e) {
+    return { restored: false, detail: `the table could not be read back or repaired: ${messageOf(e)}` };
+  }
+}
+
+async function fail(target: RestoreTarget, undos: Undo[], line: number, reason: string, before: ServiceWithDestinations[] | undefined, zeroed: number): Promise<never> {
+  const rb = await rollback(target, undos);
+  const undone = undos.length;
+  const counters = zeroed > 0 ? `; counters zeroed by ${zeroed} -Z step(s) before it stay zeroed` : '';
+  if (rb.failures === 0) {
+    throw new RestoreApplyError(line, `${reason}; nothing applied (${undone} operation${undone === 1 ? '' : 's'} rolled back)${counters}`, 0);
+  }
+  const repair = await repairFromTable(target, before, undos);
+  if (repair.restored) {
+    throw new RestoreApplyError(line, `${reason}; nothing applied (${rb.failures} undo operation(s) failed, first: ${rb.first}; the table was put back by comparison: ${repair.detail})${counters}`, 0);
+  }
+  throw new RestoreApplyError(
+    line,
+    `${reason}; ROLLBACK INCOMPLETE: ${rb.failures} undo operation(s) failed, first: ${rb.first}; ${repair.detail}; check the table with ipvs-maglev list${counters}`,
+    rb.failures,
+  );
+}
+
+/**
+ * Applies the steps in order; returns how many kernel writes were made. `before` is the table the steps
+ * were planned against: with it (and a target that can read its table), a failure whose effect is unknown
+ * is rolled back by comparison.
+ */
+export async function applyRestore(target: RestoreTarget, steps: RestoreStep[], before?: ServiceWithDestinations[]): Promise<number> {
   const undos: Undo[] = [];
   let writes = 0;
+  let zeroed = 0;
   let i = 0;
   while (i < steps.length) {
     const step = steps[i];
@@ -89,9 +144,17 @@ export async function applyRestore(target: RestoreTarget, steps: RestoreStep[]):
       try {
         results = await target.batch(run.map((s) => s.op));
       } catch (e) {
-        // The batch as a whole failed (socket, timeout): which writes landed is unknown.
-        const msg = e instanceof Error ? e.message : String(e);
-        throw new RestoreApplyError(run[0].line, `${msg}; the table may be partly changed: check it with ipvs-maglev list`, -1);
+        // The batch as a whole failed (socket, timeout): which of its writes landed is unknown, so undoing
+        // step by step is blind. Compare with the table as it was instead.
+        let repair: { restored: boolean; detail: string };
+        if (target.readTable && before) repair = await repairFromTable(target, before, undos);
+        else {
+          const rb = await rollback(target, undos);
+          repair = { restored: false, detail: `the writes before it were undone (${rb.failures} undo failure(s)); the table cannot be read back here` };
+        }
+        const head = `the kernel connection failed: ${messageOf(e)}`;
+        if (repair.restored) throw new RestoreApplyError(run[0].line, `${head}; nothing applied (the table was put back by comparison: ${repair.detail})`, 0);
+        throw new RestoreApplyError(run[0].line, `${head}; the table may be partly changed (${repair.detail}): check it with ipvs-maglev list`, -1);
       }
       let failed: { line: number; message: string } | undefined;
       for (let k = 0; k < run.length; k++) {
@@ -102,19 +165,21 @@ export async function applyRestore(target: RestoreTarget, steps: RestoreStep[]):
           writes++;
         }
       }
-      if (failed) await fail(target, undos, failed.line, `the kernel refused it: ${failed.message}`);
+      if (failed) await fail(target, undos, failed.line, `the kernel refused it: ${failed.message}`, before, zeroed);
       continue;
     }
     i++;
     try {
-      if (step.kind === 'zero') await target.zero(step.service);
-      else {
+      if (step.kind === 'zero') {
+        await target.zero(step.service);
+        zeroed++;
+      } else {
         await target.setTimeouts(step.timeouts);
         undos.push({ kind: 'timeouts', timeouts: step.undo });
       }
       writes++;
     } catch (e) {
-      await fail(target, undos, step.line, `the kernel refused it: ${e instanceof Error ? e.message : String(e)}`);
+      await fail(target, undos, step.line, `the kernel refused it: ${messageOf(e)}`, before, zeroed);
     }
   }
   return writes;

@@ -1,3 +1,4 @@
+import { clip, quote } from '../../bounded-read.ts';
 import { formatAddress, parseAddress } from '../../ipvs/address.ts';
 import { serviceKeyString } from '../../ipvs/keys.ts';
 import type {
@@ -227,16 +228,16 @@ function parseNumber(text: string, min: number, max: number): number | undefined
 
 /** ipvsadm parse_service(): "[v6]:port", "v6", "v4:port", "v4" (numeric only). */
 function parseAddrPort(text: string, fail: (m: string) => never, what: string): ParsedAddrPort {
-  if (/^\d*$/.test(text)) fail(`illegal ${what} address[:port] specified: ${JSON.stringify(text)}`);
+  if (/^\d*$/.test(text)) fail(`illegal ${what} address[:port] specified: ${quote(text)}`);
   let host = text;
   let portText: string | undefined;
   if (text.startsWith('[')) {
     const close = text.indexOf(']');
-    if (close === -1 || text[close + 1] !== ':') fail(`illegal ${what} address[:port] specified: ${JSON.stringify(text)} (use [IPv6]:port)`);
+    if (close === -1 || text[close + 1] !== ':') fail(`illegal ${what} address[:port] specified: ${quote(text)} (use [IPv6]:port)`);
     host = text.slice(1, close);
     portText = text.slice(close + 2);
     const parsed = tryAddress(host);
-    if (parsed?.family !== 'inet6') fail(`illegal ${what} address: ${JSON.stringify(host)} is not an IPv6 address`);
+    if (parsed?.family !== 'inet6') fail(`illegal ${what} address: ${quote(host)} is not an IPv6 address`);
     return { family: 'inet6', address: parsed.address, port: parsePort(portText, fail, what) };
   }
   const whole = host.includes(':') ? tryAddress(host) : undefined;
@@ -248,14 +249,14 @@ function parseAddrPort(text: string, fail: (m: string) => never, what: string): 
   }
   const parsed = tryAddress(host);
   if (parsed?.family !== 'inet') {
-    fail(`illegal ${what} address: ${JSON.stringify(host)} (numeric IPv4 or IPv6 addresses only; host names are not resolved)`);
+    fail(`illegal ${what} address: ${quote(host)} (numeric IPv4 or IPv6 addresses only; host names are not resolved)`);
   }
   return { family: 'inet', address: parsed.address, port: portText === undefined ? undefined : parsePort(portText, fail, what) };
 }
 
 function parsePort(text: string, fail: (m: string) => never, what: string): number {
   const n = parseNumber(text, 0, 65535);
-  if (n === undefined) fail(`illegal ${what} port ${JSON.stringify(text)} (a number 0-65535; service names are not resolved)`);
+  if (n === undefined) fail(`illegal ${what} port ${quote(text)} (a number 0-65535; service names are not resolved)`);
   return n;
 }
 
@@ -322,7 +323,7 @@ function parseOptions(tokens: string[], fail: (m: string) => never): LineState {
       const spec = LONG.get(name);
       if (!spec) {
         if (UNSUPPORTED_COMMANDS[name]) fail(`the '${UNSUPPORTED_COMMANDS[name]}' command is not allowed in restore input`);
-        fail(`invalid option ${JSON.stringify(tok)}`);
+        fail(`invalid option ${quote(tok)}`);
       }
       if (eq !== -1) {
         if (spec.arg === 'none') fail(`option --${name} takes no value`);
@@ -339,7 +340,7 @@ function parseOptions(tokens: string[], fail: (m: string) => never): LineState {
         const spec = SHORT.get(ch);
         if (!spec) {
           if (UNSUPPORTED_COMMANDS[ch]) fail(`the '${UNSUPPORTED_COMMANDS[ch]}' command is not allowed in restore input`);
-          fail(`invalid option -${ch}${tok.length > 2 ? ` in ${JSON.stringify(tok)}` : ''}`);
+          fail(`invalid option -${ch}${tok.length > 2 ? ` in ${quote(tok)}` : ''}`);
         }
         if (spec.arg === 'none') {
           record(spec, undefined);
@@ -361,7 +362,7 @@ function parseServiceKey(st: LineState, fail: (m: string) => never): { key: Serv
   if (f !== undefined) {
     // ipvsadm prints fwmarks with %d, so marks >= 2^31 come out negative: accept those back.
     const n = parseNumber(f, -2147483648, 4294967295);
-    if (n === undefined || n === 0) fail(`invalid fwmark value ${JSON.stringify(f)} specified`);
+    if (n === undefined || n === 0) fail(`invalid fwmark value ${quote(f)} specified`);
     const family: Family = st.ipv6Fwmark ? 'inet6' : 'inet';
     return { key: { kind: 'fwmark', family, fwmark: n >>> 0 }, port: 0, netmaskDefault: family === 'inet6' ? '128' : '255.255.255.255' };
   }
@@ -381,7 +382,7 @@ function parseSchedFlags(sched: string, text: string, fail: (m: string) => never
   const flags = { fallback: false, portHash: false, sched3: false };
   for (const flag of text.split(',').filter((s) => s !== '')) {
     const need = (name: string): void => {
-      if (sched !== name) fail(`incompatible scheduler flag '${flag}' (it needs scheduler ${name}, not ${sched})`);
+      if (sched !== name) fail(`incompatible scheduler flag '${clip(flag)}' (it needs scheduler ${name}, not ${sched})`);
     };
     if (flag === 'flag-1') flags.fallback = true;
     else if (flag === 'flag-2') flags.portHash = true;
@@ -392,14 +393,14 @@ function parseSchedFlags(sched: string, text: string, fail: (m: string) => never
     } else if (flag === 'sh-port' || flag === 'mh-port') {
       need(flag.slice(0, 2));
       flags.portHash = true;
-    } else fail(`invalid scheduler flag '${flag}'`);
+    } else fail(`invalid scheduler flag '${clip(flag)}'`);
   }
   return flags;
 }
 
 function serviceConfig(st: LineState, key: ServiceKey, netmaskDefault: string, fail: (m: string) => never): ServiceConfig {
   const sched = st.values.get('s') ?? 'wlc';
-  if (sched === '' || sched.length > SCHEDNAME_MAXLEN || !/^[A-Za-z0-9_-]+$/.test(sched)) fail(`invalid scheduler name ${JSON.stringify(sched)}`);
+  if (sched === '' || sched.length > SCHEDNAME_MAXLEN || !/^[A-Za-z0-9_-]+$/.test(sched)) fail(`invalid scheduler name ${quote(sched)}`);
   const persistent = st.seen.has('persistent');
   let timeout = 0;
   if (persistent) {
@@ -407,7 +408,7 @@ function serviceConfig(st: LineState, key: ServiceKey, netmaskDefault: string, f
     if (p === undefined) timeout = DEFAULT_PERSISTENT_TIMEOUT;
     else {
       const n = parseNumber(p, 1, MAX_TIMEOUT);
-      if (n === undefined) fail(`invalid timeout value ${JSON.stringify(p)} specified (1-${MAX_TIMEOUT} seconds)`);
+      if (n === undefined) fail(`invalid timeout value ${quote(p)} specified (1-${MAX_TIMEOUT} seconds)`);
       timeout = n;
     }
   }
@@ -416,11 +417,11 @@ function serviceConfig(st: LineState, key: ServiceKey, netmaskDefault: string, f
   if (m !== undefined) {
     if (key.family === 'inet6') {
       const n = parseNumber(m, 1, 128);
-      if (n === undefined) fail(`illegal ipv6 netmask ${JSON.stringify(m)} specified (a prefix length 1-128)`);
+      if (n === undefined) fail(`illegal ipv6 netmask ${quote(m)} specified (a prefix length 1-128)`);
       netmask = String(n);
     } else {
       const a = tryAddress(m);
-      if (a?.family !== 'inet') fail(`illegal virtual server persistent mask ${JSON.stringify(m)} specified`);
+      if (a?.family !== 'inet') fail(`illegal virtual server persistent mask ${quote(m)} specified`);
       netmask = a.address;
     }
   }
@@ -437,7 +438,7 @@ function serviceConfig(st: LineState, key: ServiceKey, netmaskDefault: string, f
   };
   const pe = st.values.get('pe');
   if (pe !== undefined) {
-    if (pe === '' || pe.length > PENAME_MAXLEN) fail(`invalid persistence engine name ${JSON.stringify(pe)}`);
+    if (pe === '' || pe.length > PENAME_MAXLEN) fail(`invalid persistence engine name ${quote(pe)}`);
     config.persistenceEngine = pe;
   }
   return config;
@@ -465,7 +466,7 @@ function destination(
     const v = st.values.get(id);
     if (v === undefined) return def;
     const n = parseNumber(v, min, max);
-    if (n === undefined) fail(`illegal ${name} ${JSON.stringify(v)} specified (${min}-${max})`);
+    if (n === undefined) fail(`illegal ${name} ${quote(v)} specified (${min}-${max})`);
     return n;
   };
   const config: DestinationConfig = {
@@ -481,7 +482,7 @@ function destination(
   }
   const typeText = st.values.get('tun-type') ?? 'ipip';
   const type = TUN_TYPES[typeText];
-  if (!type) fail(`illegal tunnel type ${JSON.stringify(typeText)} specified (ipip, gue or gre)`);
+  if (!type) fail(`illegal tunnel type ${quote(typeText)} specified (ipip, gue or gre)`);
   const csumOpts = tunOpts.filter((n) => n !== 'tun-type' && n !== 'tun-port');
   if (type === 'ipip') {
     const bad = tunOpts.find((n) => n !== 'tun-type');
@@ -508,7 +509,7 @@ function parseLine(tokens: string[], line: number): RestoreOp {
   };
   const st = parseOptions(tokens, fail);
   const command = st.command;
-  if (!command) fail(`no command (expected -A, -E, -D, -a, -e, -d, -C, -Z or --set) in: ${tokens.join(' ')}`);
+  if (!command) fail(`no command (expected -A, -E, -D, -a, -e, -d, -C, -Z or --set) in: ${clip(tokens.join(' '), 120)}`);
   const legal = LEGAL[command];
   for (const name of st.seen.keys()) {
     if (!(name in legal)) fail(`Illegal '${name}' option with the '${COMMAND_NAMES[command]}' command`);
@@ -520,12 +521,12 @@ function parseLine(tokens: string[], line: number): RestoreOp {
     if (st.positional.length !== 3) fail('--set option requires 3 timeout values');
     const t = st.positional.map((p) => {
       const n = parseNumber(p, 0, MAX_TIMEOUT);
-      if (n === undefined) fail(`invalid timeout value ${JSON.stringify(p)} specified`);
+      if (n === undefined) fail(`invalid timeout value ${quote(p)} specified`);
       return n;
     });
     return { op: 'setTimeouts', line, timeouts: { tcp: t[0], tcpFin: t[1], udp: t[2] } };
   }
-  if (st.positional.length > 0) fail(`unexpected argument ${st.positional[0]}`);
+  if (st.positional.length > 0) fail(`unexpected argument ${clip(st.positional[0])}`);
   if (command === 'flush') return { op: 'flush', line };
   if (command === 'zero') {
     if (!st.seen.has('service-address')) return { op: 'zero', line };

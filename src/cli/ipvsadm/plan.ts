@@ -1,6 +1,7 @@
 import type { IpvsOperation } from '../../ipvs/client.ts';
 import { destinationKeyString, serviceKeyString } from '../../ipvs/keys.ts';
 import type { Destination, IpvsTimeouts, Service, ServiceKey } from '../../ipvs/types.ts';
+import { destinationConfigEqual, serviceConfigEqual } from '../../model/equal.ts';
 import type { ServiceWithDestinations } from './format.ts';
 import type { RestoreOp } from './parse.ts';
 
@@ -8,7 +9,8 @@ import type { RestoreOp } from './parse.ts';
 // of the current table with the kernel's rules (EEXIST, ESRCH, ENOENT, ERANGE), so a file that
 // would fail half-way is refused whole, naming its line. Each step carries its inverse, so if
 // the kernel still refuses something (an unknown scheduler, an unroutable destination) the
-// steps already applied can be undone.
+// steps already applied can be undone. Zeroing counters (-Z) cannot be undone, so the zero steps
+// come last, after every rule took effect: a rolled-back restore never zeroed anything.
 
 export class RestoreConflictError extends Error {
   readonly code = 'RESTORE_CONFLICT';
@@ -49,6 +51,7 @@ export function planRestore(ops: RestoreOp[], current: ServiceWithDestinations[]
   }
   let liveTimeouts = timeouts;
   const steps: RestoreStep[] = [];
+  const zeros: Extract<RestoreStep, { kind: 'zero' }>[] = [];
   const need = (line: number, key: ServiceKey): ModelService => {
     const m = model.get(serviceKeyString(key));
     if (!m) throw new RestoreConflictError(line, `no such service ${serviceKeyString(key)}`);
@@ -133,7 +136,7 @@ export function planRestore(ops: RestoreOp[], current: ServiceWithDestinations[]
         break;
       case 'zero':
         if (op.service) need(op.line, op.service);
-        steps.push({ kind: 'zero', line: op.line, service: op.service });
+        zeros.push({ kind: 'zero', line: op.line, service: op.service });
         break;
       case 'setTimeouts':
         steps.push({ kind: 'timeouts', line: op.line, timeouts: op.timeouts, undo: liveTimeouts });
@@ -145,5 +148,38 @@ export function planRestore(ops: RestoreOp[], current: ServiceWithDestinations[]
         break;
     }
   }
+  // Deferred zeros: a service the file deletes afterwards takes its counters with it (nothing to zero);
+  // one deleted and added again is new, its counters start at zero anyway.
+  for (const z of zeros) if (!z.service || model.has(serviceKeyString(z.service))) steps.push(z);
   return steps;
+}
+
+/**
+ * The writes that turn table `now` back into `before` (a rollback by comparison, when which writes landed is
+ * unknown). Destinations come back as sets: one re-added goes to the head of the kernel's list, so the
+ * order an `mh` table is built from can differ from before.
+ */
+export function tableRepairOps(before: readonly ServiceWithDestinations[], now: readonly ServiceWithDestinations[]): IpvsOperation[] {
+  const ops: IpvsOperation[] = [];
+  const was = new Map(before.map((e) => [serviceKeyString(e.service.key), e]));
+  const is = new Map(now.map((e) => [serviceKeyString(e.service.key), e]));
+  for (const [k, e] of is) if (!was.has(k)) ops.push({ op: 'deleteService', service: e.service.key });
+  for (const [k, b] of was) {
+    const n = is.get(k);
+    const service = b.service.key;
+    if (!n) {
+      ops.push(...restoreOps({ service: b.service, dests: new Map(b.destinations.map((d) => [destinationKeyString(d.key), d])) }));
+      continue;
+    }
+    if (!serviceConfigEqual(n.service.config, b.service.config)) ops.push({ op: 'updateService', service, config: b.service.config });
+    const wasDests = new Map(b.destinations.map((d) => [destinationKeyString(d.key), d]));
+    const isDests = new Map(n.destinations.map((d) => [destinationKeyString(d.key), d]));
+    for (const [dk, d] of isDests) if (!wasDests.has(dk)) ops.push({ op: 'deleteDestination', service, destination: d.key });
+    for (const d of [...b.destinations].reverse()) {
+      const cur = isDests.get(destinationKeyString(d.key));
+      if (!cur) ops.push({ op: 'addDestination', service, destination: d.key, config: d.config });
+      else if (!destinationConfigEqual(cur.config, d.config)) ops.push({ op: 'updateDestination', service, destination: d.key, config: d.config });
+    }
+  }
+  return ops;
 }

@@ -1,6 +1,7 @@
 import { isMap, isScalar, isSeq } from 'yaml';
 import type { LineCounter, Node, Pair, YAMLMap, YAMLSeq } from 'yaml';
-import type { ConfigIssue } from './errors.ts';
+import { clip, quote } from '../../bounded-read.ts';
+import { type ConfigIssue, MAX_ISSUES } from './errors.ts';
 import { closest, parseDuration } from './values.ts';
 
 // A checking reader over a parsed YAML document: typed accessors that record an issue with the
@@ -9,6 +10,8 @@ import { closest, parseDuration } from './values.ts';
 export class Reader {
   readonly file: string;
   readonly issues: ConfigIssue[] = [];
+  /** Problems found beyond MAX_ISSUES: counted, not kept. */
+  dropped = 0;
   private readonly lines: LineCounter;
   constructor(file: string, lines: LineCounter) {
     this.file = file;
@@ -21,6 +24,10 @@ export class Reader {
   }
 
   fail(node: unknown, path: string, message: string): undefined {
+    if (this.issues.length >= MAX_ISSUES) {
+      this.dropped++;
+      return undefined;
+    }
     const offset = nodeOffset(node);
     const { line, column } = offset === undefined ? { line: 0, column: 0 } : this.position(offset);
     this.issues.push({ file: this.file, line, column, path, message });
@@ -89,7 +96,7 @@ export function readFields(r: Reader, node: unknown, path: string, allowed: read
     const name = key.value;
     if (!allowed.includes(name)) {
       const hint = closest(name, allowed);
-      r.fail(key, childPath(path, name), `unknown field "${name}"${hint ? ` (did you mean "${hint}"?)` : ''}; allowed: ${allowed.join(', ')}`);
+      r.fail(key, childPath(path, clip(name)), `unknown field ${quote(name)}${hint ? ` (did you mean "${hint}"?)` : ''}; allowed: ${allowed.join(', ')}`);
       continue;
     }
     fields.set(name, key as Node, (pair.value ?? null) as Node | null);
@@ -109,7 +116,7 @@ export function describe(node: unknown): string {
   if (isScalar(node)) {
     const v = node.value;
     if (v === null) return 'null';
-    if (typeof v === 'string') return `the string "${v}"`;
+    if (typeof v === 'string') return `the string ${quote(v)}`;
     return `${typeof v} ${String(v)}`;
   }
   return 'an unsupported YAML node';
@@ -124,7 +131,7 @@ export function readString(r: Reader, f: Fields, key: string, opts: { required?:
   if (node === undefined) return opts.required ? r.fail(f.node, f.path, `missing required field "${key}"`) : undefined;
   const v = scalarValue(node);
   if (typeof v !== 'string' || v === '') return r.fail(node, f.at(key), `must be a non-empty string, got ${describe(node)}`);
-  if (opts.pattern && !opts.pattern.test(v)) return r.fail(node, f.at(key), `"${v}" is not valid: ${opts.patternHint ?? `must match ${opts.pattern}`}`);
+  if (opts.pattern && !opts.pattern.test(v)) return r.fail(node, f.at(key), `${quote(v)} is not valid: ${opts.patternHint ?? `must match ${opts.pattern}`}`);
   return v;
 }
 
@@ -152,7 +159,7 @@ export function readChoice<T extends string>(r: Reader, f: Fields, key: string, 
   if (typeof v === 'string' && (choices as readonly string[]).includes(v)) return v as T;
   if (typeof v !== 'string') return r.fail(node, f.at(key), `must be one of ${choices.join(', ')}, got ${describe(node)}`);
   const hint = closest(v, choices);
-  return r.fail(node, f.at(key), `unknown ${opts.what ?? 'value'} "${v}"; expected one of ${choices.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+  return r.fail(node, f.at(key), `unknown ${opts.what ?? 'value'} ${quote(v)}; expected one of ${choices.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}`);
 }
 
 /** Milliseconds, from seconds (number) or a string with unit. */

@@ -2,6 +2,8 @@ import { isScalar, isSeq } from 'yaml';
 import type { Node } from 'yaml';
 import type { DestinationConfig, DestinationKey, ForwardingMethod, ServiceConfig, ServiceFlags, ServiceKey, TunnelType } from '../../ipvs/types.ts';
 import { destinationKeyString, serviceKeyString } from '../../ipvs/keys.ts';
+import { quote } from '../../bounded-read.ts';
+import { HTTP_PATH, hostHeaderProblem } from '../../health/host.ts';
 import type { DesiredDestination, DesiredService } from '../../model/types.ts';
 import type { Fields, Reader } from './reader.ts';
 import { childPath, describe, readBool, readChoice, readDuration, readFields, readInt, readList, readString } from './reader.ts';
@@ -211,7 +213,7 @@ function readAddress(r: Reader, f: Fields, key: string): { address: string; fami
   const text = readString(r, f, key, { required: true });
   if (text === undefined) return undefined;
   const parsed = canonicalAddress(text);
-  if (!parsed) return r.fail(f.get(key), f.at(key), `"${text}" is not an IPv4 or IPv6 address`);
+  if (!parsed) return r.fail(f.get(key), f.at(key), `${quote(text)} is not an IPv4 or IPv6 address`);
   return parsed;
 }
 
@@ -325,9 +327,11 @@ function readCheck(r: Reader, node: unknown, path: string, allowFalse: boolean):
   let expectStatus = CHECK_DEFAULTS.expectStatus as number;
   let host: string | undefined;
   if (type === 'http') {
-    path_ = readString(r, f, 'path', { pattern: /^\/\S*$/, patternHint: 'an absolute path such as /healthz' }) ?? path_;
+    path_ = readString(r, f, 'path', { pattern: HTTP_PATH, patternHint: 'an absolute path such as /healthz, printable ASCII (percent-encode the rest)' }) ?? path_;
     expectStatus = readInt(r, f, 'expectStatus', 100, 599) ?? expectStatus;
     host = readString(r, f, 'host');
+    const hostProblem = host === undefined ? undefined : hostHeaderProblem(host);
+    if (hostProblem) host = r.fail(f.get('host'), f.at('host'), `${quote(host)} is not a valid Host header: ${hostProblem}`);
   } else {
     for (const k of ['path', 'expectStatus', 'host']) {
       if (f.has(k)) r.fail(f.keyNode(k), f.at(k), `"${k}" applies to http checks only`);

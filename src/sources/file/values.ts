@@ -44,6 +44,8 @@ export function closest(word: string, candidates: readonly string[]): string | u
   let best: string | undefined;
   let bestDistance = 3;
   for (const c of candidates) {
+    // The distance is at least the difference in length: a long word (a pasted blob) costs nothing here.
+    if (Math.abs(word.length - c.length) >= bestDistance) continue;
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) {
       best = c;

@@ -1,7 +1,7 @@
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { readConfigText } from './read.ts';
 
 // Watches a configuration file for changes. Editors and config-management tools often replace the
 // file (write a temp file, rename it over), which a watch on the file itself would miss, so the
@@ -12,12 +12,13 @@ export interface ConfigWatcher {
   close(): void;
 }
 
-export function watchConfig(path: string, onChange: () => void, debounceMs = 250): ConfigWatcher {
+export function watchConfig(path: string, onChange: () => void, debounceMs = 250, maxBytes?: number): ConfigWatcher {
   const name = basename(path);
   let timer: NodeJS.Timeout | undefined;
   let last: string | undefined;
   let closed = false;
-  void readFile(path, 'utf8').then(
+  // Read with the configuration's own size limit: a file grown past it reads as a change, and the reload refuses it.
+  void readConfigText(path, { maxBytes }).then(
     (t) => { last = t; },
     () => { last = undefined; },
   );
@@ -25,7 +26,7 @@ export function watchConfig(path: string, onChange: () => void, debounceMs = 250
     timer = undefined;
     let text: string | undefined;
     try {
-      text = await readFile(path, 'utf8');
+      text = await readConfigText(path, { maxBytes });
     } catch {
       text = undefined;
     }

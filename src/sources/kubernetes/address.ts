@@ -18,14 +18,8 @@ export function canonicalAddress(raw: string): CanonicalAddress | undefined {
   return { family: 'inet6', address: host.slice(1, -1) };
 }
 
-/** Orders addresses numerically within a family so output is stable and readable. */
-export function compareAddresses(a: string, b: string): number {
-  const ka = sortKey(a);
-  const kb = sortKey(b);
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
-}
-
-function sortKey(address: string): string {
+/** A string whose order is the addresses' numeric order (IPv4 before IPv6), so output is stable and readable. */
+export function addressSortKey(address: string): string {
   if (!address.includes(':')) {
     return '4' + address.split('.').map((o) => o.padStart(3, '0')).join('.');
   }

@@ -1,3 +1,4 @@
+import { quote } from '../../bounded-read.ts';
 import type { ServiceFlags } from '../../ipvs/types.ts';
 import type { TranslationWarning } from './objects.ts';
 
@@ -32,7 +33,7 @@ export function schedulerFromAnnotations(
   if (raw !== undefined) {
     const v = raw.trim();
     if (KNOWN_SCHEDULERS.includes(v)) scheduler = v;
-    else warn(`${ANNOTATION_SCHEDULER}: ${JSON.stringify(raw)} is not an IPVS scheduler (${KNOWN_SCHEDULERS.join(', ')}); using ${DEFAULT_SCHEDULER}`);
+    else warn(`${ANNOTATION_SCHEDULER}: ${quote(raw)} is not an IPVS scheduler (${KNOWN_SCHEDULERS.join(', ')}); using ${DEFAULT_SCHEDULER}`);
   }
   const portHash = boolAnnotation(annotations, ANNOTATION_MH_PORT, scheduler, warn);
   const fallback = boolAnnotation(annotations, ANNOTATION_MH_FALLBACK, scheduler, warn);
@@ -50,6 +51,6 @@ function boolAnnotation(annotations: Readonly<Record<string, string>>, key: stri
   const v = raw.trim().toLowerCase();
   if (v === 'true') return true;
   if (v === 'false') return false;
-  warn(`${key}: ${JSON.stringify(raw)} is not "true" or "false"; using true`);
+  warn(`${key}: ${quote(raw)} is not "true" or "false"; using true`);
   return true;
 }

@@ -1,7 +1,16 @@
 import { serviceKeyId } from '../../ipvs/keys.ts';
 import type { ClusterEvent } from './informers.ts';
-import { type EndpointSliceView, type NodeView, type ServiceView, type TranslationWarning, parseEndpointSlice, parseNode, parseService } from './objects.ts';
-import { type NodeContext, type ServiceTranslation, type Translation, assemble, compareServiceViews, nodeContext, translateService } from './translate.ts';
+import {
+  type EndpointSliceView,
+  type NodePortRange,
+  type NodeView,
+  type ServiceView,
+  type TranslationWarning,
+  parseEndpointSlice,
+  parseNode,
+  parseService,
+} from './objects.ts';
+import { type NodeContext, type ReservedAddresses, type ServiceTranslation, type Translation, assemble, compareServiceViews, nodeContext, translateService } from './translate.ts';
 
 // The controller's view of the cluster: parsed Services, EndpointSlices and our Node, plus one
 // cached translation per Service. An event marks only the Services it touches dirty, so
@@ -25,6 +34,8 @@ export interface ClusterStateOptions {
   nodeName: string;
   /** From --node-ip; when absent, our Node's InternalIP/ExternalIP addresses. */
   nodeIPs?: readonly string[];
+  /** The cluster's node port range (--node-port-range; default 30000-32767). */
+  nodePortRange?: NodePortRange;
   /** Called for warnings not reported before (each distinct warning once while it persists). */
   onWarning?: (w: TranslationWarning) => void;
 }
@@ -41,6 +52,9 @@ export class ClusterState {
   /** Parse warnings per object ("Service ns/name"), kept while the object is in that state. */
   private readonly objectWarnings = new Map<string, TranslationWarning[]>();
   private node: NodeView | undefined;
+  /** Every Node's addresses (no Service may take one as an external IP), by node name. */
+  private readonly nodeAddresses = new Map<string, readonly string[]>();
+  private reserved: ReservedAddresses = { nodeAddresses: new Set() };
   private context: NodeContext;
   private order: string[] | undefined;
   private reported = new Set<string>();
@@ -54,6 +68,7 @@ export class ClusterState {
   constructor(opts: ClusterStateOptions) {
     this.opts = opts;
     this.context = nodeContext(opts.nodeName, opts.nodeIPs, undefined);
+    this.reserved = { nodeAddresses: new Set(this.context.nodeIPs.map((a) => a.address)) };
   }
 
   /** Start recording change times for the programming-latency metric (call once the informers synced). */
@@ -98,7 +113,7 @@ export class ClusterState {
       const t = this.translations.get(id);
       if (t) per.push(t);
     }
-    const out = assemble(per);
+    const out = assemble(per, this.reserved);
     this.last = undefined;
     if (out.warnings.length === 0) {
       // No conflicts and no translation warnings: each Service's virtual servers sit at a known offset.
@@ -190,7 +205,7 @@ export class ClusterState {
   }
 
   private applyService(e: ClusterEvent): void {
-    const parsed = parseService(e.object);
+    const parsed = parseService(e.object, { nodePortRange: this.opts.nodePortRange });
     const id = objectId(e.object);
     if (!id) {
       this.setWarnings('Service ?', parsed.warnings);
@@ -244,7 +259,8 @@ export class ClusterState {
 
   private applyNode(e: ClusterEvent): void {
     const parsed = parseNode(e.object);
-    if (!parsed.value || parsed.value.name !== this.opts.nodeName) return; // only our Node matters
+    if (parsed.value) this.noteNodeAddresses(parsed.value.name, e.type === 'delete' ? [] : parsed.value.addresses.map((a) => a.address));
+    if (!parsed.value || parsed.value.name !== this.opts.nodeName) return; // only our Node's context matters
     this.setWarnings(`Node ${parsed.value.name}`, e.type === 'delete' ? [] : parsed.warnings);
     const next = e.type === 'delete' ? undefined : parsed.value;
     const before = JSON.stringify(this.context);
@@ -254,6 +270,26 @@ export class ClusterState {
       for (const id of this.services.keys()) this.dirty.add(id);
       this.noteTime(e, undefined);
     }
+    this.refreshReserved();
+  }
+
+  /** Any Node's addresses changed: the reserved set is recomputed (a full join re-checks external IPs). */
+  private noteNodeAddresses(name: string, addresses: readonly string[]): void {
+    const before = this.nodeAddresses.get(name) ?? [];
+    if (addresses.length === 0) this.nodeAddresses.delete(name);
+    else this.nodeAddresses.set(name, addresses);
+    if (before.length !== addresses.length || before.some((a, i) => a !== addresses[i])) this.refreshReserved();
+  }
+
+  private refreshReserved(): void {
+    const all = new Set<string>();
+    for (const list of this.nodeAddresses.values()) for (const a of list) all.add(a);
+    for (const a of this.context.nodeIPs) all.add(a.address);
+    const old = this.reserved.nodeAddresses;
+    if (old.size === all.size && [...all].every((a) => old.has(a))) return;
+    this.reserved = { nodeAddresses: all };
+    // The last join was checked against the old set: the next desired() joins afresh.
+    this.last = undefined;
   }
 
   private noteTime(e: ClusterEvent, trigger: number | undefined): void {

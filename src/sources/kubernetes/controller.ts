@@ -5,13 +5,16 @@ import type { Readiness } from '../../metrics/index.ts';
 import type { MasqueradeInput, MasqueradeVip } from '../../nat/rules.ts';
 import type { MasqueradeResult } from '../../nat/nft.ts';
 import { Reconciler } from '../../reconcile/reconciler.ts';
+import { StateFileHealth } from '../../reconcile/store.ts';
 import { SyncLoop } from '../../reconcile/loop.ts';
 import type { Logger, PlanOptions, StateStore, SyncReport } from '../../reconcile/types.ts';
 import { ClusterState } from './cluster-state.ts';
 import type { HealthCheckServers } from './health-check-server.ts';
 import { ClusterWatch } from './informers.ts';
 import { KubernetesMetrics } from './metrics.ts';
+import type { NodePortRange } from './objects.ts';
 import type { Translation } from './translate.ts';
+import { type WarningRecorder, logWarnings } from './warnings.ts';
 
 // The Kubernetes controller: informers feed the cluster state; a coalescing sync loop (minimum
 // interval, periodic full resync) turns it into the desired state and hands it to the
@@ -27,6 +30,10 @@ export interface ControllerOptions {
   nodeName: string;
   /** Node addresses for node ports; default: our Node's InternalIP/ExternalIP. */
   nodeIPs?: readonly string[];
+  /** The cluster's node port range (the API server's --service-node-port-range); default 30000-32767. */
+  nodePortRange?: NodePortRange;
+  /** Where translation warnings go (default: log lines); an Event recorder can take their place. */
+  warnings?: WarningRecorder;
   ipvs: IpvsApi;
   vips?: VipApi;
   /** Ownership across restarts (FileStateStore in production). */
@@ -63,15 +70,19 @@ export class KubernetesController {
   private lastError: string | undefined;
   private masqueradeFailing = false;
   private masqueradeApplied: Translation['state'] | undefined;
+  private readonly stateFile: StateFileHealth;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
     const log = opts.logger;
     this.k8sMetrics = opts.metrics ? new KubernetesMetrics(opts.metrics.registry) : undefined;
+    this.stateFile = new StateFileHealth(log);
+    const warnings = opts.warnings ?? logWarnings(log);
     this.state = new ClusterState({
       nodeName: opts.nodeName,
       nodeIPs: opts.nodeIPs,
-      onWarning: (w) => log.warn({ kind: w.kind, object: w.object, reason: w.reason }, `${w.kind} ${w.object}: ${w.message}`),
+      nodePortRange: opts.nodePortRange,
+      onWarning: (w) => warnings.record(w),
     });
     this.reconciler = new Reconciler({
       ...opts.planOptions,
@@ -131,6 +142,8 @@ export class KubernetesController {
 
   readiness(): Readiness {
     if (!this.watch.isSynced) return { ready: false, reason: 'informers have not listed yet' };
+    // Fail safe is not enough: a state file that blocks every sync must show, even after the first one.
+    if (this.stateFile.problem !== undefined) return { ready: false, reason: this.stateFile.problem };
     if (!this.firstSyncDone) return { ready: false, reason: this.lastError ?? 'first sync not done' };
     return { ready: true };
   }
@@ -147,7 +160,8 @@ export class KubernetesController {
     const times = this.state.takeTriggerTimes();
     const desired = translation?.state;
     const report = full ? await this.reconciler.resync(desired) : await this.reconciler.sync(desired);
-    this.opts.metrics?.recordSync(report);
+    this.opts.metrics?.recordSync(report, (s) => this.reconciler.owns(s));
+    this.stateFile.observe(report.errors);
     let ok = report.mode !== 'skipped' && report.errors.length === 0;
     if (ok && translation && this.opts.masquerade) ok = await this.applyMasquerade(translation, full);
     if (ready && this.opts.healthChecks) await this.opts.healthChecks.sync(this.state.healthChecks());

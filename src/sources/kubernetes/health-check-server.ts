@@ -1,4 +1,5 @@
-import { type Server, createServer } from 'node:http';
+import type { Server } from 'node:http';
+import { createLimitedServer } from '../../http-limits.ts';
 import type { Logger } from '../../reconcile/types.ts';
 import type { HealthCheckTarget } from './cluster-state.ts';
 
@@ -6,6 +7,10 @@ import type { HealthCheckTarget } from './cluster-state.ts';
 // HTTP server on its healthCheckNodePort that answers 200 while this node has ready endpoints of the
 // Service and 503 otherwise, so the cloud load balancer sends traffic only to nodes that can serve it
 // locally. Same body and headers as kube-proxy (pkg/proxy/healthcheck), which load balancers parse.
+// These ports face the network, so connections, header and idle times are capped (../../http-limits.ts).
+
+/** Load balancers probe from many addresses at once: more room than the metrics port. */
+const HEALTH_CHECK_MAX_CONNECTIONS = 256;
 
 interface Entry {
   server: Server;
@@ -75,7 +80,7 @@ export class HealthCheckServers {
   }
 
   private open(port: number, target: HealthCheckTarget): Promise<void> {
-    const entry: Entry = { server: createServer(), target, listening: false };
+    const entry: Entry = { server: createLimitedServer(undefined, { maxConnections: HEALTH_CHECK_MAX_CONNECTIONS }), target, listening: false };
     entry.server.on('request', (_req, res) => {
       const t = entry.target;
       const healthy = this.opts.proxyHealthy?.() ?? true;

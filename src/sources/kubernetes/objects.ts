@@ -1,10 +1,48 @@
+import { quote } from '../../bounded-read.ts';
+import { specialAddressKind } from '../../ipvs/address.ts';
 import type { Family, Protocol } from '../../ipvs/types.ts';
 import { type CanonicalAddress, canonicalAddress } from './address.ts';
 
 // Narrowing of Kubernetes objects (as the API server, an informer or a YAML file hands them
 // over: untrusted `unknown`) into the few fields translation reads. Every defect becomes a
 // warning naming the object; a defect that makes an object unusable skips that object (or
-// just the port/endpoint concerned), it never throws.
+// just the port/endpoint concerned), it never throws. Work per object is linear in its size and
+// every list is capped (OBJECT_CAPS): one object cannot stall the controller on every node at once.
+
+/**
+ * Entries read per list of one object; the rest is ignored with a warning. The EndpointSlice caps are the
+ * API server's own; the others are far above any real Service (the API server has no cap of its own there).
+ */
+export const OBJECT_CAPS = {
+  servicePorts: 1000,
+  externalIPs: 64,
+  loadBalancerIngress: 64,
+  sourceRanges: 1000,
+  sliceEndpoints: 1000,
+  slicePorts: 100,
+  zoneHints: 8,
+  nodeAddresses: 64,
+} as const;
+
+/** Node ports outside this range are refused (the API server's --service-node-port-range; kube's default). */
+export interface NodePortRange {
+  min: number;
+  max: number;
+}
+export const DEFAULT_NODE_PORT_RANGE: NodePortRange = { min: 30000, max: 32767 };
+
+export interface ParseOptions {
+  nodePortRange?: NodePortRange;
+}
+
+/** "30000-32767" -> the range, or undefined when the text is not MIN-MAX with 1 <= MIN <= MAX <= 65535. */
+export function parseNodePortRange(text: string): NodePortRange | undefined {
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(text.trim());
+  if (!m) return undefined;
+  const min = Number(m[1]);
+  const max = Number(m[2]);
+  return min >= 1 && min <= max && max <= 65535 ? { min, max } : undefined;
+}
 
 export interface TranslationWarning {
   kind: 'Service' | 'EndpointSlice' | 'Node' | 'Object';
@@ -26,6 +64,8 @@ export interface ServicePortView {
 export interface ServiceView {
   namespace: string;
   name: string;
+  /** metadata.creationTimestamp in ms since the epoch; Infinity when absent or unreadable. */
+  created: number;
   type: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   /** Canonical cluster IPs, at most one per family, primary first. */
   clusterIPs: CanonicalAddress[];
@@ -126,6 +166,7 @@ interface Meta {
   name: string;
   annotations: Record<string, string>;
   labels: Record<string, string>;
+  created: number;
 }
 
 function readMeta(obj: Record<string, unknown>, namespaced: boolean): Meta | undefined {
@@ -133,7 +174,9 @@ function readMeta(obj: Record<string, unknown>, namespaced: boolean): Meta | und
   const name = asString(meta.name);
   const namespace = namespaced ? asString(meta.namespace) ?? 'default' : '';
   if (!name) return undefined;
-  return { name, namespace, annotations: stringMap(meta.annotations), labels: stringMap(meta.labels) };
+  const stamp = asString(meta.creationTimestamp);
+  const created = stamp === undefined ? Number.NaN : Date.parse(stamp);
+  return { name, namespace, annotations: stringMap(meta.annotations), labels: stringMap(meta.labels), created: Number.isNaN(created) ? Number.POSITIVE_INFINITY : created };
 }
 
 function stringMap(v: unknown): Record<string, string> {
@@ -146,8 +189,20 @@ function objectName(meta: Meta): string {
   return meta.namespace ? `${meta.namespace}/${meta.name}` : meta.name;
 }
 
+/** The first `max` entries of a list (all of an ordinary one), with a warning when some are left out. */
+function capped(list: unknown[], max: number, field: string, warn: (reason: string, message: string) => void): unknown[] {
+  if (list.length <= max) return list;
+  warn('TooManyEntries', `${field} has ${list.length} entries; only the first ${max} are read (the per-object cap)`);
+  return list.slice(0, max);
+}
+
+function inRange(port: number, range: NodePortRange): boolean {
+  return port >= range.min && port <= range.max;
+}
+
 /** A Service this controller programs, or undefined (with the reason as a warning, or silently for headless/ExternalName). */
-export function parseService(obj: unknown): Parsed<ServiceView> {
+export function parseService(obj: unknown, options: ParseOptions = {}): Parsed<ServiceView> {
+  const nodePortRange = options.nodePortRange ?? DEFAULT_NODE_PORT_RANGE;
   const warnings: TranslationWarning[] = [];
   if (!isRecord(obj)) return { value: undefined, warnings: [objectWarning('Service', 'a Service is not an object')] };
   const meta = readMeta(obj, true);
@@ -164,57 +219,68 @@ export function parseService(obj: unknown): Parsed<ServiceView> {
   const status = asRecord(obj.status);
   const type = spec.type ?? 'ClusterIP';
   if (type === 'ExternalName') return { value: undefined, warnings };
-  if (type !== 'ClusterIP' && type !== 'NodePort' && type !== 'LoadBalancer') return skip(`spec.type ${JSON.stringify(type)} is not a Service type`);
+  if (type !== 'ClusterIP' && type !== 'NodePort' && type !== 'LoadBalancer') return skip(`spec.type ${quote(type)} is not a Service type`);
 
   const rawIPs = Array.isArray(spec.clusterIPs) && spec.clusterIPs.length > 0 ? spec.clusterIPs : spec.clusterIP === undefined ? [] : [spec.clusterIP];
   if (rawIPs.length === 0) return skip('spec.clusterIP is not set');
   if (rawIPs[0] === 'None' || rawIPs[0] === '') return { value: undefined, warnings }; // headless: DNS only
   const clusterIPs: CanonicalAddress[] = [];
+  if (rawIPs.length > 2) return skip(`spec.clusterIPs has ${rawIPs.length} addresses; a Service has at most one per family`);
   for (const raw of rawIPs) {
     const ip = typeof raw === 'string' ? canonicalAddress(raw) : undefined;
-    if (!ip) return skip(`spec.clusterIPs has ${JSON.stringify(raw)}, which is not an IP address`);
+    if (!ip) return skip(`spec.clusterIPs has ${quote(raw)}, which is not an IP address`);
+    const special = specialAddressKind(ip.address);
+    if (special) return skip(`spec.clusterIPs has ${ip.address}, a ${special} address`);
     if (clusterIPs.some((c) => c.family === ip.family)) return skip('spec.clusterIPs has two addresses of the same family');
     clusterIPs.push(ip);
   }
 
   const ports: ServicePortView[] = [];
+  const portKeys = new Set<string>();
   if (!Array.isArray(spec.ports)) warn('InvalidService', 'spec.ports is not a list; the Service gets no virtual servers');
-  for (const [i, rawPort] of asArray(spec.ports).entries()) {
+  for (const [i, rawPort] of capped(asArray(spec.ports), OBJECT_CAPS.servicePorts, 'spec.ports', warn).entries()) {
     const p = asRecord(rawPort);
     const name = asString(p.name) ?? '';
     const protocol = parseProtocol(p.protocol);
     if (!protocol) {
-      warn('InvalidPort', `spec.ports[${i}].protocol ${JSON.stringify(p.protocol)} is not TCP, UDP or SCTP; port skipped`);
+      warn('InvalidPort', `spec.ports[${i}].protocol ${quote(p.protocol)} is not TCP, UDP or SCTP; port skipped`);
       continue;
     }
     if (!isPort(p.port)) {
-      warn('InvalidPort', `spec.ports[${i}].port ${JSON.stringify(p.port)} is not a port number (1-65535); port skipped`);
+      warn('InvalidPort', `spec.ports[${i}].port ${quote(p.port)} is not a port number (1-65535); port skipped`);
       continue;
     }
     let nodePort = 0;
     if (p.nodePort !== undefined && p.nodePort !== null && type !== 'ClusterIP') {
-      if (isPort(p.nodePort)) nodePort = p.nodePort;
-      else warn('InvalidPort', `spec.ports[${i}].nodePort ${JSON.stringify(p.nodePort)} is not a port number; no node port for it`);
+      if (!isPort(p.nodePort)) warn('InvalidPort', `spec.ports[${i}].nodePort ${quote(p.nodePort)} is not a port number; no node port for it`);
+      // A node port is served on every node address: outside the cluster's range it could take over sshd, the kubelet, ...
+      else if (!inRange(p.nodePort, nodePortRange)) {
+        warn('InvalidPort', `spec.ports[${i}].nodePort ${p.nodePort} is outside the node port range ${nodePortRange.min}-${nodePortRange.max} (--node-port-range); no node port for it`);
+      } else nodePort = p.nodePort;
     }
-    if (ports.some((q) => q.port === p.port && q.protocol === protocol)) {
+    const portKey = `${p.port}/${protocol}`;
+    if (portKeys.has(portKey)) {
       warn('InvalidPort', `spec.ports[${i}] repeats port ${p.port}/${protocol}; skipped`);
       continue;
     }
+    portKeys.add(portKey);
     ports.push({ name, protocol, port: p.port, nodePort });
   }
 
-  const externalIPs = readIPs(asArray(spec.externalIPs), (raw) => warn('InvalidExternalIP', `spec.externalIPs entry ${JSON.stringify(raw)} is not an IP address; ignored`));
-  const loadBalancerIPs: CanonicalAddress[] = [];
+  const externalIPs = readIPs(capped(asArray(spec.externalIPs), OBJECT_CAPS.externalIPs, 'spec.externalIPs', warn), (raw, why) =>
+    warn('InvalidExternalIP', `spec.externalIPs entry ${raw} ${why}; ignored`),
+  );
+  let loadBalancerIPs: CanonicalAddress[] = [];
   if (type === 'LoadBalancer') {
-    for (const rawIngress of asArray(asRecord(status.loadBalancer).ingress)) {
+    const ingressIPs: unknown[] = [];
+    for (const rawIngress of capped(asArray(asRecord(status.loadBalancer).ingress), OBJECT_CAPS.loadBalancerIngress, 'status.loadBalancer.ingress', warn)) {
       const ingress = asRecord(rawIngress);
       if (ingress.ip === undefined) continue; // hostname-only ingress: nothing to bind
       // ipMode Proxy: the load balancer proxies to node ports itself; kube-proxy does not bind the VIP.
       if (ingress.ipMode === 'Proxy') continue;
-      const ip = typeof ingress.ip === 'string' ? canonicalAddress(ingress.ip) : undefined;
-      if (!ip) warn('InvalidLoadBalancerIP', `status.loadBalancer.ingress ip ${JSON.stringify(ingress.ip)} is not an IP address; ignored`);
-      else if (!loadBalancerIPs.some((x) => x.address === ip.address)) loadBalancerIPs.push(ip);
+      ingressIPs.push(ingress.ip);
     }
+    loadBalancerIPs = readIPs(ingressIPs, (raw, why) => warn('InvalidLoadBalancerIP', `status.loadBalancer.ingress ip ${raw} ${why}; ignored`));
   }
 
   // As kube-proxy: the spec field, else the older annotation (comma separated).
@@ -222,11 +288,15 @@ export function parseService(obj: unknown): Parsed<ServiceView> {
   if (type === 'LoadBalancer') {
     const fromSpec = asArray(spec.loadBalancerSourceRanges);
     const annotation = meta.annotations['service.beta.kubernetes.io/load-balancer-source-ranges'];
-    const raw: unknown[] = fromSpec.length > 0 ? fromSpec : annotation ? annotation.split(',') : [];
-    for (const r of raw) {
+    const raw: unknown[] = fromSpec.length > 0 ? fromSpec : annotation ? annotation.split(',', OBJECT_CAPS.sourceRanges + 1) : [];
+    const seen = new Set<string>();
+    for (const r of capped(raw, OBJECT_CAPS.sourceRanges, 'loadBalancerSourceRanges', warn)) {
       const cidr = typeof r === 'string' ? canonicalCidr(r.trim()) : undefined;
-      if (cidr === undefined) warn('InvalidSourceRange', `loadBalancerSourceRanges entry ${JSON.stringify(r)} is not a CIDR; ignored`);
-      else if (!loadBalancerSourceRanges.includes(cidr)) loadBalancerSourceRanges.push(cidr);
+      if (cidr === undefined) warn('InvalidSourceRange', `loadBalancerSourceRanges entry ${quote(r)} is not a CIDR; ignored`);
+      else if (!seen.has(cidr)) {
+        seen.add(cidr);
+        loadBalancerSourceRanges.push(cidr);
+      }
     }
   }
 
@@ -236,11 +306,11 @@ export function parseService(obj: unknown): Parsed<ServiceView> {
     if (t === undefined || t === null) affinityTimeout = DEFAULT_AFFINITY_TIMEOUT;
     else if (typeof t === 'number' && Number.isInteger(t) && t >= 1 && t <= MAX_AFFINITY_TIMEOUT) affinityTimeout = t;
     else {
-      warn('InvalidSessionAffinity', `sessionAffinityConfig.clientIP.timeoutSeconds ${JSON.stringify(t)} is not 1-${MAX_AFFINITY_TIMEOUT}; using ${DEFAULT_AFFINITY_TIMEOUT}`);
+      warn('InvalidSessionAffinity', `sessionAffinityConfig.clientIP.timeoutSeconds ${quote(t)} is not 1-${MAX_AFFINITY_TIMEOUT}; using ${DEFAULT_AFFINITY_TIMEOUT}`);
       affinityTimeout = DEFAULT_AFFINITY_TIMEOUT;
     }
   } else if (spec.sessionAffinity !== undefined && spec.sessionAffinity !== 'None' && spec.sessionAffinity !== null) {
-    warn('InvalidSessionAffinity', `spec.sessionAffinity ${JSON.stringify(spec.sessionAffinity)} is not None or ClientIP; using None`);
+    warn('InvalidSessionAffinity', `spec.sessionAffinity ${quote(spec.sessionAffinity)} is not None or ClientIP; using None`);
   }
 
   const topologyMode = meta.annotations['service.kubernetes.io/topology-mode'] ?? meta.annotations['service.kubernetes.io/topology-aware-hints'] ?? '';
@@ -252,13 +322,16 @@ export function parseService(obj: unknown): Parsed<ServiceView> {
   // As kube-proxy (NeedsHealthCheck): served only for LoadBalancer Services with externalTrafficPolicy Local.
   let healthCheckNodePort = 0;
   if (type === 'LoadBalancer' && externalPolicyLocal && spec.healthCheckNodePort !== undefined && spec.healthCheckNodePort !== null) {
-    if (isPort(spec.healthCheckNodePort)) healthCheckNodePort = spec.healthCheckNodePort;
-    else warn('InvalidPort', `spec.healthCheckNodePort ${JSON.stringify(spec.healthCheckNodePort)} is not a port number; no health check served`);
+    if (!isPort(spec.healthCheckNodePort)) warn('InvalidPort', `spec.healthCheckNodePort ${quote(spec.healthCheckNodePort)} is not a port number; no health check served`);
+    else if (!inRange(spec.healthCheckNodePort, nodePortRange)) {
+      warn('InvalidPort', `spec.healthCheckNodePort ${spec.healthCheckNodePort} is outside the node port range ${nodePortRange.min}-${nodePortRange.max} (--node-port-range); no health check served`);
+    } else healthCheckNodePort = spec.healthCheckNodePort;
   }
   return {
     value: {
       namespace: meta.namespace,
       name: meta.name,
+      created: meta.created,
       type,
       clusterIPs,
       ports,
@@ -276,12 +349,26 @@ export function parseService(obj: unknown): Parsed<ServiceView> {
   };
 }
 
-function readIPs(raw: unknown[], onBad: (raw: unknown) => void): CanonicalAddress[] {
+/**
+ * Canonical, de-duplicated (linear: a Set) addresses a Service may take: not loopback, link-local, multicast,
+ * unspecified or broadcast, which would capture the node's own traffic (169.254.169.254 is the cloud metadata
+ * service, 127.0.0.1 every local daemon).
+ */
+function readIPs(raw: readonly unknown[], onBad: (quoted: string, why: string) => void): CanonicalAddress[] {
   const out: CanonicalAddress[] = [];
+  const seen = new Set<string>();
   for (const r of raw) {
     const ip = typeof r === 'string' ? canonicalAddress(r) : undefined;
-    if (!ip) onBad(r);
-    else if (!out.some((x) => x.address === ip.address)) out.push(ip);
+    if (!ip) {
+      onBad(quote(r), 'is not an IP address');
+      continue;
+    }
+    const special = specialAddressKind(ip.address);
+    if (special) onBad(ip.address, `is a ${special} address`);
+    else if (!seen.has(ip.address)) {
+      seen.add(ip.address);
+      out.push(ip);
+    }
   }
   return out;
 }
@@ -305,38 +392,44 @@ export function parseEndpointSlice(obj: unknown): Parsed<EndpointSliceView> {
   else if (obj.addressType === 'IPv6') family = 'inet6';
   else if (obj.addressType === 'FQDN') return { value: undefined, warnings };
   else {
-    warn('InvalidEndpointSlice', `addressType ${JSON.stringify(obj.addressType)} is not IPv4, IPv6 or FQDN; slice skipped`);
+    warn('InvalidEndpointSlice', `addressType ${quote(obj.addressType)} is not IPv4, IPv6 or FQDN; slice skipped`);
     return { value: undefined, warnings };
   }
 
   const ports: SlicePortView[] = [];
-  for (const [i, rawPort] of asArray(obj.ports).entries()) {
+  for (const [i, rawPort] of capped(asArray(obj.ports), OBJECT_CAPS.slicePorts, 'ports', warn).entries()) {
     const p = asRecord(rawPort);
     const protocol = parseProtocol(p.protocol);
     if (!protocol) {
-      warn('InvalidEndpointPort', `ports[${i}].protocol ${JSON.stringify(p.protocol)} is not TCP, UDP or SCTP; port skipped`);
+      warn('InvalidEndpointPort', `ports[${i}].protocol ${quote(p.protocol)} is not TCP, UDP or SCTP; port skipped`);
       continue;
     }
     // A nil port means "all ports" and is only valid for Services without selector ports; kube-proxy skips it.
     if (p.port === undefined || p.port === null) continue;
     if (!isPort(p.port)) {
-      warn('InvalidEndpointPort', `ports[${i}].port ${JSON.stringify(p.port)} is not a port number; port skipped`);
+      warn('InvalidEndpointPort', `ports[${i}].port ${quote(p.port)} is not a port number; port skipped`);
       continue;
     }
     ports.push({ name: asString(p.name) ?? '', protocol, port: p.port });
   }
 
   const endpoints: EndpointView[] = [];
-  for (const [i, rawEp] of asArray(obj.endpoints).entries()) {
+  for (const [i, rawEp] of capped(asArray(obj.endpoints), OBJECT_CAPS.sliceEndpoints, 'endpoints', warn).entries()) {
     const ep = asRecord(rawEp);
     const first = asArray(ep.addresses)[0];
     const ip = typeof first === 'string' ? canonicalAddress(first) : undefined;
     if (!ip) {
-      warn('InvalidEndpoint', `endpoints[${i}].addresses[0] ${JSON.stringify(first)} is not an IP address; endpoint skipped`);
+      warn('InvalidEndpoint', `endpoints[${i}].addresses[0] ${quote(first)} is not an IP address; endpoint skipped`);
       continue;
     }
     if (ip.family !== family) {
-      warn('InvalidEndpoint', `endpoints[${i}] address ${first} is not of addressType ${String(obj.addressType)}; endpoint skipped`);
+      warn('InvalidEndpoint', `endpoints[${i}] address ${ip.address} is not of addressType ${String(obj.addressType)}; endpoint skipped`);
+      continue;
+    }
+    // As the API server's ValidateEndpointIP (and all multicast): such an "endpoint" is the node itself or its metadata service.
+    const special = specialAddressKind(ip.address);
+    if (special) {
+      warn('InvalidEndpoint', `endpoints[${i}] address ${ip.address} is a ${special} address; endpoint skipped`);
       continue;
     }
     const c = asRecord(ep.conditions);
@@ -345,7 +438,7 @@ export function parseEndpointSlice(obj: unknown): Parsed<EndpointSliceView> {
     const serving = c.serving === undefined || c.serving === null ? ready : c.serving !== false;
     const terminating = c.terminating === true;
     const zoneHints: string[] = [];
-    for (const z of asArray(asRecord(ep.hints).forZones)) {
+    for (const z of asArray(asRecord(ep.hints).forZones).slice(0, OBJECT_CAPS.zoneHints)) {
       const name = asString(asRecord(z).name);
       if (name) zoneHints.push(name);
     }
@@ -361,13 +454,21 @@ export function parseNode(obj: unknown): Parsed<NodeView> {
   const meta = readMeta(obj, false);
   if (!meta) return { value: undefined, warnings: [objectWarning('Node', 'a Node has no metadata.name')] };
   const addresses: CanonicalAddress[] = [];
+  const seen = new Set<string>();
+  const warn = (reason: string, message: string): void => {
+    warnings.push({ kind: 'Node', object: meta.name, reason, message });
+  };
+  const raw = capped(asArray(asRecord(obj.status).addresses), OBJECT_CAPS.nodeAddresses, 'status.addresses', warn);
   for (const wanted of ['InternalIP', 'ExternalIP']) {
-    for (const rawAddr of asArray(asRecord(obj.status).addresses)) {
+    for (const rawAddr of raw) {
       const a = asRecord(rawAddr);
       if (a.type !== wanted) continue;
       const ip = typeof a.address === 'string' ? canonicalAddress(a.address) : undefined;
-      if (!ip) warnings.push({ kind: 'Node', object: meta.name, reason: 'InvalidNodeAddress', message: `status.addresses ${wanted} ${JSON.stringify(a.address)} is not an IP address; ignored` });
-      else if (!addresses.some((x) => x.address === ip.address)) addresses.push(ip);
+      if (!ip) warn('InvalidNodeAddress', `status.addresses ${wanted} ${quote(a.address)} is not an IP address; ignored`);
+      else if (!seen.has(ip.address)) {
+        seen.add(ip.address);
+        addresses.push(ip);
+      }
     }
   }
   return { value: { name: meta.name, addresses, zone: meta.labels['topology.kubernetes.io/zone'] ?? '' }, warnings };

@@ -1,4 +1,5 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { readBoundedFile } from '../../bounded-read.ts';
 import { join } from 'node:path';
 import type { Logger } from '../../reconcile/types.ts';
 
@@ -61,13 +62,15 @@ export async function applySysctls(settings: readonly SysctlSetting[], logger: L
     const sysctl = s.key.replaceAll('/', '.');
     let previous: string | undefined;
     try {
-      previous = (await readFile(path, 'utf8')).trim();
+      previous = (await readBoundedFile(path, { maxBytes: 4096, what: path })).trim();
       if (previous !== s.value) await writeFile(path, s.value);
       logger.info({ sysctl, value: s.value, previous }, previous === s.value ? `sysctl ${sysctl}=${s.value} (already set): ${s.why}` : `sysctl ${sysctl}=${s.value} (was ${previous}): ${s.why}`);
       results.push({ key: s.key, value: s.value, previous });
     } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      const message = e.code === 'ENOENT' ? 'not present (module not loaded?)' : e.code === 'EROFS' || e.code === 'EACCES' ? `${e.code}: is ${root} mounted writable?` : (e.message ?? String(err));
+      // A read failure is a BoundedReadError carrying the errno; a write failure a plain system error.
+      const e = err as NodeJS.ErrnoException & { errno?: unknown };
+      const code = typeof e.errno === 'string' ? e.errno : e.code;
+      const message = code === 'ENOENT' ? 'not present (module not loaded?)' : code === 'EROFS' || code === 'EACCES' ? `${code}: is ${root} mounted writable?` : (e.message ?? String(err));
       logger.warn({ sysctl, value: s.value, err: message }, `cannot set sysctl ${sysctl}=${s.value}: ${message}`);
       results.push({ key: s.key, value: s.value, previous, error: message });
     }

@@ -1,12 +1,14 @@
+import { quote } from '../../bounded-read.ts';
 import type { DestinationConfig, Family, ServiceConfig, ServiceKey } from '../../ipvs/types.ts';
 import { serviceKeyId } from '../../ipvs/keys.ts';
 import type { DesiredDestination, DesiredService, DesiredState } from '../../model/types.ts';
-import { type CanonicalAddress, canonicalAddress, compareAddresses } from './address.ts';
+import { type CanonicalAddress, addressSortKey, canonicalAddress } from './address.ts';
 import { schedulerFromAnnotations } from './annotations.ts';
 import { categorizeEndpoints } from './endpoints.ts';
 import {
   type EndpointSliceView,
   type EndpointView,
+  type NodePortRange,
   type NodeView,
   type ServicePortView,
   type ServiceView,
@@ -33,6 +35,8 @@ export interface TranslateOptions {
   nodeName: string;
   /** Node addresses for node ports; when absent, the InternalIP/ExternalIP addresses of our Node object. */
   nodeIPs?: readonly string[];
+  /** The cluster's node port range (default 30000-32767); node ports outside it are refused. */
+  nodePortRange?: NodePortRange;
 }
 
 export interface Translation {
@@ -43,6 +47,10 @@ export interface Translation {
 }
 
 export interface ServiceTranslation {
+  /** "namespace/name" of the Service. */
+  service: string;
+  /** metadata.creationTimestamp in ms (Infinity when unknown): the older Service keeps a contested address. */
+  created: number;
   services: DesiredService[];
   /** Same length and order as `services`. */
   vips: VipInfo[];
@@ -60,6 +68,12 @@ export interface VipInfo {
 }
 
 const DESTINATION: DestinationConfig = { forwarding: 'masq', weight: 1, upperThreshold: 0, lowerThreshold: 0 };
+
+/**
+ * Virtual servers one Service may produce (ports x families x addresses multiply). Past it, the Service's
+ * external and load-balancer IPs are left out, then its node ports: its cluster IPs are always programmed.
+ */
+export const MAX_VIRTUAL_SERVERS_PER_SERVICE = 4096;
 
 /** The node context from flags and/or our Node object; bad flag addresses are an error for the caller. */
 export function nodeContext(nodeName: string, nodeIPs: readonly string[] | undefined, node: NodeView | undefined): NodeContext {
@@ -80,7 +94,7 @@ export function nodeContext(nodeName: string, nodeIPs: readonly string[] | undef
 export class InvalidNodeIPError extends Error {
   readonly code = 'INVALID_NODE_IP';
   constructor(raw: string) {
-    super(`--node-ip: ${JSON.stringify(raw)} is not an IP address`);
+    super(`--node-ip: ${quote(raw)} is not an IP address`);
     this.name = 'InvalidNodeIPError';
   }
 }
@@ -92,6 +106,31 @@ export function translateService(svc: ServiceView, slices: readonly EndpointSlic
   const { scheduler, flags } = schedulerFromAnnotations(svc.annotations, id, warnings);
   const services: DesiredService[] = [];
   const vips: VipInfo[] = [];
+
+  // The count before any work: a Service of many ports and many addresses must not blow up alone.
+  const perFamily = (f: Family, list: readonly CanonicalAddress[]): number => list.filter((a) => a.family === f).length;
+  const nodePorts = svc.ports.filter((p) => p.nodePort !== 0).length;
+  let external = true;
+  let withNodePorts = true;
+  const count = (): number =>
+    svc.clusterIPs.reduce(
+      (n, c) =>
+        n +
+        svc.ports.length * (1 + (external ? perFamily(c.family, svc.externalIPs) + perFamily(c.family, svc.loadBalancerIPs) : 0)) +
+        (withNodePorts ? nodePorts * perFamily(c.family, node.nodeIPs) : 0),
+      0,
+    );
+  if (count() > MAX_VIRTUAL_SERVERS_PER_SERVICE) {
+    const wanted = count();
+    external = false;
+    if (count() > MAX_VIRTUAL_SERVERS_PER_SERVICE) withNodePorts = false;
+    warnings.push({
+      kind: 'Service',
+      object: id,
+      reason: 'TooManyVirtualServers',
+      message: `the Service needs ${wanted} virtual servers, more than ${MAX_VIRTUAL_SERVERS_PER_SERVICE}; its external and load-balancer IPs${withNodePorts ? '' : ' and node ports'} are not programmed`,
+    });
+  }
 
   for (const port of svc.ports) {
     const name = `${id}:${port.name || String(port.port)}`;
@@ -107,7 +146,7 @@ export function translateService(svc: ServiceView, slices: readonly EndpointSlic
       const endpoints = endpointsFor(svc, port, family, slices);
       const { cluster, local } = categorizeEndpoints(endpoints, svc.topologyAware, node);
       const internal = toDestinations(svc.internalPolicyLocal ? local : cluster);
-      const external = toDestinations(svc.externalPolicyLocal ? local : cluster);
+      const externalDests = toDestinations(svc.externalPolicyLocal ? local : cluster);
 
       const add = (kind: VipKind, address: string, vport: number, bind: boolean, dests: DesiredDestination[]): void => {
         const key: ServiceKey = { kind: 'addr', family, protocol: port.protocol, address, port: vport };
@@ -119,12 +158,14 @@ export function translateService(svc: ServiceView, slices: readonly EndpointSlic
         });
       };
       add('cluster IP', clusterIP.address, port.port, true, internal);
-      for (const ip of svc.externalIPs) if (ip.family === family) add('external IP', ip.address, port.port, true, external);
-      for (const ip of svc.loadBalancerIPs) if (ip.family === family) add('load balancer IP', ip.address, port.port, true, external);
-      if (port.nodePort !== 0) for (const ip of node.nodeIPs) if (ip.family === family) add('node port', ip.address, port.nodePort, false, external);
+      if (external) {
+        for (const ip of svc.externalIPs) if (ip.family === family) add('external IP', ip.address, port.port, true, externalDests);
+        for (const ip of svc.loadBalancerIPs) if (ip.family === family) add('load balancer IP', ip.address, port.port, true, externalDests);
+      }
+      if (withNodePorts && port.nodePort !== 0) for (const ip of node.nodeIPs) if (ip.family === family) add('node port', ip.address, port.nodePort, false, externalDests);
     }
   }
-  return { services, vips, warnings };
+  return { service: id, created: svc.created, services, vips, warnings };
 }
 
 interface PortedEndpoint extends EndpointView {
@@ -148,41 +189,99 @@ function endpointsFor(svc: ServiceView, port: ServicePortView, family: Family, s
 }
 
 function toDestinations(endpoints: readonly PortedEndpoint[]): DesiredDestination[] {
+  // The sort key once per endpoint, not twice per comparison.
   return endpoints
-    .map((ep) => ({ key: { family: ep.family, address: ep.address, port: ep.port }, config: DESTINATION }))
-    .sort((a, b) => compareAddresses(a.key.address, b.key.address) || a.key.port - b.key.port);
+    .map((ep) => ({ order: addressSortKey(ep.address), dest: { key: { family: ep.family, address: ep.address, port: ep.port }, config: DESTINATION } }))
+    .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : a.dest.key.port - b.dest.key.port))
+    .map((e) => e.dest);
 }
 
 function copyDest(d: DesiredDestination): DesiredDestination {
   return { key: d.key, config: { ...d.config } };
 }
 
+/** Addresses no Service may take as an external or load-balancer IP (besides every Service's cluster IP). */
+export interface ReservedAddresses {
+  /** The addresses of every Node (and --node-ip): an external IP equal to one would capture the node's ports. */
+  nodeAddresses: ReadonlySet<string>;
+}
+
+const NO_RESERVED: ReservedAddresses = { nodeAddresses: new Set() };
+
 /**
- * Joins per-Service results into one desired state. Two Services claiming the same virtual server
- * (say the same external IP and port) would fight over it: the first in namespace/name order keeps
- * it and the other gets a warning, so the outcome does not depend on event order.
+ * Joins per-Service results into one desired state, deciding who gets a contested address:
+ * - cluster IPs and node ports always win: the API server allocates them, one Service each;
+ * - an external or load-balancer IP (set by whoever may edit a Service: CVE-2020-8554) is refused when it
+ *   is any Service's cluster IP or a node address;
+ * - two claims of one virtual server of the same class go to the older Service (metadata.creationTimestamp),
+ *   then the first in namespace/name order: a new Service cannot take what an existing one has.
+ * Every refusal is a warning naming the other Service.
  */
-export function assemble(perService: Iterable<ServiceTranslation>): Translation {
+export function assemble(perService: Iterable<ServiceTranslation>, reserved: ReservedAddresses = NO_RESERVED): Translation {
+  const list = [...perService];
   const warnings: TranslationWarning[] = [];
-  const owners = new Map<string, string>();
+  for (const t of list) if (t.warnings.length > 0) warnings.push(...t.warnings);
+
+  // Claims per virtual server key, by class; the winner is the oldest claimant (then the first in order).
+  const clusterIPOwner = new Map<string, number>();
+  const winners = new Map<string, number>();
+  const externalWinners = new Map<string, number>();
+  const better = (a: number, b: number | undefined): boolean => b === undefined || list[a].created < list[b].created;
+  list.forEach((t, ti) => {
+    for (let i = 0; i < t.services.length; i++) {
+      const kind = t.vips[i].kind;
+      const key = t.services[i].key;
+      const k = serviceKeyId(key);
+      if (kind === 'cluster IP' || kind === 'node port') {
+        if (better(ti, winners.get(k))) winners.set(k, ti);
+        if (kind === 'cluster IP' && key.kind === 'addr' && better(ti, clusterIPOwner.get(key.address))) clusterIPOwner.set(key.address, ti);
+      } else if (better(ti, externalWinners.get(k))) externalWinners.set(k, ti);
+    }
+  });
+
   const services: DesiredService[] = [];
   const vips: VipInfo[] = [];
-  for (const t of perService) {
-    if (t.warnings.length > 0) warnings.push(...t.warnings);
+  const reported = new Set<string>();
+  const refuse = (t: ServiceTranslation, reason: string, message: string): void => {
+    const once = `${t.service}|${reason}|${message}`;
+    if (reported.has(once)) return;
+    reported.add(once);
+    warnings.push({ kind: 'Service', object: t.service, reason, message });
+  };
+  list.forEach((t, ti) => {
     for (let i = 0; i < t.services.length; i++) {
       const s = t.services[i];
+      const v = t.vips[i];
       const k = serviceKeyId(s.key);
-      const owner = owners.get(k);
-      if (owner !== undefined) {
-        const object = s.name.split(':')[0];
-        warnings.push({ kind: 'Service', object, reason: 'VirtualServerConflict', message: `${k} is already programmed for ${owner}; not programmed for ${s.name}` });
-        continue;
+      const address = s.key.kind === 'addr' ? s.key.address : '';
+      if (v.kind === 'cluster IP' || v.kind === 'node port') {
+        const w = winners.get(k) ?? ti;
+        if (w !== ti) {
+          refuse(t, 'VirtualServerConflict', `${k} is already programmed for ${list[w].service}; not programmed for ${s.name}`);
+          continue;
+        }
+      } else {
+        const what = v.kind === 'external IP' ? 'external IP' : 'load-balancer IP';
+        const clusterOwner = clusterIPOwner.get(address);
+        if (clusterOwner !== undefined) {
+          const whose = clusterOwner === ti ? 'this Service' : list[clusterOwner].service;
+          refuse(t, 'ExternalIPRefused', `${what} ${address} is the cluster IP of ${whose}; refused`);
+          continue;
+        }
+        if (reserved.nodeAddresses.has(address)) {
+          refuse(t, 'ExternalIPRefused', `${what} ${address} is a node address; refused (it would capture the node's own ports)`);
+          continue;
+        }
+        const other = winners.get(k) ?? externalWinners.get(k) ?? ti;
+        if (other !== ti) {
+          refuse(t, 'VirtualServerConflict', `${k} is already programmed for ${list[other].service}; not programmed for ${s.name}`);
+          continue;
+        }
       }
-      owners.set(k, s.name);
       services.push(s);
-      vips.push(t.vips[i]);
+      vips.push(v);
     }
-  }
+  });
   return { state: { services }, vips, warnings };
 }
 
@@ -197,7 +296,7 @@ export function translate(objects: KubernetesObjects, options: TranslateOptions)
   const warnings: TranslationWarning[] = [];
   const services: ServiceView[] = [];
   for (const o of objects.services) {
-    const p = parseService(o);
+    const p = parseService(o, { nodePortRange: options.nodePortRange });
     warnings.push(...p.warnings);
     if (p.value) services.push(p.value);
   }
@@ -212,12 +311,15 @@ export function translate(objects: KubernetesObjects, options: TranslateOptions)
     else slicesByService.set(k, [p.value]);
   }
   let self: NodeView | undefined;
+  const nodeAddresses = new Set<string>();
   for (const o of objects.nodes) {
     const p = parseNode(o);
     warnings.push(...p.warnings);
     if (p.value?.name === options.nodeName) self = p.value;
+    for (const a of p.value?.addresses ?? []) nodeAddresses.add(a.address);
   }
   const node = nodeContext(options.nodeName, options.nodeIPs, self);
+  for (const a of node.nodeIPs) nodeAddresses.add(a.address);
   services.sort(compareServiceViews);
   const seen = new Set<string>();
   const per: ServiceTranslation[] = [];
@@ -230,7 +332,7 @@ export function translate(objects: KubernetesObjects, options: TranslateOptions)
     seen.add(id);
     per.push(translateService(svc, slicesByService.get(id) ?? [], node));
   }
-  const out = assemble(per);
+  const out = assemble(per, { nodeAddresses });
   return { state: out.state, vips: out.vips, warnings: [...warnings, ...out.warnings] };
 }
 

@@ -2,6 +2,19 @@
 // codes) and the kernel suite (nothing changes in the kernel). Each case: a config text, and what
 // the first error must say (position and a fragment of the message).
 
+import { ConfigError, parseConfig } from '../../../src/sources/file/index.ts';
+
+/** The ConfigError `parseConfig` throws for `yaml` (as file lb.yaml); fails the test if it does not throw one. */
+export function errorOf(yaml: string): ConfigError {
+  try {
+    parseConfig(yaml, 'lb.yaml');
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
 export interface BadInputCase {
   name: string;
   yaml: string;

@@ -2,18 +2,8 @@ import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfigFile, parseConfig } from '../../../src/sources/file/index.ts';
-import { BAD_INPUT } from './bad-input.ts';
-
-function errorOf(yaml: string): ConfigError {
-  try {
-    parseConfig(yaml, 'lb.yaml');
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { loadConfigFile, parseConfig } from '../../../src/sources/file/index.ts';
+import { BAD_INPUT, errorOf } from './bad-input.ts';
 
 describe('YAML config: the bad-input table', () => {
   it.each(BAD_INPUT)('$name -> file:line:column, field path, clear message', (c) => {

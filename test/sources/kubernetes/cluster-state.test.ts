@@ -3,6 +3,7 @@
 // path), and unchanged virtual servers must keep their object identity (the reconciler relies on it).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { serviceKeyString } from '../../../src/ipvs/keys.ts';
 import { ClusterState } from '../../../src/sources/kubernetes/cluster-state.ts';
 import type { ClusterEvent } from '../../../src/sources/kubernetes/informers.ts';
 import { translate } from '../../../src/sources/kubernetes/translate.ts';
@@ -16,7 +17,9 @@ function svc(name: string, variant: number): KubeObject {
   const ports = [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080, ...(variant === 1 ? { nodePort: 30000 + name.charCodeAt(0) } : {}) }];
   if (variant === 2) ports.push({ name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 });
   const ip = `10.96.0.${name.charCodeAt(0)}`;
-  return service('ns', name, { type: variant === 1 ? 'NodePort' : 'ClusterIP', clusterIP: ip, clusterIPs: [ip], ports });
+  // Variants 3 and 4 contest addresses: "a"'s cluster IP, one external IP several Services want, the node's address.
+  const externalIPs = variant === 3 ? ['10.96.0.97', '203.0.113.9'] : variant === 4 ? ['192.168.0.10', '203.0.113.9'] : undefined;
+  return service('ns', name, { type: variant === 1 ? 'NodePort' : 'ClusterIP', clusterIP: ip, clusterIPs: [ip], ports, ...(externalIPs ? { externalIPs } : {}) });
 }
 
 function eps(name: string, ips: number[], bad: boolean): KubeObject {
@@ -27,7 +30,7 @@ function eps(name: string, ips: number[], bad: boolean): KubeObject {
 }
 
 const event = fc.oneof(
-  fc.record({ kind: fc.constant('Service' as const), name: fc.constantFrom(...SERVICES), variant: fc.constantFrom(0, 1, 2), del: fc.boolean() }),
+  fc.record({ kind: fc.constant('Service' as const), name: fc.constantFrom(...SERVICES), variant: fc.constantFrom(0, 1, 2, 3, 4), del: fc.boolean() }),
   fc.record({ kind: fc.constant('EndpointSlice' as const), name: fc.constantFrom(...SERVICES), ips: fc.subarray([1, 2, 3, 4, 5, 6]), bad: fc.boolean(), del: fc.boolean() }),
 );
 
@@ -66,10 +69,12 @@ describe('ClusterState', () => {
           expect(got.vips).toEqual(fresh.vips);
           expect(got.warnings.map((w) => w.message).sort()).toEqual(fresh.warnings.map((w) => w.message).sort());
           // Virtual servers of Services no event touched are the very same objects as before.
-          const previous = new Map(before.state.services.map((s) => [s.name, s]));
+          // (By name and key: a Service's external IPs share one name, and a contested key can change hands.)
+          const id = (s: { name: string; key: Parameters<typeof serviceKeyString>[0] }) => `${s.name}|${serviceKeyString(s.key)}`;
+          const previous = new Map(before.state.services.map((s) => [id(s), s]));
           for (const s of got.state.services) {
             if (!touched.has(s.name.split('/')[1]?.split(/[: ]/)[0] ?? '')) {
-              const p = previous.get(s.name);
+              const p = previous.get(id(s));
               if (p) expect(s).toBe(p);
             }
           }

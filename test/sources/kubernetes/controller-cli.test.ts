@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ControllerFlags, checkFlags, parseDuration, runController } from '../../../src/cli/commands/controller.ts';
+import { type ControllerFlags, checkFlags, loadKubeConfig, parseDuration, runController } from '../../../src/cli/commands/controller.ts';
 import { MemoryStateStore } from '../../../src/reconcile/store.ts';
 import { FakeApiServer } from '../../support/fake-apiserver.ts';
 import { MemoryIpvs, MemoryVips } from '../../support/memory-ipvs.ts';
@@ -13,6 +13,7 @@ import { waitFor } from './wait.ts';
 
 const base: ControllerFlags = {
   nodeName: 'node-a',
+  nodePortRange: '30000-32767',
   minSyncPeriod: '1s',
   syncPeriod: '30s',
   metricsAddress: '127.0.0.1:0',
@@ -50,6 +51,10 @@ describe('ipvs-maglev controller flags', () => {
     [{ nodeName: '' }, '--node-name (or NODE_NAME) is required'],
     [{ nodeIp: '10.0.0.1,zz' }, '--node-ip: "zz" is not an IP address'],
     [{ clusterCidr: '10.244.0.0' }, '--cluster-cidr: "10.244.0.0" is not a CIDR'],
+    [{ clusterCidr: '::::::/64' }, '--cluster-cidr: "::::::/64" is not a CIDR'],
+    [{ clusterCidr: '10.244.0.0/33' }, '--cluster-cidr: "10.244.0.0/33" is not a CIDR'],
+    [{ nodePortRange: '22' }, '--node-port-range: "22" is not a port range such as 30000-32767'],
+    [{ nodePortRange: '40000-30000' }, '--node-port-range: "40000-30000" is not a port range'],
     [{ minSyncPeriod: 'fast' }, '--min-sync-period: "fast" is not a duration'],
     [{ minSyncPeriod: '10s', syncPeriod: '5s' }, '--sync-period must not be shorter than --min-sync-period'],
     [{ masquerade: 'iptables' }, '--masquerade: "iptables" is not nft or none'],
@@ -59,6 +64,17 @@ describe('ipvs-maglev controller flags', () => {
     [{ healthCheckAddress: 'all' }, '--health-check-address: "all" is not an IP address or "none"'],
   ])('refuses %j', (over, message) => {
     expect(() => checkFlags({ ...base, ...over })).toThrow(message);
+  });
+
+  it('reads --kubeconfig bounded: a device or FIFO is refused at once, relative certificate paths still resolve', async () => {
+    await expect(loadKubeConfig('/dev/zero')).rejects.toThrow('cannot load the Kubernetes client configuration from /dev/zero: /dev/zero is not a regular file');
+    const dir = mkdtempSync(join(tmpdir(), 'kc-'));
+    writeFileSync(
+      join(dir, 'config'),
+      'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:6443", certificate-authority: ca.crt}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n',
+    );
+    const kc = await loadKubeConfig(join(dir, 'config'));
+    expect(kc.getCurrentCluster()?.caFile).toBe(join(dir, 'ca.crt'));
   });
 
   it('accepts a full set, reading lists', () => {
@@ -171,7 +187,8 @@ describe('runController wiring (in-memory kernel)', () => {
     const ipvs = Object.assign(new MemoryIpvs(), { close() {} });
     const vips = Object.assign(new MemoryVips(), { close() {} });
     const status = runController(
-      { ...base, kubeconfig: join(dir, 'kubeconfig'), nodeIp: '192.168.0.10', sysctls: 'skip', minSyncPeriod: '50ms' },
+      // A free port for the health check is picked at random: let the node port range hold it.
+      { ...base, kubeconfig: join(dir, 'kubeconfig'), nodeIp: '192.168.0.10', sysctls: 'skip', minSyncPeriod: '50ms', nodePortRange: '20000-40001' },
       { openKernel: async () => ({ ipvs, vips }), store: new MemoryStateStore(), until },
     );
     const probe = async (port: number) => {

@@ -15,6 +15,10 @@ describe('kube-proxy IPVS-mode sysctls', () => {
     expect(kernelBefore('4.19.0', 5, 9)).toBe(true);
   });
 
+  it('every sysctl is under net/: the DaemonSet mounts only the host\'s /proc/sys/net', () => {
+    for (const s of kubeProxySysctls({ kernelRelease: '5.4.0', strictArp: true })) expect(s.key).toMatch(/^net\//);
+  });
+
   it('writes each value with a log line saying what it was and why; a missing one is a warning, not a crash', async () => {
     const root = mkdtempSync(join(tmpdir(), 'sysctl-'));
     mkdirSync(join(root, 'net/ipv4/vs'), { recursive: true });
