@@ -4,7 +4,7 @@
 // over IPIP that reply straight to the router. BGP hold time 3 s, keepalive 1 s.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, DR_VIP, GUE_VIP, VIP } from '../../bench/failover/cluster.ts';
-import { SyncDaemons } from '../../src/ipvs/daemon.ts';
+import type { SyncDaemons } from '../../src/ipvs/daemon.ts';
 import { openSyncDaemons } from '../../src/ipvs/index.ts';
 import { buildKernelTable, kernelLookup } from '../../src/maglev/index.ts';
 import { assertIpvsKernel, run } from './lib/index.ts';
