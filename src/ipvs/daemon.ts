@@ -77,7 +77,7 @@ export function daemonValues(cfg: SyncDaemonConfig): Values<typeof daemonAttrs.f
   if (cfg.group !== undefined) {
     try {
       if (cfg.group.includes(':')) v.mcastGroup6 = addressBytes(cfg.group, 'inet6');
-      else v.mcastGroup = addressBytes(cfg.group, 'inet');
+      else v.mcastGroup = addressBytes(cfg.group, 'inet').slice(0, 4); // the union's first 4 bytes: a __be32
     } catch (e) {
       throw new InvalidArgument(`sync group: ${e instanceof AddressError ? e.message : String(e)}`);
     }
