@@ -191,9 +191,8 @@ export class Cluster {
     mkdirSync(this.dir, { recursive: true });
     const p = this.prefix;
     const r = this.router;
-    // The backends' tunnel end: ipip gives every namespace a tunl0; fou decapsulates GUE.
+    // Before the namespaces exist: ipip gives every namespace made after loading it a tunl0.
     await run(['modprobe', 'ipip']);
-    if (this.opts.extraModes) await run(['modprobe', 'fou']);
     await ipBatch([
       `netns add ${r}`,
       `netns add ${this.clientNs}`,
@@ -226,18 +225,12 @@ export class Cluster {
     await this.client.ready();
   }
 
-  /** The backend host's side of direct server return (what scripts/backend-dsr.sh does on a real host). */
+  /** A backend host: its address, then scripts/backend-dsr.sh (what a real backend runs for DSR). */
   private async prepareBackend(netns: string, address: string): Promise<void> {
-    await ipBatch([
-      'link set lo up',
-      `addr add ${address}/24 dev eth0`,
-      'link set eth0 up',
-      'route add default via 10.31.0.1',
-      `addr add ${VIP}/32 dev lo`,
-      ...(this.opts.extraModes ? [`addr add ${GUE_VIP}/32 dev lo`, `addr add ${DR_VIP}/32 dev lo`, `fou add port ${GUE_PORT} gue`] : []),
-      'link set tunl0 up',
-    ], { netns });
-    await run(['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0', 'net.ipv4.conf.tunl0.rp_filter=0', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2'], { netns });
+    await ipBatch(['link set lo up', `addr add ${address}/24 dev eth0`, 'link set eth0 up', 'route add default via 10.31.0.1'], { netns });
+    const vips = this.opts.extraModes ? [VIP, GUE_VIP, DR_VIP] : [VIP];
+    const gue = this.opts.extraModes ? ['--gue-port', String(GUE_PORT)] : [];
+    await run(['bash', join(root, 'scripts/backend-dsr.sh'), 'up', ...gue, ...vips], { netns });
   }
 
   private writeRouterBird(): void {
