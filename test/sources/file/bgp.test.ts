@@ -108,3 +108,12 @@ describe('connectionSync section', () => {
     ]);
   });
 });
+
+describe('examples/scale-out.yaml', () => {
+  it('is valid and says what the README says', async () => {
+    const { loadConfigFile } = await import('../../../src/sources/file/index.ts');
+    const c = await loadConfigFile('examples/scale-out.yaml');
+    expect(c.bgp).toMatchObject({ mode: 'managed', localAsn: 65001, gracePeriodMs: 5000, takeOverFlows: true, peers: [{ name: 'tor1', holdTimeS: 9, keepaliveS: 3 }] });
+    expect(c.desired.services[0].destinations.map((d) => d.config.forwarding)).toEqual(['tunnel', 'tunnel', 'droute']);
+  });
+});
