@@ -16,6 +16,9 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ipBatch, run, runResult } from '../../test/kernel/lib/exec.ts';
+import type { ProbeResult } from './flow-client.ts';
+
+export type { ProbeResult } from './flow-client.ts';
 
 export const VIP = '10.100.0.1';
 export const GUE_VIP = '10.100.0.2';
@@ -48,16 +51,6 @@ const NODE_FLAGS = ['--no-wasm-tier-up', '--no-wasm-dynamic-tiering'];
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-export interface ProbeResult {
-  id: number;
-  sport: number;
-  ok: boolean;
-  backend?: string;
-  moved?: boolean;
-  error?: string;
-  ms: number;
 }
 
 export interface FreshResult {
