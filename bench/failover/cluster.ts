@@ -41,7 +41,7 @@ export interface ClusterOptions {
   extraModes?: boolean;
   /** Where configs, BIRD sockets and logs go (default /tmp/ipvs-maglev-cluster-<prefix>). */
   dir?: string;
-  /** bgp.gracePeriod in ms (default 3000). */
+  /** bgp.gracePeriod in ms (default 5000). */
   gracePeriodMs?: number;
 }
 
@@ -161,7 +161,7 @@ export class Cluster {
       takeOverFlows: options.takeOverFlows ?? true,
       extraModes: options.extraModes ?? false,
       dir: options.dir ?? `/tmp/ipvs-maglev-cluster-${prefix}`,
-      gracePeriodMs: options.gracePeriodMs ?? 3000,
+      gracePeriodMs: options.gracePeriodMs ?? 5000,
     });
     await c.build();
     return c;
