@@ -121,6 +121,20 @@ describe('run with bgp: VIP announcement through BIRD', () => {
     await waitFor(() => logs.some((l) => /^not announcing 192\.0\.2\.10: web: service missing from IPVS/.test(l.msg)), 'withdrawn for a missing service');
   });
 
+  it('the node stops being ready (IPVS dumps fail): every VIP is withdrawn; it comes back when they work again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lb-bgp-'));
+    const a = await tcpBackend();
+    const { lb, ipvs, logs } = await startLb(dir, lbYaml(dir, [a.port]));
+    await waitFor(() => routes(dir).length === 1, 'announced');
+    ipvs.fault = (method) => (method === 'listServices' ? new Error('dump failed (test)') : undefined);
+    await lb.reload('test'); // any trigger: the next sync's dump fails, and so does the announcer's
+    await waitFor(() => routes(dir).length === 0, 'withdrawn while IPVS cannot be read');
+    expect(logs.some((l) => /^not announcing 192\.0\.2\.10: web: node not ready/.test(l.msg))).toBe(true);
+    ipvs.fault = undefined;
+    await lb.reload('test');
+    await waitFor(() => routes(dir).length === 1, 'announced again');
+  });
+
   it('SIGTERM path: withdraws before the grace period and serves through it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lb-bgp-'));
     const a = await tcpBackend();
