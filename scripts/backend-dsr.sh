@@ -54,10 +54,10 @@ case "$action" in
       [ "$tunnel" = 1 ] && echo "link set tunl0 up"
       [ -n "$gue_port" ] && echo "fou add port $gue_port gue"
     } | ip -force -batch - 2>&1 | grep -v 'File exists' >&2 || true
+    ip link show tunl0 >/dev/null 2>&1 || [ "$tunnel" = 0 ] || { echo "backend-dsr: no tunl0: this kernel has no ipip module (use --no-tunnel for droute only)" >&2; exit 1; }
     keys=(net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0)
     [ "$tunnel" = 1 ] && keys+=(net.ipv4.conf.tunl0.rp_filter=0)
     sysctl -qw "${keys[@]}"
-    ip link show tunl0 >/dev/null 2>&1 || [ "$tunnel" = 0 ] || { echo "backend-dsr: no tunl0 (is the ipip module available?)" >&2; exit 1; }
     echo "backend-dsr: up: ${vips[*]} on lo${gue_port:+, GUE on udp $gue_port}$([ "$tunnel" = 1 ] && echo ', tunl0 up')" >&2
     ;;
   down)

@@ -163,7 +163,12 @@ export class Cluster {
       dir: options.dir ?? `/tmp/ipvs-maglev-cluster-${prefix}`,
       gracePeriodMs: options.gracePeriodMs ?? 5000,
     });
-    await c.build();
+    try {
+      await c.build();
+    } catch (e) {
+      await c.cleanup();
+      throw e;
+    }
     return c;
   }
 
@@ -185,7 +190,7 @@ export class Cluster {
     const p = this.prefix;
     const r = this.router;
     // Before the namespaces exist: ipip gives every namespace made after loading it a tunl0.
-    await run(['modprobe', 'ipip']);
+    await runResult(['modprobe', 'ipip']); // built in on some kernels; backend-dsr.sh checks for tunl0
     await ipBatch([
       `netns add ${r}`,
       `netns add ${this.clientNs}`,
