@@ -211,7 +211,10 @@ export class Cluster {
     await run(['sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.fib_multipath_hash_policy=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'], { netns: r });
     for (const b of this.backends) await this.prepareBackend(b.netns, b.address);
     this.writeRouterBird();
-    this.routerBird = spawn('ip', ['netns', 'exec', r, 'bird', '-f', '-c', join(this.dir, 'router.conf'), '-s', join(this.dir, 'router.ctl')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const routerLog = createWriteStream(join(this.dir, 'router-bird.log'), { flags: 'a' });
+    this.routerBird = spawn('ip', ['netns', 'exec', r, 'bird', '-f', '-c', join(this.dir, 'router.conf'), '-s', join(this.dir, 'router.ctl')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.routerBird.stdout?.pipe(routerLog);
+    this.routerBird.stderr?.pipe(routerLog);
     this.backendServer = spawn(process.execPath, [...NODE_FLAGS, join(here, 'backend-server.ts'), JSON.stringify(this.backends.map((b) => ({ name: b.name, netns: b.netns, port: 80 })))], {
       stdio: ['pipe', 'pipe', 'inherit'],
     });
@@ -294,8 +297,10 @@ export class Cluster {
     await this.startLb(n);
     // ipvs-maglev writes BIRD's configuration (managed mode) before it touches the kernel.
     const conf = join(n.dir, 'bird.conf');
+    // Under software emulation with several nodes starting at once, Node alone takes tens of seconds.
     for (let t = 0; !existsSync(conf); t++) {
-      if (t > 600) throw new Error(`node ${i}: ${conf} was not written: ${this.lbLog(i).slice(-2000)}`);
+      if (n.lb?.exitCode !== null) throw new Error(`node ${i}: ipvs-maglev exited (${n.lb?.exitCode}): ${this.lbLog(i).slice(-2000)}`);
+      if (t > 2400) throw new Error(`node ${i}: ${conf} was not written within 240 s: ${this.lbLog(i).slice(-2000)}`);
       await sleep(100);
     }
     if (!n.bird || n.bird.exitCode !== null || n.bird.signalCode !== null) await this.startBird(n);
