@@ -39,7 +39,7 @@ export interface ClusterOptions {
   takeOverFlows?: boolean;
   /** Also serve GUE_VIP over GUE tunnels and DR_VIP by direct routing (default false). */
   extraModes?: boolean;
-  /** Where configs, BIRD sockets and logs go (default /tmp/ipvs-maglev-cluster-<prefix>). */
+  /** Where configs, BIRD sockets and logs go (default $IPVS_MAGLEV_CLUSTER_LOGS or /tmp, + /ipvs-maglev-cluster-<prefix>). */
   dir?: string;
   /** bgp.gracePeriod in ms (default 5000). */
   gracePeriodMs?: number;
@@ -160,7 +160,8 @@ export class Cluster {
       scheduler: options.scheduler ?? 'mh',
       takeOverFlows: options.takeOverFlows ?? true,
       extraModes: options.extraModes ?? false,
-      dir: options.dir ?? `/tmp/ipvs-maglev-cluster-${prefix}`,
+      // IPVS_MAGLEV_CLUSTER_LOGS: keep configs and logs somewhere the host sees (a VM_RW directory).
+      dir: options.dir ?? join(process.env.IPVS_MAGLEV_CLUSTER_LOGS ?? '/tmp', `ipvs-maglev-cluster-${prefix}`),
       gracePeriodMs: options.gracePeriodMs ?? 5000,
     });
     try {
