@@ -132,6 +132,8 @@ export class Cluster {
   readonly backends: { name: string; netns: string; address: string }[];
   readonly nodes: NodeState[] = [];
   private readonly opts: Required<ClusterOptions>;
+  /** BIRD control sockets: always on a local filesystem (a 9p share, as VM_RW dirs are, cannot hold sockets). */
+  readonly sockets: string;
   private routerBird?: ChildProcess;
   private backendServer?: ChildProcess;
   private client?: FlowClient;
@@ -142,6 +144,7 @@ export class Cluster {
     this.opts = opts;
     this.prefix = opts.prefix;
     this.dir = opts.dir;
+    this.sockets = `/run/ipvs-maglev-cluster-${opts.prefix}`;
     this.router = `${this.prefix}-r`;
     this.clientNs = `${this.prefix}-c`;
     this.backends = Array.from({ length: opts.backends }, (_, j) => ({ name: `b${j + 1}`, netns: `${this.prefix}-b${j + 1}`, address: `10.31.0.${101 + j}` }));
@@ -188,6 +191,8 @@ export class Cluster {
     await this.removeLeftovers();
     rmSync(this.dir, { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
+    rmSync(this.sockets, { recursive: true, force: true });
+    mkdirSync(this.sockets, { recursive: true });
     const p = this.prefix;
     const r = this.router;
     // Before the namespaces exist: ipip gives every namespace made after loading it a tunl0.
@@ -213,7 +218,7 @@ export class Cluster {
     for (const b of this.backends) await this.prepareBackend(b.netns, b.address);
     this.writeRouterBird();
     const routerLog = createWriteStream(join(this.dir, 'router-bird.log'), { flags: 'a' });
-    this.routerBird = spawn('ip', ['netns', 'exec', r, 'bird', '-f', '-c', join(this.dir, 'router.conf'), '-s', join(this.dir, 'router.ctl')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.routerBird = spawn('ip', ['netns', 'exec', r, 'bird', '-f', '-c', join(this.dir, 'router.conf'), '-s', join(this.sockets, 'router.ctl')], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.routerBird.stdout?.pipe(routerLog);
     this.routerBird.stderr?.pipe(routerLog);
     this.backendServer = spawn(process.execPath, [...NODE_FLAGS, join(here, 'backend-server.ts'), JSON.stringify(this.backends.map((b) => ({ name: b.name, netns: b.netns, port: 80 })))], {
@@ -272,12 +277,16 @@ export class Cluster {
       `  gracePeriod: ${this.opts.gracePeriodMs}ms`,
       `  takeOverFlows: ${this.opts.takeOverFlows}`,
       `  peers: [{ name: tor, address: 10.31.0.1, asn: ${ROUTER_ASN}, holdTime: 3s, keepalive: 1s }]`,
-      `  bird: { config: ${n.dir}/bird.conf, routes: ${n.dir}/bird-routes.conf, socket: ${n.dir}/bird.ctl }`,
+      `  bird: { config: ${n.dir}/bird.conf, routes: ${n.dir}/bird-routes.conf, socket: ${this.socketOf(n)} }`,
       'services:',
       ...svc('web', VIP, 'forwarding: tunnel'),
       ...(this.opts.extraModes ? [...svc('web-gue', GUE_VIP, `forwarding: tunnel, tunnelType: gue, tunnelPort: ${GUE_PORT}`), ...svc('web-dr', DR_VIP, 'forwarding: droute')] : []),
       '',
     ].join('\n');
+  }
+
+  socketOf(n: NodeState): string {
+    return join(this.sockets, `lb${n.index}.ctl`);
   }
 
   private async createNodeNamespace(n: NodeState): Promise<void> {
@@ -322,7 +331,7 @@ export class Cluster {
 
   async startBird(n: NodeState): Promise<void> {
     const log = createWriteStream(join(n.dir, 'bird.log'), { flags: 'a' });
-    const child = spawn('ip', ['netns', 'exec', n.netns, 'bird', '-f', '-c', join(n.dir, 'bird.conf'), '-s', join(n.dir, 'bird.ctl')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', n.netns, 'bird', '-f', '-c', join(n.dir, 'bird.conf'), '-s', this.socketOf(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(log);
     child.stderr?.pipe(log);
     n.bird = child;
@@ -445,5 +454,6 @@ export class Cluster {
     this.backendServer?.kill('SIGKILL');
     await sleep(200);
     await this.removeLeftovers();
+    rmSync(this.sockets, { recursive: true, force: true });
   }
 }
