@@ -30,7 +30,7 @@ async function act(scheduler: 'mh' | 'rr'): Promise<{ survived: number; total: n
     const t0 = Date.now();
     await c.killNode(3);
     await c.waitNexthops(2, 120_000);
-    say(`   ${((Date.now() - t0) / 1000).toFixed(1)} s later the router noticed (BGP hold time 3 s) and sends everything to nodes 1 and 2.`);
+    say(`   ${((Date.now() - t0) / 1000).toFixed(1)} s later the router gave up on it (BGP hold time 3 s) and sends everything to nodes 1 and 2.`);
     const after = await c.probe();
     const ok = after.filter((r) => r.ok && !r.moved).length;
     say(`   Every connection is asked for one more answer: ${bold(`${ok} of ${after.length} answered`)}${ok === after.length ? ', each by the same backend as before' : ''}.`);
