@@ -45,7 +45,7 @@ function lbYaml(dir: string, ports: number[], extra: { grace?: string; bird?: st
     '  - name: web',
     '    address: 192.0.2.10',
     '    port: 80',
-    '    healthCheck: { type: tcp, interval: 200ms, timeout: 150ms, rise: 1, fall: 1 }',
+    '    healthCheck: { type: tcp, interval: 300ms, timeout: 280ms, rise: 1, fall: 2 }',
     '    destinations:',
     ...ports.map((p) => `      - { address: 127.0.0.1, port: ${p} }`),
     '  - name: api',
@@ -105,14 +105,14 @@ describe('run with bgp: VIP announcement through BIRD', () => {
     expect(lb.announced()).toEqual(['192.0.2.10']); // api has no destination: not announced
     await waitFor(() => routes(dir).length === 1, 'route in BIRD');
     expect(routes(dir)).toEqual(['192.0.2.10/32']);
-    expect(logs.map((l) => l.msg)).toContain('not announcing 192.0.2.20: api: no available destination');
+    await waitFor(() => logs.some((l) => l.msg === 'not announcing 192.0.2.20: api: no available destination'), 'api not announced, with the reason');
     expect(await lb.metricsText()).toMatch(/ipvs_maglev_vip_announced\{vip="192\.0\.2\.10"\} 1/);
 
     // The backend dies: its health check takes it to weight 0, nothing is available, the VIP goes.
     await new Promise<void>((r) => a.server.close(() => r()));
     await waitFor(() => lb.announced().length === 0, 'web withdrawn after its backend failed');
     await waitFor(() => routes(dir).length === 0, 'route gone from BIRD');
-    expect(logs.some((l) => /^not announcing 192\.0\.2\.10: web: no available destination/.test(l.msg))).toBe(true);
+    await waitFor(() => logs.some((l) => /^not announcing 192\.0\.2\.10: web: no available destination/.test(l.msg)), 'the reason logged');
 
     // Back up: announced again. Then the service vanishes from IPVS behind our back: withdrawn.
     a.server.listen(a.port, '127.0.0.1');
@@ -129,7 +129,8 @@ describe('run with bgp: VIP announcement through BIRD', () => {
     ipvs.fault = (method) => (method === 'listServices' ? new Error('dump failed (test)') : undefined);
     await lb.reload('test'); // any trigger: the next sync's dump fails, and so does the announcer's
     await waitFor(() => routes(dir).length === 0, 'withdrawn while IPVS cannot be read');
-    expect(logs.some((l) => /^not announcing 192\.0\.2\.10: web: node not ready/.test(l.msg))).toBe(true);
+    // The log line follows BIRD's reconfiguration: wait for it rather than race it.
+    await waitFor(() => logs.some((l) => l.msg === 'not announcing 192.0.2.10: web: node not ready'), 'the reason logged');
     ipvs.fault = undefined;
     await lb.reload('test');
     await waitFor(() => routes(dir).length === 1, 'announced again');
