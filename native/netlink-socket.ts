@@ -55,8 +55,8 @@ function u32(value: number): Uint8Array {
   return b;
 }
 
-/** Runs `fn` with the calling thread inside network namespace `netns`, then switches back. */
-function inNetns<T>(netns: string, fn: () => T): T {
+/** Runs `fn` with the calling thread inside network namespace `netns`, then switches back (also used for /proc/sys/net). */
+export function inNetns<T>(netns: string, fn: () => T): T {
   const c = libc();
   if (!/^[A-Za-z0-9_.-]+$/.test(netns) || netns === '.' || netns === '..') {
     throw new NetnsError(netns, 22, 'invalid name');

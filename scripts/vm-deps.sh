@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Debian packages for the real-kernel VM suite (test/kernel/vm) and the data-plane tools the
-# kernel suites drive. Idempotent: quiet when everything is present; runs `apt-get update` once,
+# kernel suites drive (bird2: the BGP speaker of the scale-out suite, bench and demo). Idempotent: quiet when everything is present; runs `apt-get update` once,
 # and only when something is missing.
 set -euo pipefail
 
@@ -18,6 +18,7 @@ declare -A probe=(
   [ipset]=ipset
   [procps]=sysctl
   [conntrack]=conntrack
+  [bird2]=bird
 )
 
 missing=()

@@ -7,6 +7,7 @@ import { IpvsClient } from './client.ts';
 import { InvalidArgument, type IpvsError, KernelError } from './errors.ts';
 import { permissionDenied } from './error-map.ts';
 import { VipClient } from './vips.ts';
+import { SyncDaemons } from './daemon.ts';
 
 // Public surface of the IPVS client: open a client (per network namespace), the VIP
 // binder, the shared types, errors and address helpers.
@@ -71,6 +72,18 @@ export async function openVips(options: OpenVipsOptions = {}): Promise<VipClient
   }
 }
 
+/** Opens the connection-sync daemon controller (IPVS_CMD_*_DAEMON) of a namespace. */
+export async function openSyncDaemons(options: OpenIpvsOptions = {}): Promise<SyncDaemons> {
+  const conn = openConn(NETLINK_GENERIC, 'open generic netlink socket', options.netns, options.timeoutMs);
+  try {
+    return await SyncDaemons.create(conn);
+  } catch (e) {
+    conn.close();
+    throw e;
+  }
+}
+
+export { SyncDaemons, sameDaemon, type SyncDaemon, type SyncDaemonConfig, type SyncRole } from './daemon.ts';
 export { IpvsClient, type BatchResult, type FlushGuard, type IpvsOperation } from './client.ts';
 export { VipClient } from './vips.ts';
 export {

@@ -3,6 +3,7 @@
 
 import type { Command } from 'commander';
 import { addDataplaneBench } from '../../../bench/dataplane/cli.ts';
+import { addFailoverBench } from '../../../bench/failover/command.ts';
 import { addK8sBench } from '../../../bench/k8s/command.ts';
 import { addNetlinkBench } from '../../../bench/netlink/command.ts';
 import { addReconcileBench } from '../../../bench/reconcile/cli.ts';
@@ -14,6 +15,7 @@ export function registerBench(program: Command): void {
   addReconcileBench(bench);
   addNetlinkBench(bench);
   addK8sBench(bench);
+  addFailoverBench(bench);
 }
 
 function addMaglevBench(bench: Command): void {

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
 import { LIST_LIMIT, capLines } from '../../bounded-read.ts';
+import { AnnounceError, AnnounceMetrics, Announcer, createSpeaker, decideVips } from '../../announce/index.ts';
+import type { ServiceView, Speaker } from '../../announce/index.ts';
 import { HealthMonitor, applyHealth } from '../../health/index.ts';
 import type { HealthChange } from '../../health/index.ts';
-import { destinationKeyString, openIpvs, openVips, serviceKeyString } from '../../ipvs/index.ts';
+import { destinationKeyString, openIpvs, openSyncDaemons, openVips, serviceKeyString } from '../../ipvs/index.ts';
 import type { IpvsApi, VipApi } from '../../ipvs/index.ts';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.ts';
 import type { Logger } from '../../log.ts';
@@ -15,12 +17,18 @@ import type { FlowMoveEstimator, StateStore, SyncReport } from '../../reconcile/
 import { ConfigError, formatIssue, watchConfig } from '../../sources/file/index.ts';
 import type { ConfigWatcher, LoadedConfig } from '../../sources/file/index.ts';
 import { DEFAULT_INTERFACE, DEFAULT_STATE_DIR, EXIT_KERNEL, kernelErrorMessage } from './plan.ts';
-import { loadValidConfig, maxConfigSizeOption, reportConfigError, summary } from './validate.ts';
+import { applySysctls } from '../../sysctl.ts';
+import type { SysctlSetting } from '../../sysctl.ts';
+import { EXIT_BAD_CONFIG, loadValidConfig, maxConfigSizeOption, reportConfigError, summary } from './validate.ts';
 
 // `ipvs-maglev run --config lb.yaml`: the standalone load balancer. Keeps IPVS in line with the file
 // and the health of the backends, reloads on SIGHUP and on file change (an invalid new file is refused
 // and the running configuration stays), exposes metrics, and on SIGTERM/SIGINT just stops: nothing is
 // flushed or deleted, so established connections survive a restart.
+// With a `bgp` section (scale-out behind ECMP routers) it also announces, through BIRD, the VIPs this
+// node serves; SIGTERM/SIGINT then withdraw them first and keep serving for bgp.gracePeriod before
+// exiting (a drain), while SIGUSR2 exits at once leaving routes and IPVS as they are (an in-place
+// restart or upgrade: the next process takes the routes over without a flap).
 
 export interface RunOptions {
   config: string;
@@ -77,6 +85,11 @@ export async function runLoadBalancer(opts: RunOptions): Promise<number> {
     await lb.start();
   } catch (err) {
     await lb.stop();
+    if (err instanceof AnnounceError) {
+      // BIRD missing or refusing its configuration: a setup problem a restart cannot fix.
+      process.stderr.write(`ipvs-maglev: bgp: ${err.message}\n`);
+      return EXIT_BAD_CONFIG;
+    }
     const message = kernelErrorMessage(err) ?? (err instanceof Error ? err.message : String(err));
     process.stderr.write(`ipvs-maglev: ${message}\n`);
     return EXIT_KERNEL;
@@ -85,8 +98,14 @@ export async function runLoadBalancer(opts: RunOptions): Promise<number> {
     process.on('SIGHUP', () => void lb.reload('SIGHUP'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGUSR2', () => resolve('SIGUSR2'));
   });
-  log.info({ signal }, 'stopping; IPVS is left as it is (no flush), connections keep flowing');
+  if (signal === 'SIGUSR2') {
+    log.info({ signal }, 'restarting: VIP announcements and IPVS are left as they are for the next process');
+  } else {
+    await lb.withdrawAndGrace(signal);
+    log.info({ signal }, 'stopping; IPVS is left as it is (no flush), connections keep flowing');
+  }
   await lb.stop();
   return 0;
 }
@@ -100,7 +119,20 @@ export interface Kernel {
 export interface StandaloneDeps {
   openKernel?: (opts: RunOptions) => Promise<Kernel>;
   store?: StateStore;
+  /** The BGP speaker driver (tests pass a fake; `run` drives BIRD). */
+  createSpeaker?: (cfg: NonNullable<LoadedConfig['bgp']>, source: string) => Speaker;
+  /** Period of announcement safety checks and speaker status polls. Default 10 s. */
+  announceIntervalMs?: number;
+  /** Tests without a kernel: do not write /proc/sys or start sync daemons. */
+  skipSysctls?: boolean;
+  skipSyncDaemon?: boolean;
 }
+
+/** What a scale-out node needs to carry on a flow another node began (it never saw the SYN). */
+export const TAKE_OVER_SYSCTLS: readonly SysctlSetting[] = [
+  { key: 'net/ipv4/vs/sloppy_tcp', value: '1', why: 'scale-out: take over TCP flows that another load-balancer node started (no SYN seen here)' },
+  { key: 'net/ipv4/vs/sloppy_sctp', value: '1', why: 'scale-out: take over SCTP associations that another node started' },
+];
 
 async function openKernel(opts: RunOptions): Promise<Kernel> {
   const ipvs = await openIpvs({ netns: opts.netns });
@@ -130,6 +162,18 @@ export class StandaloneLb {
   private ready = false;
   private lastError = 'first sync pending';
   private readonly stateFile: StateFileHealth;
+  /** The last sync ran (not skipped): false again when a dump fails, and the node stops announcing. */
+  private lastSyncOk = false;
+  private lastSyncErrors = new Set<string>();
+  private announcer: Announcer | undefined;
+  private speaker: Speaker | undefined;
+  private evaluating: Promise<void> | undefined;
+  private evaluateAgain = false;
+  private announceTimer: NodeJS.Timeout | undefined;
+  private shuttingDown = false;
+  /** Until the first decision, whatever BIRD announces (a previous process's routes) is left alone. */
+  private decidedOnce = false;
+  private firstDecisionDeadline = 0;
 
   constructor(opts: RunOptions, config: LoadedConfig, log: Logger, deps: StandaloneDeps = {}) {
     this.opts = opts;
@@ -148,6 +192,14 @@ export class StandaloneLb {
 
   async start(): Promise<void> {
     const { opts, log } = this;
+    const bgp = this.config.bgp;
+    if (bgp) {
+      // Before anything else: BIRD missing or refusing its configuration is a setup error, reported
+      // before the kernel is touched. Nothing is withdrawn here: what BIRD announces stays until this
+      // node has decided what it serves (restarts do not flap routes).
+      this.speaker = (this.deps.createSpeaker ?? createSpeaker)(bgp, opts.config);
+      await this.speaker.prepare();
+    }
     // The metrics port first: failing on it must not leave a half-started controller behind.
     this.server = await startMetricsServer(opts.metricsAddress, this.metrics.registry, () =>
       this.stateFile.problem !== undefined ? { ready: false, reason: this.stateFile.problem } : { ready: this.ready, reason: this.lastError },
@@ -156,6 +208,16 @@ export class StandaloneLb {
     const kernel = await (this.deps.openKernel ?? openKernel)(opts);
     this.ipvs = kernel.ipvs;
     this.vips = kernel.vips;
+    if (bgp?.takeOverFlows && !this.deps.skipSysctls) await applySysctls(TAKE_OVER_SYSCTLS, log, { netns: opts.netns });
+    if (this.config.connectionSync && !this.deps.skipSyncDaemon) await this.startSyncDaemons();
+    if (this.speaker && bgp) {
+      this.announcer = new Announcer({ speaker: this.speaker, logger: log, metrics: new AnnounceMetrics(this.metrics.registry, bgp.speaker), statusIntervalMs: this.deps.announceIntervalMs });
+      this.announcer.startPolling();
+      // A node that cannot get ready must not keep a previous process's routes forever.
+      const longestCheck = Math.max(0, ...this.config.health.map((t) => t.check.intervalMs * (t.check.fall + 1)));
+      this.firstDecisionDeadline = Date.now() + Math.max(30_000, longestCheck);
+      this.scheduleAnnounceCheck();
+    }
     const settings = this.config.settings;
     this.reconciler = new Reconciler({
       ipvs: this.ipvs,
@@ -192,6 +254,15 @@ export class StandaloneLb {
         this.log.warn({ running: this.config.settings, file: next.settings }, 'changed "settings" take effect at the next restart; services and health checks are reloaded now');
         next.settings = this.config.settings;
       }
+      for (const k of ['bgp', 'connectionSync'] as const) {
+        if (JSON.stringify(next[k]) !== JSON.stringify(this.config[k])) {
+          this.log.warn({ section: k }, `changed "${k}" takes effect at the next restart; services and health checks are reloaded now`);
+        }
+      }
+      if (this.config.bgp) next.bgp = this.config.bgp;
+      else delete next.bgp;
+      if (this.config.connectionSync) next.connectionSync = this.config.connectionSync;
+      else delete next.connectionSync;
       this.config = next;
       this.health.setTargets(next.health);
       this.metrics.recordReload('applied');
@@ -218,7 +289,31 @@ export class StandaloneLb {
     return this.ready;
   }
 
+  /** The VIPs this node announces now (tests). */
+  announced(): string[] {
+    return this.announcer?.announced() ?? [];
+  }
+
+  /**
+   * SIGTERM with BGP: withdraw every VIP first, then keep serving (IPVS, health checks) for the grace
+   * period, so routers move the flows to the other nodes while this one still forwards what arrives.
+   */
+  async withdrawAndGrace(signal: string): Promise<void> {
+    this.shuttingDown = true;
+    const announcer = this.announcer;
+    const bgp = this.config.bgp;
+    if (!announcer || !bgp) return;
+    const outcome = await announcer.withdrawAll(`${signal}: stopping`, { final: true });
+    if (!outcome.applied) this.log.error({ err: outcome.error }, 'withdrawal on stop was not confirmed by the speaker');
+    this.log.info({ gracePeriodMs: bgp.gracePeriodMs }, `VIPs withdrawn; serving for ${bgp.gracePeriodMs} ms more while routers move the flows away`);
+    await new Promise((resolve) => setTimeout(resolve, bgp.gracePeriodMs));
+  }
+
   async stop(): Promise<void> {
+    this.shuttingDown = true;
+    if (this.announceTimer) clearTimeout(this.announceTimer);
+    await this.evaluating;
+    await this.announcer?.stop();
     this.watcher?.close();
     this.health.stop();
     if (this.drainTimer) clearTimeout(this.drainTimer);
@@ -228,7 +323,88 @@ export class StandaloneLb {
     this.vips?.close();
   }
 
+  private async startSyncDaemons(): Promise<void> {
+    const daemons = await openSyncDaemons({ netns: this.opts.netns });
+    try {
+      for (const cfg of this.config.connectionSync ?? []) {
+        const done = await daemons.ensure(cfg);
+        this.log.info({ ...cfg, done }, `IPVS connection sync daemon (${cfg.role}) on ${cfg.interface}, sync id ${cfg.syncId}: ${done}`);
+      }
+    } finally {
+      daemons.close();
+    }
+  }
+
+  /** Re-evaluate the announcements soon; repeated while first health checks are outstanding. */
+  private scheduleAnnounceCheck(delayMs = 0): void {
+    if (!this.announcer || this.shuttingDown) return;
+    if (this.announceTimer) clearTimeout(this.announceTimer);
+    this.announceTimer = setTimeout(() => {
+      this.announceTimer = undefined;
+      void this.evaluateAnnouncements();
+    }, delayMs);
+    this.announceTimer.unref();
+  }
+
+  /** What each VIP's services look like from here now, for the announcement policy. */
+  private async evaluateAnnouncements(): Promise<void> {
+    if (this.evaluating) {
+      this.evaluateAgain = true;
+      return this.evaluating;
+    }
+    this.evaluating = (async () => {
+      const announcer = this.announcer;
+      const ipvs = this.ipvs;
+      if (!announcer || !ipvs || this.shuttingDown) return;
+      let present: Set<string> | undefined;
+      try {
+        present = new Set((await ipvs.listServices()).map((s) => serviceKeyString(s.key)));
+      } catch (err) {
+        this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'cannot read IPVS services: announcing nothing until it works again');
+      }
+      const probed = new Map<string, boolean>();
+      for (const t of this.health.status()) {
+        const id = serviceKeyString(t.target.service);
+        probed.set(id, (probed.get(id) ?? true) && t.lastProbeAt !== undefined);
+      }
+      const views: ServiceView[] = this.desired().services.map((svc) => {
+        const id = serviceKeyString(svc.key);
+        return {
+          name: svc.name,
+          address: svc.key.kind === 'addr' ? svc.key.address : undefined,
+          family: svc.key.family,
+          inKernel: present?.has(id) ?? false,
+          syncError: this.lastSyncErrors.has(id),
+          healthChecked: probed.get(id) ?? true,
+          availableDestinations: svc.destinations.filter((d) => d.config.weight > 0).length,
+        };
+      });
+      const nodeReady = this.ready && this.lastSyncOk && present !== undefined && !this.shuttingDown;
+      if (this.shuttingDown) return;
+      const waiting = views.some((v) => !v.healthChecked);
+      if (!this.decidedOnce) {
+        if ((!nodeReady || waiting) && Date.now() < this.firstDecisionDeadline) {
+          this.scheduleAnnounceCheck(500);
+          return;
+        }
+        this.decidedOnce = true;
+      }
+      await announcer.update(decideVips(views, nodeReady));
+      // First health checks still outstanding: look again shortly. Otherwise a slow safety net catches
+      // services deleted behind our back (never a route for a VIP whose service is missing).
+      this.scheduleAnnounceCheck(waiting ? 500 : (this.deps.announceIntervalMs ?? 10_000));
+    })().finally(() => {
+      this.evaluating = undefined;
+    });
+    await this.evaluating;
+    if (this.evaluateAgain) {
+      this.evaluateAgain = false;
+      await this.evaluateAnnouncements();
+    }
+  }
+
   private onHealthChange(c: HealthChange): void {
+    this.scheduleAnnounceCheck(0);
     const fields = { service: c.target.serviceName, backend: destinationKeyString(c.target.destination), reason: c.reason };
     if (c.state === 'down') this.log.warn(fields, `backend down: ${c.target.check.onFailure === 'remove' ? 'removing it' : 'weight 0'}`);
     else this.log.info(fields, 'backend up again');
@@ -244,6 +420,9 @@ export class StandaloneLb {
     } else if (!this.ready) {
       this.lastError = r.errors.map((e) => e.message).join('; ') || 'sync skipped';
     }
+    this.lastSyncOk = r.mode !== 'skipped';
+    this.lastSyncErrors = new Set(r.errors.flatMap((e) => (e.service === undefined ? [] : [e.service])));
+    if (this.announcer) void this.evaluateAnnouncements();
     for (const m of r.flowMoves) {
       this.log.info({ service: m.name, moved: round(m.changedFraction), minimum: round(m.minimumFraction) }, 'maglev table changed');
     }

@@ -5,6 +5,7 @@ import { destinationKeyString, serviceKeyString } from '../../ipvs/keys.ts';
 import { quote } from '../../bounded-read.ts';
 import { HTTP_PATH, hostHeaderProblem } from '../../health/host.ts';
 import type { DesiredDestination, DesiredService } from '../../model/types.ts';
+import { readBgp, readConnectionSync } from './bgp.ts';
 import type { Fields, Reader } from './reader.ts';
 import { childPath, describe, readBool, readChoice, readDuration, readFields, readInt, readList, readString } from './reader.ts';
 import type { FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget, LbSettings, LoadedConfig } from './types.ts';
@@ -28,7 +29,7 @@ export const MAX_WEIGHT = 65535;
 const MAX_U32 = 0xffff_ffff;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$/;
 
-const TOP_FIELDS = ['services', 'settings'];
+const TOP_FIELDS = ['services', 'settings', 'bgp', 'connectionSync'];
 const SETTINGS_FIELDS = ['drainTimeout', 'resyncInterval', 'minSyncInterval'];
 const SERVICE_FIELDS = ['name', 'protocol', 'address', 'port', 'fwmark', 'family', 'scheduler', 'flags', 'persistence', 'bindAddress', 'healthCheck', 'destinations'];
 const PERSISTENCE_FIELDS = ['timeout', 'netmask', 'engine'];
@@ -46,6 +47,14 @@ export function readConfig(r: Reader, root: unknown): Omit<LoadedConfig, 'file'>
   const top = readFields(r, root, '', TOP_FIELDS, 'the configuration');
   if (!top) return out;
   if (top.has('settings')) out.settings = readSettings(r, top.get('settings'), 'settings');
+  if (top.has('bgp')) {
+    const bgp = readBgp(r, top.get('bgp'), 'bgp');
+    if (bgp) out.bgp = bgp;
+  }
+  if (top.has('connectionSync')) {
+    const sync = readConnectionSync(r, top.get('connectionSync'), 'connectionSync');
+    if (sync) out.connectionSync = sync;
+  }
   const list = top.get('services');
   if (list === undefined) {
     r.fail(top.node, '', 'missing required field "services" (a list of virtual services; may be empty: services: [])');

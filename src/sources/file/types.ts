@@ -1,3 +1,5 @@
+import type { AnnounceConfig } from '../../announce/types.ts';
+import type { SyncDaemonConfig } from '../../ipvs/daemon.ts';
 import type { DesiredState } from '../../model/types.ts';
 
 // What a configuration file yields: the desired IPVS state as written (all backends healthy),
@@ -20,4 +22,8 @@ export interface LoadedConfig {
   desired: DesiredState;
   health: HealthTarget[];
   settings: LbSettings;
+  /** Scale-out: announce the VIPs this node serves through a BGP speaker (the "bgp" section). */
+  bgp?: AnnounceConfig;
+  /** Scale-out with NAT: the kernel's connection sync daemon(s) to run (the "connectionSync" section). */
+  connectionSync?: SyncDaemonConfig[];
 }

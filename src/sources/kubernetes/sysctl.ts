@@ -1,17 +1,10 @@
-import { writeFile } from 'node:fs/promises';
-import { readBoundedFile } from '../../bounded-read.ts';
-import { join } from 'node:path';
-import type { Logger } from '../../reconcile/types.ts';
+import type { SysctlSetting } from '../../sysctl.ts';
+
+// The writer is shared with the standalone scale-out mode (src/sysctl.ts).
+export { applySysctls, type SysctlResult, type SysctlSetting } from '../../sysctl.ts';
 
 // The sysctls kube-proxy sets in IPVS mode (pkg/proxy/ipvs/proxier.go), set once at start with a
 // log line each. They are host-wide (per network namespace), so we say what we changed.
-
-export interface SysctlSetting {
-  /** Path under /proc/sys, e.g. "net/ipv4/vs/conntrack". */
-  key: string;
-  value: string;
-  why: string;
-}
 
 export interface SysctlOptions {
   /** `uname -r`, to decide conn_reuse_mode. */
@@ -45,35 +38,4 @@ export function kernelBefore(release: string, major: number, minor: number): boo
   const a = Number(m[1]);
   const b = Number(m[2]);
   return a < major || (a === major && b < minor);
-}
-
-export interface SysctlResult {
-  key: string;
-  value: string;
-  previous: string | undefined;
-  error?: string;
-}
-
-/** Writes each setting under `root` (default /proc/sys); failures are logged and returned, not thrown. */
-export async function applySysctls(settings: readonly SysctlSetting[], logger: Logger, root = '/proc/sys'): Promise<SysctlResult[]> {
-  const results: SysctlResult[] = [];
-  for (const s of settings) {
-    const path = join(root, s.key);
-    const sysctl = s.key.replaceAll('/', '.');
-    let previous: string | undefined;
-    try {
-      previous = (await readBoundedFile(path, { maxBytes: 4096, what: path })).trim();
-      if (previous !== s.value) await writeFile(path, s.value);
-      logger.info({ sysctl, value: s.value, previous }, previous === s.value ? `sysctl ${sysctl}=${s.value} (already set): ${s.why}` : `sysctl ${sysctl}=${s.value} (was ${previous}): ${s.why}`);
-      results.push({ key: s.key, value: s.value, previous });
-    } catch (err) {
-      // A read failure is a BoundedReadError carrying the errno; a write failure a plain system error.
-      const e = err as NodeJS.ErrnoException & { errno?: unknown };
-      const code = typeof e.errno === 'string' ? e.errno : e.code;
-      const message = code === 'ENOENT' ? 'not present (module not loaded?)' : code === 'EROFS' || code === 'EACCES' ? `${code}: is ${root} mounted writable?` : (e.message ?? String(err));
-      logger.warn({ sysctl, value: s.value, err: message }, `cannot set sysctl ${sysctl}=${s.value}: ${message}`);
-      results.push({ key: s.key, value: s.value, previous, error: message });
-    }
-  }
-  return results;
 }
