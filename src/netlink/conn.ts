@@ -22,6 +22,8 @@ export interface ConnOptions {
   /** Most unacknowledged requests a batch keeps in flight (bounded by the receive buffer). Default 256. */
   batchWindow?: number;
   now?: () => number;
+  /** First sequence number used (tests of the 2^32 wrap); default random. */
+  initialSequence?: number;
 }
 
 export interface ExecuteOptions {
@@ -60,7 +62,7 @@ export class Conn {
     this.batchWindow = options.batchWindow ?? 256;
     this.now = options.now ?? Date.now;
     // Start somewhere arbitrary so replies meant for an earlier process are not mistaken for ours.
-    this.seq = (Math.floor(Math.random() * 0x7fffffff) + 1) >>> 0;
+    this.seq = options.initialSequence !== undefined ? options.initialSequence >>> 0 : (Math.floor(Math.random() * 0x7fffffff) + 1) >>> 0;
   }
 
   get portId(): number {
@@ -213,6 +215,9 @@ export class Conn {
         i++;
       }
       const count = i - first;
+      // Replies are matched by offset from the first sequence number, so a batch's numbers must be
+      // contiguous: one that would cross 2^32 (where nextSeq skips 0) starts again from 1 instead.
+      if (this.seq + count > 0xffffffff) this.seq = 0;
       const baseSeq = this.seq + 1;
       const view = new DataView(this.sendBuffer.buffer);
       let off = 0;
