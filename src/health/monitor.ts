@@ -1,5 +1,8 @@
 import type { ProbeResult } from './probe.ts';
 import { probeHttp, probeTcp } from './probe.ts';
+import { probeDns } from './probe-dns.ts';
+import { probeExec } from './probe-exec.ts';
+import { probeUdp } from './probe-udp.ts';
 import type { BackendHealth, HealthCheckSpec, HealthTarget } from './types.ts';
 
 // Runs every target's checks on its own timer: probes are asynchronous socket I/O, so hundreds run
@@ -28,7 +31,7 @@ export type Prober = (target: HealthTarget) => Promise<ProbeResult>;
 
 export interface HealthMonitorOptions {
   onChange: (change: HealthChange) => void;
-  /** Replaceable for tests; defaults to TCP/HTTP probes by the target's spec. */
+  /** Replaceable for tests; defaults to the probe the target's check type names. */
   prober?: Prober;
   /** Spread first probes over this share of the interval so many targets do not fire at once. */
   jitter?: number;
@@ -48,8 +51,25 @@ interface Running {
 
 export function defaultProber(target: HealthTarget): Promise<ProbeResult> {
   const c = target.check;
-  if (c.type === 'http') return probeHttp(target.address, target.port, { path: c.path, expectStatus: c.expectStatus, host: c.host }, c.timeoutMs);
-  return probeTcp(target.address, target.port, c.timeoutMs);
+  const { address, port } = target;
+  switch (c.type) {
+    case 'http':
+      return probeHttp(address, port, { path: c.path, expectStatus: c.expectStatus, host: c.host }, c.timeoutMs);
+    case 'https':
+      return probeHttp(address, port, { path: c.path, expectStatus: c.expectStatus, host: c.host, tls: c.tls ?? { verify: false } }, c.timeoutMs);
+    case 'dns':
+      if (c.dns) return probeDns(address, port, c.dns, c.timeoutMs);
+      break;
+    case 'udp':
+      if (c.udp) return probeUdp(address, port, c.udp, c.timeoutMs);
+      break;
+    case 'exec':
+      if (c.exec) return probeExec(target, c.exec, c.timeoutMs);
+      break;
+    case 'tcp':
+      return probeTcp(address, port, c.timeoutMs);
+  }
+  return Promise.resolve({ ok: false, reason: `a ${c.type} check without its ${c.type} settings` });
 }
 
 export class HealthMonitor {
@@ -150,9 +170,7 @@ function sameTarget(a: HealthTarget, b: HealthTarget): boolean {
   return a.address === b.address && a.port === b.port && sameSpec(a.check, b.check);
 }
 
+/** Specs are plain data built field by field in one order by the reader, so their JSON compares them whole. */
 function sameSpec(a: HealthCheckSpec, b: HealthCheckSpec): boolean {
-  return (
-    a.type === b.type && a.port === b.port && a.path === b.path && a.expectStatus === b.expectStatus && a.host === b.host &&
-    a.intervalMs === b.intervalMs && a.timeoutMs === b.timeoutMs && a.rise === b.rise && a.fall === b.fall && a.onFailure === b.onFailure
-  );
+  return JSON.stringify(a) === JSON.stringify(b);
 }

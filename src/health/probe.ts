@@ -1,5 +1,8 @@
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { request as requestTls } from 'node:https';
+import { connect, isIP } from 'node:net';
+import { readBoundedFile } from '../bounded-read.ts';
+import type { TlsCheck } from './types.ts';
 
 // One probe = one attempt, bounded by a timeout, never rejecting: the answer is ok or a reason.
 
@@ -10,7 +13,7 @@ export type ProbeResult = { ok: true } | { ok: false; reason: string };
  * each event-loop turn, so after the loop was busy (a reload, a GC pause, a slow machine) a timer
  * could otherwise fail a probe whose answer is already waiting in the socket.
  */
-function late(fn: () => void): void {
+export function late(fn: () => void): void {
   setImmediate(fn);
 }
 
@@ -37,9 +40,28 @@ export interface HttpProbeOptions {
   path: string;
   expectStatus: number;
   host?: string;
+  /** Set: HTTPS with these TLS settings. */
+  tls?: TlsCheck;
 }
 
-export function probeHttp(address: string, port: number, opts: HttpProbeOptions, timeoutMs: number): Promise<ProbeResult> {
+/** A CA bundle is a few hundred KiB at most; a bigger "CA file" is a mistake, not something to load per probe. */
+const MAX_CA_BYTES = 1 << 20;
+
+export async function probeHttp(address: string, port: number, opts: HttpProbeOptions, timeoutMs: number): Promise<ProbeResult> {
+  const started = Date.now();
+  let ca: string | undefined;
+  if (opts.tls?.caFile !== undefined) {
+    try {
+      ca = await readBoundedFile(opts.tls.caFile, { maxBytes: MAX_CA_BYTES, what: `health check CA file ${opts.tls.caFile}`, regularOnly: true });
+    } catch (err) {
+      return { ok: false, reason: `cannot read the CA file: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  }
+  return exchange(address, port, opts, Math.max(1, timeoutMs - (Date.now() - started)), ca);
+}
+
+function exchange(address: string, port: number, opts: HttpProbeOptions, timeoutMs: number, ca: string | undefined): Promise<ProbeResult> {
+  const scheme = opts.tls ? 'HTTPS' : 'HTTP';
   return new Promise((resolve) => {
     let settled = false;
     const done = (result: ProbeResult): void => {
@@ -50,28 +72,40 @@ export function probeHttp(address: string, port: number, opts: HttpProbeOptions,
       resolve(result);
     };
     let req: ReturnType<typeof request>;
+    const headers = { host: opts.host ?? (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`), 'user-agent': 'ipvs-maglev-health', connection: 'close' };
     try {
-      req = request({
-        host: address,
-        port,
-        path: opts.path,
-        method: 'GET',
-        agent: false,
-        headers: { host: opts.host ?? (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`), 'user-agent': 'ipvs-maglev-health', connection: 'close' },
-      });
+      const common = { host: address, port, path: opts.path, method: 'GET', agent: false as const, headers };
+      if (opts.tls) {
+        const servername = opts.tls.serverName ?? sniFromHost(opts.host);
+        req = requestTls({
+          ...common,
+          // An empty servername sends no SNI (an IP address must not be sent as one, RFC 6066 section 3).
+          // With verify on, the certificate is checked against the servername, else against the address.
+          servername: servername ?? '',
+          rejectUnauthorized: opts.tls.verify,
+          ...(ca === undefined ? {} : { ca }),
+        });
+      } else req = request(common);
     } catch (err) {
       // A path or Host header the HTTP client refuses (the configuration reader refuses them first).
-      resolve({ ok: false, reason: `cannot send the HTTP request: ${err instanceof Error ? err.message : String(err)}` });
+      resolve({ ok: false, reason: `cannot send the ${scheme} request: ${err instanceof Error ? err.message : String(err)}` });
       return;
     }
-    // One deadline for the whole exchange (connect + headers), not per socket event.
-    const timer = setTimeout(() => late(() => done({ ok: false, reason: `no HTTP answer within ${timeoutMs} ms` })), timeoutMs);
+    // One deadline for the whole exchange (connect + handshake + headers), not per socket event.
+    const timer = setTimeout(() => late(() => done({ ok: false, reason: `no ${scheme} answer within ${timeoutMs} ms` })), timeoutMs);
     req.on('response', (res) => {
       res.resume();
       const status = res.statusCode ?? 0;
-      done(status === opts.expectStatus ? { ok: true } : { ok: false, reason: `HTTP ${status}, expected ${opts.expectStatus}` });
+      done(status === opts.expectStatus ? { ok: true } : { ok: false, reason: `${scheme} ${status}, expected ${opts.expectStatus}` });
     });
-    req.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, reason: `HTTP request failed: ${err.code ?? err.message}` }));
+    req.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, reason: `${scheme} request failed: ${err.code ?? err.message}` }));
     req.end();
   });
+}
+
+/** The SNI a Host header implies: its name without the port; none for an IP address. */
+function sniFromHost(host: string | undefined): string | undefined {
+  if (host === undefined || host.startsWith('[')) return undefined;
+  const name = host.replace(/:\d+$/, '').replace(/\.$/, '');
+  return isIP(name) === 0 ? name : undefined;
 }

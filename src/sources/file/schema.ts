@@ -1,3 +1,4 @@
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { isScalar, isSeq } from 'yaml';
 import type { Node } from 'yaml';
 import type { DestinationConfig, DestinationKey, ForwardingMethod, ServiceConfig, ServiceFlags, ServiceKey, TunnelType } from '../../ipvs/types.ts';
@@ -9,6 +10,8 @@ import { readBgp, readConnectionSync } from './bgp.ts';
 import type { Fields, Reader } from './reader.ts';
 import { childPath, describe, readBool, readChoice, readDuration, readFields, readInt, readList, readString } from './reader.ts';
 import type { FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget, LbSettings, LoadedConfig } from './types.ts';
+import type { DnsCheck, ExecCheck, TlsCheck, UdpCheck, UdpExpect } from '../../health/types.ts';
+import { DNS_QUERY_TYPES, RCODES } from '../../health/probe-dns.ts';
 import type { AddressFamily } from './values.ts';
 import { canonicalAddress, closest, isIpv4Netmask } from './values.ts';
 
@@ -34,7 +37,24 @@ const SETTINGS_FIELDS = ['drainTimeout', 'resyncInterval', 'minSyncInterval'];
 const SERVICE_FIELDS = ['name', 'protocol', 'address', 'port', 'fwmark', 'family', 'scheduler', 'flags', 'persistence', 'bindAddress', 'healthCheck', 'destinations'];
 const PERSISTENCE_FIELDS = ['timeout', 'netmask', 'engine'];
 const DESTINATION_FIELDS = ['address', 'port', 'weight', 'forwarding', 'upperThreshold', 'lowerThreshold', 'tunnelType', 'tunnelPort', 'healthCheck'];
-const CHECK_FIELDS = ['type', 'port', 'path', 'expectStatus', 'host', 'interval', 'timeout', 'rise', 'fall', 'onFailure'];
+const CHECK_TYPES: readonly HealthCheckType[] = ['tcp', 'http', 'https', 'dns', 'udp', 'exec'];
+/** Fields every check takes, then those of each type. */
+const CHECK_COMMON = ['type', 'port', 'interval', 'timeout', 'rise', 'fall', 'onFailure'];
+const CHECK_TYPE_FIELDS: Record<HealthCheckType, readonly string[]> = {
+  tcp: [],
+  http: ['path', 'expectStatus', 'host'],
+  https: ['path', 'expectStatus', 'host', 'serverName', 'verify', 'caFile'],
+  dns: ['query', 'queryType', 'transport', 'expectRcode', 'expectAnswer'],
+  udp: ['send', 'expect', 'expectReply'],
+  exec: ['command'],
+};
+const CHECK_FIELDS = [...new Set([...CHECK_COMMON, ...Object.values(CHECK_TYPE_FIELDS).flat()])];
+/** A DNS name in presentation form: labels of 1-63 letters, digits, "-" or "_", up to 253 characters. */
+const DNS_NAME = /^(?=.{1,253}\.?$)(?:[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?$/;
+const UDP_EXPECT: readonly UdpExpect[] = ['reply', 'no-unreachable'];
+const MAX_UDP_PAYLOAD = 1400;
+const MAX_ARGS = 64;
+const MAX_ARG_LENGTH = 4096;
 
 export const CHECK_DEFAULTS = { intervalMs: 5000, timeoutMs: 2000, rise: 2, fall: 3, path: '/', expectStatus: 200, onFailure: 'weight0' } as const;
 
@@ -324,7 +344,7 @@ function readDestination(
 function readCheck(r: Reader, node: unknown, path: string, allowFalse: boolean): HealthCheckSpec | undefined {
   const f = readFields(r, node, path, CHECK_FIELDS, allowFalse ? 'a health check (or false to disable it)' : 'a health check');
   if (!f) return undefined;
-  const type: HealthCheckType | undefined = readChoice(r, f, 'type', ['tcp', 'http'] as const, { required: true, what: 'health check type' });
+  const type = readChoice(r, f, 'type', CHECK_TYPES, { required: true, what: 'health check type' });
   const port = readInt(r, f, 'port', 1, 65535);
   const intervalMs = readDuration(r, f, 'interval', 100, 3_600_000) ?? CHECK_DEFAULTS.intervalMs;
   const timeoutMs = readDuration(r, f, 'timeout', 10, 600_000) ?? Math.min(CHECK_DEFAULTS.timeoutMs, intervalMs);
@@ -332,23 +352,96 @@ function readCheck(r: Reader, node: unknown, path: string, allowFalse: boolean):
   const rise = readInt(r, f, 'rise', 1, 100) ?? CHECK_DEFAULTS.rise;
   const fall = readInt(r, f, 'fall', 1, 100) ?? CHECK_DEFAULTS.fall;
   const onFailure: FailureAction = readChoice(r, f, 'onFailure', ['weight0', 'remove'] as const, { what: 'onFailure' }) ?? CHECK_DEFAULTS.onFailure;
-  let path_ = CHECK_DEFAULTS.path as string;
-  let expectStatus = CHECK_DEFAULTS.expectStatus as number;
-  let host: string | undefined;
-  if (type === 'http') {
-    path_ = readString(r, f, 'path', { pattern: HTTP_PATH, patternHint: 'an absolute path such as /healthz, printable ASCII (percent-encode the rest)' }) ?? path_;
-    expectStatus = readInt(r, f, 'expectStatus', 100, 599) ?? expectStatus;
-    host = readString(r, f, 'host');
-    const hostProblem = host === undefined ? undefined : hostHeaderProblem(host);
-    if (hostProblem) host = r.fail(f.get('host'), f.at('host'), `${quote(host)} is not a valid Host header: ${hostProblem}`);
-  } else {
-    for (const k of ['path', 'expectStatus', 'host']) {
-      if (f.has(k)) r.fail(f.keyNode(k), f.at(k), `"${k}" applies to http checks only`);
+  if (type === undefined) return undefined;
+  const own = CHECK_TYPE_FIELDS[type];
+  for (const k of CHECK_FIELDS) {
+    if (f.has(k) && !CHECK_COMMON.includes(k) && !own.includes(k)) {
+      const users = CHECK_TYPES.filter((t) => CHECK_TYPE_FIELDS[t].includes(k)).join('/');
+      r.fail(f.keyNode(k), f.at(k), `"${k}" applies to ${users} checks only, this one is ${type}`);
     }
   }
-  if (type === undefined) return undefined;
-  const spec: HealthCheckSpec = { type, path: path_, expectStatus, intervalMs, timeoutMs, rise, fall, onFailure };
+  const spec: HealthCheckSpec = { type, path: CHECK_DEFAULTS.path, expectStatus: CHECK_DEFAULTS.expectStatus, intervalMs, timeoutMs, rise, fall, onFailure };
   if (port !== undefined) spec.port = port;
-  if (host !== undefined) spec.host = host;
+  if (type === 'http' || type === 'https') {
+    spec.path = readString(r, f, 'path', { pattern: HTTP_PATH, patternHint: 'an absolute path such as /healthz, printable ASCII (percent-encode the rest)' }) ?? spec.path;
+    spec.expectStatus = readInt(r, f, 'expectStatus', 100, 599) ?? spec.expectStatus;
+    const host = readString(r, f, 'host');
+    const hostProblem = host === undefined ? undefined : hostHeaderProblem(host);
+    if (hostProblem) r.fail(f.get('host'), f.at('host'), `${quote(host)} is not a valid Host header: ${hostProblem}`);
+    else if (host !== undefined) spec.host = host;
+  }
+  if (type === 'https') spec.tls = readTls(r, f);
+  if (type === 'dns') spec.dns = readDns(r, f);
+  if (type === 'udp') spec.udp = readUdp(r, f);
+  if (type === 'exec') {
+    const exec = readExec(r, f);
+    if (exec === undefined) return undefined;
+    spec.exec = exec;
+  }
   return spec;
+}
+
+function readTls(r: Reader, f: Fields): TlsCheck {
+  const tls: TlsCheck = { verify: readBool(r, f, 'verify') ?? false };
+  const serverName = readString(r, f, 'serverName', { pattern: DNS_NAME, patternHint: 'a DNS name (SNI carries names, not addresses)' });
+  if (serverName !== undefined) {
+    if (canonicalAddress(serverName)) r.fail(f.get('serverName'), f.at('serverName'), 'SNI carries a DNS name, not an IP address (leave it out to send none)');
+    else tls.serverName = serverName.replace(/\.$/, '');
+  }
+  const caFile = readString(r, f, 'caFile', { pattern: /^[^\0]{1,4096}$/, patternHint: 'a file path' });
+  if (caFile !== undefined) {
+    if (!tls.verify) r.fail(f.get('caFile'), f.at('caFile'), 'a CA file is only used with verify: true');
+    // Relative to the configuration file, as an operator reads it next to lb.yaml.
+    tls.caFile = isAbsolute(caFile) ? caFile : resolve(dirname(r.file), caFile);
+  }
+  return tls;
+}
+
+function readDns(r: Reader, f: Fields): DnsCheck {
+  const query = readString(r, f, 'query', { required: true, pattern: DNS_NAME, patternHint: 'a DNS name such as health.example.org' }) ?? '.';
+  const queryType = readChoice(r, f, 'queryType', DNS_QUERY_TYPES, { what: 'DNS record type' }) ?? 'A';
+  const transport = readChoice(r, f, 'transport', ['udp', 'tcp'] as const, { what: 'DNS transport' }) ?? 'udp';
+  const expectRcode = readChoice(r, f, 'expectRcode', RCODES, { what: 'DNS response code' }) ?? 'NOERROR';
+  const dns: DnsCheck = { query: query.replace(/\.$/, ''), queryType, transport, expectRcode };
+  const answer = readString(r, f, 'expectAnswer');
+  if (answer !== undefined) {
+    if (queryType === 'A' || queryType === 'AAAA') {
+      const ip = canonicalAddress(answer);
+      if (ip === undefined || (ip.family === 'inet') !== (queryType === 'A')) {
+        r.fail(f.get('expectAnswer'), f.at('expectAnswer'), `${quote(answer)} is not an ${queryType === 'A' ? 'IPv4' : 'IPv6'} address (the answer to an ${queryType} query)`);
+      } else dns.expectAnswer = ip.address;
+    } else dns.expectAnswer = answer;
+  }
+  return dns;
+}
+
+function readUdp(r: Reader, f: Fields): UdpCheck {
+  const send = readString(r, f, 'send', { required: true }) ?? '';
+  if (Buffer.byteLength(send) > MAX_UDP_PAYLOAD) r.fail(f.get('send'), f.at('send'), `at most ${MAX_UDP_PAYLOAD} bytes (one unfragmented datagram)`);
+  const expect = readChoice(r, f, 'expect', UDP_EXPECT, { what: 'UDP expectation' }) ?? 'reply';
+  const udp: UdpCheck = { send, expect };
+  const reply = readString(r, f, 'expectReply');
+  if (reply !== undefined) {
+    if (expect !== 'reply') r.fail(f.keyNode('expectReply'), f.at('expectReply'), 'expectReply needs expect: reply');
+    udp.expectReply = reply;
+  }
+  return udp;
+}
+
+function readExec(r: Reader, f: Fields): ExecCheck | undefined {
+  const node = f.get('command');
+  if (node === undefined) return r.fail(f.node, f.path, 'missing required field "command" (a list: the program, then its arguments)');
+  if (!isSeq(node) || node.items.length === 0) {
+    return r.fail(node, f.at('command'), `must be a non-empty list (the program, then its arguments; no shell is involved), got ${describe(node)}`);
+  }
+  if (node.items.length > MAX_ARGS) return r.fail(node, f.at('command'), `at most ${MAX_ARGS} items, got ${node.items.length}`);
+  const command: string[] = [];
+  node.items.forEach((item, i) => {
+    const v = isScalar(item) ? item.value : undefined;
+    const text = typeof v === 'number' ? String(v) : v;
+    if (typeof text !== 'string' || text === '' || text.length > MAX_ARG_LENGTH || text.includes('\0')) {
+      r.fail(item, `${f.at('command')}[${i}]`, `must be a non-empty string without NUL (up to ${MAX_ARG_LENGTH} characters), got ${describe(item)}`);
+    } else command.push(text);
+  });
+  return command.length === node.items.length ? { command } : undefined;
 }
