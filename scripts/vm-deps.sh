@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages for the real-kernel VM suite (test/kernel/vm) and the data-plane tools the
-# kernel suites drive (bird2: the BGP speaker of the scale-out suite, bench and demo). Idempotent: quiet when everything is present; runs `apt-get update` once,
+# kernel suites drive (bird2: the BGP speaker of the scale-out suite, bench and demo; dnsmasq and openssl: the real DNS
+# and TLS servers of the health-check tests). Idempotent: quiet when everything is present; runs `apt-get update` once,
 # and only when something is missing.
 set -euo pipefail
 
@@ -19,6 +20,8 @@ declare -A probe=(
   [procps]=sysctl
   [conntrack]=conntrack
   [bird2]=bird
+  [dnsmasq-base]=dnsmasq
+  [openssl]=openssl
 )
 
 missing=()

@@ -17,6 +17,7 @@ import {
   formatIPv4ForBench,
   type KernelTable,
   kernelLookupFolded,
+  MAX_MAGLEV_WEIGHT,
   type MaglevTable,
   maglevLookupKey,
   type SlotTable,
@@ -109,6 +110,7 @@ export async function runMaglevBench(opts: MaglevBenchOptions): Promise<void> {
         lookupsIdentical: k.lookupChecksum === ts.lookupChecksum && k.pairedLookupSumsMatch === true,
       });
     }
+    for (const line of skewedWeights(opts.quick === true)) emit(line);
     const tsChurn = churnTs();
     emit(tsChurn);
     if ('skipped' in c) return;
@@ -385,6 +387,33 @@ function churnTs(): Line {
   };
 }
 
+/**
+ * Populate with one backend at the largest weight among many at weight 1 (issue 11.7: the paper's
+ * per-round counter loop took 26 s for 200 such backends at M=16777213), against the equal-weight
+ * populate of the same N and M in the same process: the ratio shows what skewed weights cost.
+ */
+function skewedWeights(quick: boolean): Line[] {
+  const cases: [number, number][] = quick ? [[65537, 201], [65537, 2001]] : [[65537, 201], [65537, 2001], [16777213, 201], [16777213, 2001]];
+  const out: Line[] = [];
+  for (const [size, n] of cases) {
+    const equal = backendList(n);
+    const skewed = equal.map((b, i) => ({ ...b, weight: i === 0 ? MAX_MAGLEV_WEIGHT : 1 }));
+    const time = (list: typeof equal): number => {
+      let best = Number.POSITIVE_INFINITY;
+      for (let r = 0; r < (size > 1e6 ? 2 : 5); r++) {
+        const t0 = cpuMs();
+        buildMaglevTable(list, size);
+        best = Math.min(best, cpuMs() - t0);
+      }
+      return best;
+    };
+    const equalMs = time(equal);
+    const skewedMs = time(skewed);
+    out.push({ impl: 'ts', skewedWeights: true, flavor: 'maglev', tableSize: size, backends: n, heavyWeight: MAX_MAGLEV_WEIGHT, equalWeightsMsMin: round(equalMs, 2), skewedMsMin: round(skewedMs, 2), skewedOverEqual: round(skewedMs / equalMs, 2) });
+  }
+  return out;
+}
+
 function backendList(n: number): { address: string; port: number }[] {
   return Array.from({ length: n }, (_, i) => ({ address: formatIPv4ForBench(FIRST_BACKEND + i), port: BACKEND_PORT }));
 }
@@ -439,6 +468,9 @@ function round(v: number, digits: number): number {
 function human(line: Line): string {
   if (line.skipped !== undefined) return `c      skipped: ${String(line.skipped)}`;
   if (line.impl === 'check') return `check  C and TS tables and lookups identical: ${String(line.tablesAndLookupsIdentical)}; churn identical: ${String(line.churnIdentical)}`;
+  if (line.skewedWeights === true) {
+    return `ts     skewed maglev M=${String(line.tableSize)} N=${String(line.backends)} (one at ${String(line.heavyWeight)}, rest at 1): populate ${String(line.skewedMsMin)} ms min vs ${String(line.equalWeightsMsMin)} ms with equal weights (${String(line.skewedOverEqual)}x)`;
+  }
   if (line.churn === true && line.impl === 'ratio') return `ratio  churn identical to C: ${String(line.churnIdentical)}`;
   if (line.churn === true) {
     const part = (k: string): string => {

@@ -41,7 +41,7 @@ export interface MaglevTable extends SlotTable {
 export const DEFAULT_MAGLEV_TABLE_SIZE = 65537;
 /** Bounded so a typo cannot ask for gigabytes (Int32Array of 2^24 slots = 64 MB). */
 export const MAX_MAGLEV_TABLE_SIZE = 1 << 24;
-/** Bounded so the weighted populate (one pass over all backends per round) stays fast. */
+/** Bounded so the weighted populate's round numbers (at most table size x weight) stay exact in a double. */
 export const MAX_MAGLEV_WEIGHT = 65535;
 
 export const OFFSET_SEED = 0;
@@ -205,20 +205,61 @@ export function populateMaglev(slots: Int32Array, offsets: Int32Array, skips: In
       }
     }
   }
-  const counters = new Int32Array(n);
-  for (;;) {
-    for (let i = 0, j = 0; i < n; i++, j += 2) {
-      counters[i] += weights[i];
-      if (counters[i] < maxWeight) continue;
-      counters[i] -= maxWeight;
-      const back = walk[j + 1];
-      let c = walk[j];
-      while (slots[c] !== -1) c = nextProbe(c, back, size);
-      slots[c] = i;
-      walk[j] = c;
-      if (++filled === size) return;
+  // Weighted: the paper's loop adds each weight to a counter every round and lets a backend take a
+  // slot when its counter reaches the largest weight W. Run literally that is O(N x M x W / sum W)
+  // (one backend at 65535 among 200 at 1 spends ~65535 rounds per light backend's slot). The k-th slot
+  // of backend i is taken in round ceil(k*W/w_i), and within a round backends go in index order, so
+  // the same sequence of takes comes from a heap ordered by (round, index): O(M log N), same table.
+  const nextRound = new Float64Array(n);
+  const taken = new Float64Array(n);
+  const heap = new Int32Array(n);
+  let heapSize = 0;
+  const before = (a: number, b: number): boolean => nextRound[a] < nextRound[b] || (nextRound[a] === nextRound[b] && a < b);
+  for (let i = 0; i < n; i++) {
+    if (weights[i] <= 0) continue;
+    nextRound[i] = ceilDiv(maxWeight, weights[i]);
+    let at = heapSize++;
+    while (at > 0) {
+      const parent = (at - 1) >> 1;
+      if (!before(i, heap[parent])) break;
+      heap[at] = heap[parent];
+      at = parent;
     }
+    heap[at] = i;
   }
+  for (;;) {
+    const i = heap[0];
+    const j = 2 * i;
+    const back = walk[j + 1];
+    let c = walk[j];
+    while (slots[c] !== -1) c = nextProbe(c, back, size);
+    slots[c] = i;
+    walk[j] = c;
+    if (++filled === size) return;
+    taken[i]++;
+    nextRound[i] = ceilDiv((taken[i] + 1) * maxWeight, weights[i]);
+    // Sift the root down: it is the only key that changed, and it only grew.
+    let at = 0;
+    for (;;) {
+      const left = 2 * at + 1;
+      if (left >= heapSize) break;
+      const right = left + 1;
+      const child = right < heapSize && before(heap[right], heap[left]) ? right : left;
+      if (!before(heap[child], i)) break;
+      heap[at] = heap[child];
+      at = child;
+    }
+    heap[at] = i;
+  }
+}
+
+// ceil(a / b) for integers below 2^53: the float quotient can be off by one ulp at ~1e12, so the
+// result is corrected with exact integer products.
+function ceilDiv(a: number, b: number): number {
+  let q = Math.ceil(a / b);
+  if (q * b < a) q++;
+  else if ((q - 1) * b >= a) q--;
+  return q;
 }
 
 /** The backend (index into table.backends) for a 32-bit flow hash. */
