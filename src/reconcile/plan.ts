@@ -120,7 +120,7 @@ export function plan(
     const beforeDrainOps = drainOps.length;
     const beforeDeleteOps = deleteDestOps.length;
     const beforeAddOps = addDestOps.length;
-    draining += planDestinations(id, want, have, nextDrains, now, drainTimeout, deleteAtOnce, addDestOps, drainOps, deleteDestOps);
+    draining += planDestinations(id, want, have, nextDrains, now, drainTimeout, options.deleteDrainedAtTimeoutOnly === true, deleteAtOnce, addDestOps, drainOps, deleteDestOps);
     const changed = addDestOps.length + drainOps.length + deleteDestOps.length !== before;
     if (changed && estimator && want.config.scheduler === 'mh' && have.service.config.scheduler === 'mh') {
       const ops = [
@@ -234,6 +234,7 @@ function planDestinations(
   drains: Map<string, DrainRecord>,
   now: number,
   drainTimeout: number,
+  deleteDrainedAtTimeoutOnly: boolean,
   deleteAtOnce: ReadonlySet<string>,
   addOps: Operation[],
   drainOps: Operation[],
@@ -274,7 +275,7 @@ function planDestinations(
       drains.delete(dk);
       continue;
     }
-    if (conns === 0) {
+    if (conns === 0 && !deleteDrainedAtTimeoutOnly) {
       deleteOps.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: d.key, reason: 'drained' });
       drains.delete(dk);
       continue;

@@ -125,7 +125,10 @@ describe('ipvs-maglev bench maglev', () => {
     const r = cli('bench', 'maglev', '--json', '--quick');
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    const ts = lines.filter((l) => l.impl === 'ts' && !l.churn);
+    const ts = lines.filter((l) => l.impl === 'ts' && !l.churn && !l.skewedWeights);
+    const skewed = lines.filter((l) => l.skewedWeights);
+    expect(skewed.map((l) => `${l.tableSize}x${l.backends}`)).toEqual(['65537x201', '65537x2001']);
+    for (const l of skewed) for (const k of ['equalWeightsMsMin', 'skewedMsMin', 'skewedOverEqual']) expect(typeof l[k], k).toBe('number');
     expect(ts.map((l) => `${l.flavor} ${l.tableSize}x${l.backends}`)).toEqual(['maglev 65537x100', 'maglev 65537x1000', 'maglev 655373x1000', 'kernel 65521x1000', 'kernel 4093x3']);
     for (const l of ts) {
       for (const k of ['populateMsMedian', 'populateMsMin', 'maxOverAvg', 'lookupsPerSec']) expect(typeof l[k], k).toBe('number');

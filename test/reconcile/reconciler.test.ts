@@ -11,12 +11,12 @@ import { dest, destConfig, fakeClock, service, state, svcConfig } from './helper
 const web = (...ips: string[]) => service('web', '10.0.0.1', 80, ips.map((ip) => dest(ip)));
 const webKey: ServiceKey = { kind: 'addr', family: 'inet', protocol: 'tcp', address: '10.0.0.1', port: 80 };
 
-function setup(opts: { clock?: ReturnType<typeof fakeClock>; store?: MemoryStateStore } = {}) {
+function setup(opts: { clock?: ReturnType<typeof fakeClock>; store?: MemoryStateStore; deleteDrainedAtTimeoutOnly?: boolean } = {}) {
   const ipvs = new MemoryIpvs();
   const vips = new MemoryVips();
   const store = opts.store ?? new MemoryStateStore();
   const clock = opts.clock ?? fakeClock();
-  const r = new Reconciler({ ipvs, vips, store, now: clock.now, flowMoveEstimator: null });
+  const r = new Reconciler({ ipvs, vips, store, now: clock.now, flowMoveEstimator: null, deleteDrainedAtTimeoutOnly: opts.deleteDrainedAtTimeoutOnly });
   return { ipvs, vips, store, clock, r };
 }
 
@@ -229,6 +229,28 @@ describe('Reconciler', () => {
       clock.advance(1_000);
       const done = await r.sync(state(web('10.1.0.1')));
       expect(done.operations.map((o) => o.operation)).toMatchObject([{ kind: 'deleteDestination', reason: 'drain-timeout' }]);
+    });
+
+    it('scale-out: an idle drained destination stays (weight 0, last weight kept) until the timeout, so nodes agree', async () => {
+      // Two nodes see the same change; only one has connections to the drained destination. Deleting at
+      // "connections reached 0" would drop it (and its mh slots) on one node only.
+      const clock = fakeClock();
+      const nodes = [setup({ clock, deleteDrainedAtTimeoutOnly: true }), setup({ clock, deleteDrainedAtTimeoutOnly: true })];
+      for (const n of nodes) await n.r.sync(state(web('10.1.0.1', '10.1.0.2')));
+      nodes[0].ipvs.setConnections(webKey, dest('10.1.0.2').key, 4, 0);
+      nodes[1].ipvs.setConnections(webKey, dest('10.1.0.2').key, 0, 0);
+      for (const n of nodes) expect((await n.r.sync(state(web('10.1.0.1')))).operations.map((o) => o.operation.kind)).toEqual(['drainDestination']);
+      clock.advance(299_000);
+      for (const n of nodes) {
+        expect((await n.r.sync(state(web('10.1.0.1')))).operations).toEqual([]);
+        expect(n.ipvs.lastWeight(webKey, dest('10.1.0.2').key)).toBe(1);
+      }
+      clock.advance(1_000);
+      for (const n of nodes) {
+        const done = await n.r.sync(state(web('10.1.0.1')));
+        expect(done.operations.map((o) => o.operation)).toMatchObject([{ kind: 'deleteDestination', reason: 'drain-timeout' }]);
+        expect(n.ipvs.snapshot().get('tcp 10.0.0.1:80')?.destinations.map((d) => d.key)).toEqual(['10.1.0.1:8080']);
+      }
     });
 
     it('comes back cleanly when re-added during the drain', async () => {

@@ -225,6 +225,8 @@ export class StandaloneLb {
       store: this.deps.store ?? new FileStateStore(opts.stateDir),
       logger: log,
       drainTimeoutMs: settings.drainTimeoutMs,
+      // Behind ECMP every node must keep the same mh table: drained destinations go at the timeout only.
+      deleteDrainedAtTimeoutOnly: bgp !== undefined,
       flowMoveEstimator: this.timedEstimator(),
       onReport: (r) => this.onReport(r),
     });
