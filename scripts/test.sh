@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/node24.sh
+# The unit tests use real servers too (dnsmasq, openssl-made TLS), so the packages come first.
+bash scripts/vm-deps.sh
 echo "== type check"; npx tsc --noEmit -p .
 echo "== lint"; npx biome lint src native test bench
 echo "== unit tests"; npx vitest run
