@@ -205,11 +205,19 @@ describe('scale-out: mh + sloppy_tcp + IPIP direct return, three nodes behind EC
     await run(['sysctl', '-qw', 'net.ipv4.vs.sync_threshold=1 2'], { netns: lb1 });
     for (let i = 0; i < 3; i++) await c.probe();
     const active = [...(await conns(lb1, true))].filter((k) => !backupBefore.has(k));
-    const backupAfter = await conns(lb2);
-    const learned = active.filter((k) => backupAfter.has(k)).length;
+    // The master sends its sync messages in batches (a buffer flushed about once a second, later under
+    // emulation and load): 67 of 81 had arrived when read at once in one CI run. Poll, bounded.
+    const wanted = Math.floor(active.length * 0.9);
+    let learned = 0;
+    for (const deadline = Date.now() + 30_000; ; ) {
+      const backupAfter = await conns(lb2);
+      learned = active.filter((k) => backupAfter.has(k)).length;
+      if (learned >= wanted || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
     console.log(`sync: ${active.length} connections carried by the master (and unknown to the backup before), ${learned} of them learned by the backup`);
     expect(active.length).toBeGreaterThan(0);
-    expect(learned).toBeGreaterThanOrEqual(Math.floor(active.length * 0.9));
+    expect(learned).toBeGreaterThanOrEqual(wanted);
   }, 180_000);
 });
 
