@@ -61,8 +61,8 @@ export interface FreshResult {
   ms: number;
 }
 
-/** The JSON-lines client in the client namespace (flow-client.ts). */
-class FlowClient {
+/** The JSON-lines client in the client namespace (flow-client.ts); also used by test/kernel/mh-order.test.ts. */
+export class FlowClient {
   private readonly child: ChildProcess;
   private buf = '';
   private waiters: ((line: string) => void)[] = [];

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { LIST_LIMIT, capLines } from '../../bounded-read.ts';
 import { AnnounceError, AnnounceMetrics, Announcer, createSpeaker, decideVips } from '../../announce/index.ts';
 import type { ServiceView, Speaker } from '../../announce/index.ts';
@@ -40,6 +40,8 @@ export interface RunOptions {
   watch: boolean;
   /** --max-config-size (bytes); default DEFAULT_MAX_CONFIG_BYTES. */
   maxConfigSize?: number;
+  /** Hidden --no-canonical-mh-order: leave mh lists in history order (only as a test's control). */
+  canonicalMhOrder?: boolean;
 }
 
 const DEFAULT_METRICS = '127.0.0.1:9477';
@@ -60,6 +62,8 @@ export function registerRun(program: Command): void {
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, process.env.LOG_LEVEL ?? 'info')
     .option('--no-watch', 'do not reload when the file changes (SIGHUP still reloads)')
     .addOption(maxConfigSizeOption())
+    // Only for the kernel suite's control (a node behaving as before canonical order): never in production.
+    .addOption(new Option('--no-canonical-mh-order', 'leave mh destination lists in the order of their history').hideHelp())
     .action(async (opts: RunOptions) => {
       process.exitCode = await runLoadBalancer(opts);
     });
@@ -227,6 +231,7 @@ export class StandaloneLb {
       drainTimeoutMs: settings.drainTimeoutMs,
       // Behind ECMP every node must keep the same mh table: drained destinations go at the timeout only.
       deleteDrainedAtTimeoutOnly: bgp !== undefined,
+      canonicalMhOrder: opts.canonicalMhOrder !== false,
       flowMoveEstimator: this.timedEstimator(),
       onReport: (r) => this.onReport(r),
     });
