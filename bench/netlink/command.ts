@@ -18,7 +18,8 @@ export function addNetlinkBench(bench: Command): void {
     .option('--rounds <n>', 'rounds (each programs with both tools, alternating who goes first)', positiveInt('--rounds', 100), 1)
     .option('--scheduler <name>', 'scheduler of every service', 'rr')
     .option('--json', 'print one JSON object per line')
-    .action(async (flags: { services: number; dests: number; rounds: number; scheduler: string; json?: boolean }) => {
+    .option('--no-syscalls', 'skip counting system calls with strace (ours and ipvsadm -Ln, one untimed read each)')
+    .action(async (flags: { services: number; dests: number; rounds: number; scheduler: string; json?: boolean; syscalls: boolean }) => {
       const { runNetlinkBench } = await import('./bench.ts');
       await runNetlinkBench({
         services: flags.services,
@@ -26,6 +27,7 @@ export function addNetlinkBench(bench: Command): void {
         rounds: flags.rounds,
         scheduler: flags.scheduler,
         json: flags.json === true,
+        syscalls: flags.syscalls,
         write: (line) => process.stdout.write(`${line}\n`),
       });
     });
