@@ -11,7 +11,8 @@ export function addNetlinkBench(bench: Command): void {
     .option('--rounds <n>', 'rounds (each programs with both tools, alternating who goes first)', intFlag('--rounds', 1, 100), 1)
     .option('--scheduler <name>', 'scheduler of every service', 'rr')
     .option('--json', 'print one JSON object per line')
-    .action(async (flags: { services: number; dests: number; rounds: number; scheduler: string; json?: boolean }) => {
+    .option('--no-syscalls', 'skip counting system calls with strace (ours and ipvsadm -Ln, one untimed read each)')
+    .action(async (flags: { services: number; dests: number; rounds: number; scheduler: string; json?: boolean; syscalls: boolean }) => {
       const code = runInVmUnlessIpvs();
       if (code !== undefined) {
         process.exitCode = code;
@@ -24,6 +25,7 @@ export function addNetlinkBench(bench: Command): void {
         rounds: flags.rounds,
         scheduler: flags.scheduler,
         json: flags.json === true,
+        syscalls: flags.syscalls,
         write: (line) => process.stdout.write(`${line}\n`),
       });
     });
