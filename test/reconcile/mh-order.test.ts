@@ -194,6 +194,24 @@ describe('canonical mh order in the reconciler', () => {
     );
   });
 
+  it('an event-driven sync of a changed service reorders it too (one destination added in the middle)', async () => {
+    const ipvs = new MemoryIpvs();
+    const store = new MemoryStateStore();
+    const r = new Reconciler({ ipvs, store, flowMoveEstimator: null });
+    await r.sync(desiredOf([0, 1, 3, 4], 1));
+    const report = await r.sync(desiredOf([0, 1, 2, 3, 4], 1));
+    expect(report.mode).toBe('incremental');
+    expect((await kernelOrder(ipvs)).map((k) => k.address)).toEqual(['10.1.0.5', '10.1.0.4', '10.1.0.3', '10.1.0.2', '10.1.0.1']);
+    // 10.1.0.3 is new; 10.1.0.4 and 10.1.0.5 are in front of it in canonical order: re-added, nothing else.
+    expect(report.operations.map((o) => describeOperation(o.operation).split(' (')[0])).toEqual([
+      '+ destination web -> 10.1.0.3:8080',
+      '- destination web -> 10.1.0.4:8080',
+      '+ destination web -> 10.1.0.4:8080',
+      '- destination web -> 10.1.0.5:8080',
+      '+ destination web -> 10.1.0.5:8080',
+    ]);
+  });
+
   it('the plan shows a reorder as a delete followed by its re-add', async () => {
     const ipvs = new MemoryIpvs();
     const store = new MemoryStateStore();
