@@ -24,6 +24,7 @@ declare -A probe=(
   [dnsmasq-base]=dnsmasq
   [openssl]=openssl
   [chromium]=/usr/bin/chromium
+  [strace]=strace
 )
 
 missing=()

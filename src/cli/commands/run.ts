@@ -2,15 +2,15 @@ import type { Command } from 'commander';
 import { LIST_LIMIT, capLines } from '../../bounded-read.ts';
 import { AnnounceError, AnnounceMetrics, Announcer, createSpeaker, decideVips } from '../../announce/index.ts';
 import type { ServiceView, Speaker } from '../../announce/index.ts';
-import { HealthMonitor, applyHealth } from '../../health/index.ts';
-import type { HealthChange } from '../../health/index.ts';
+import { HealthMonitor, QuorumTracker, applyHealth } from '../../health/index.ts';
+import type { HealthChange, QuorumChange } from '../../health/index.ts';
 import { destinationKeyString, openIpvs, openSyncDaemons, openVips, serviceKeyString } from '../../ipvs/index.ts';
 import type { Destination, IpvsApi, Service, VipApi } from '../../ipvs/index.ts';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.ts';
 import type { Logger } from '../../log.ts';
 import { buildKernelTable } from '../../maglev/index.ts';
 import { LastWeights, LbMetrics, buildStatus, exposureWarning, startMetricsServer } from '../../metrics/index.ts';
-import type { MetricsServer, ServiceStats, StatusSnapshot } from '../../metrics/index.ts';
+import type { MetricsServer, QuorumServiceStatus, ServiceStats, StatusSnapshot } from '../../metrics/index.ts';
 import type { DesiredState } from '../../model/index.ts';
 import { DEFAULT_MH_TABLE_SIZE, FileStateStore, Reconciler, StateFileHealth, SyncLoop, defaultFlowMoveEstimator } from '../../reconcile/index.ts';
 import type { FlowMoveEstimator, StateStore, SyncReport } from '../../reconcile/index.ts';
@@ -154,6 +154,7 @@ export class StandaloneLb {
   private readonly log: Logger;
   private readonly metrics: LbMetrics;
   private readonly health: HealthMonitor;
+  private readonly quorum: QuorumTracker;
   private readonly deps: StandaloneDeps;
   private ipvs: Kernel['ipvs'] | undefined;
   private vips: Kernel['vips'] | undefined;
@@ -187,12 +188,14 @@ export class StandaloneLb {
     this.log = log;
     this.metrics = new LbMetrics();
     this.health = new HealthMonitor({ onChange: (c) => this.onHealthChange(c) });
+    this.quorum = new QuorumTracker({ onChange: (c) => this.onQuorumChange(c) });
+    this.quorum.setPolicies(config.quorum);
     this.stateFile = new StateFileHealth(log);
   }
 
-  /** The desired state now: the file's, with failed backends at weight 0 or left out. */
+  /** The desired state now: the file's, with failed backends at weight 0 or left out, and sorry servers of services short of quorum. */
   desired(): DesiredState {
-    return applyHealth(this.config.desired, this.config.health, (id) => this.health.isDown(id));
+    return this.quorum.apply(applyHealth(this.config.desired, this.config.health, (id) => this.health.isDown(id)));
   }
 
   async start(): Promise<void> {
@@ -246,7 +249,7 @@ export class StandaloneLb {
       fullResyncIntervalMs: settings.resyncIntervalMs ?? DEFAULT_RESYNC_MS,
       logger: log,
     });
-    this.metrics.setSources({ kernelStats: () => this.kernelStats(), health: () => this.healthStatus() });
+    this.metrics.setSources({ kernelStats: () => this.kernelStats(), health: () => this.healthStatus(), quorum: () => this.quorumStatus() });
     this.health.setTargets(this.config.health);
     if (opts.watch) this.watcher = watchConfig(opts.config, () => void this.reload('file changed'), undefined, opts.maxConfigSize);
     log.info(
@@ -275,6 +278,7 @@ export class StandaloneLb {
       else delete next.connectionSync;
       this.config = next;
       this.health.setTargets(next.health);
+      this.quorum.setPolicies(next.quorum);
       this.metrics.recordReload('applied');
       this.log.info({ why }, `configuration reloaded: ${summary(next)}`);
       this.loop?.trigger();
@@ -391,6 +395,7 @@ export class StandaloneLb {
           inKernel: present?.has(id) ?? false,
           syncError: this.lastSyncErrors.has(id),
           healthChecked: probed.get(id) ?? true,
+          quorumLost: this.quorum.downReason(id),
           availableDestinations: svc.destinations.filter((d) => d.config.weight > 0).length,
         };
       });
@@ -423,6 +428,17 @@ export class StandaloneLb {
     const fields = { service: c.target.serviceName, backend: destinationKeyString(c.target.destination), reason: c.reason };
     if (c.state === 'down') this.log.warn(fields, `backend down: ${c.target.check.onFailure === 'remove' ? 'removing it' : 'weight 0'}`);
     else this.log.info(fields, 'backend up again');
+    this.loop?.trigger();
+  }
+
+  private onQuorumChange(c: QuorumChange): void {
+    const { policy } = c;
+    const sorry = policy.sorryServer === undefined ? undefined : destinationKeyString(policy.sorryServer.key);
+    const fields = { service: policy.serviceName, availableWeight: c.availableWeight, quorum: policy.quorum, hysteresis: policy.hysteresis, sorryServer: sorry ?? null };
+    if (!c.up) this.log.warn(fields, `quorum lost: ${c.reason}; ${sorry ? `sorry server ${sorry} takes new connections` : 'no sorry server, the remaining destinations keep serving'}${this.config.bgp ? '; VIP not announced' : ''}`);
+    else this.log.info(fields, `quorum gained: ${c.reason}${sorry ? `; sorry server ${sorry} drained` : ''}`);
+    this.metrics.recordQuorumChange(policy.serviceName, c.up, c.sorryServer);
+    this.scheduleAnnounceCheck(0);
     this.loop?.trigger();
   }
 
@@ -499,6 +515,16 @@ export class StandaloneLb {
   /** What the status page shows (--status-page). */
   async status(): Promise<StatusSnapshot> {
     return buildStatus({ services: await this.ownedServices(), drains: this.reconciler?.draining() ?? [], health: this.healthStatus(), mhTableSize: DEFAULT_MH_TABLE_SIZE, lastWeights: this.lastWeights });
+  }
+
+  private quorumStatus(): QuorumServiceStatus[] {
+    return this.quorum.status().map((s) => ({
+      serviceName: s.policy.serviceName,
+      service: serviceKeyString(s.policy.service),
+      up: s.up,
+      availableWeight: s.availableWeight,
+      sorryServerActive: s.sorryServerActive,
+    }));
   }
 
   private healthStatus(): { serviceName: string; destination: string; up: boolean }[] {
