@@ -2,7 +2,7 @@ import { destinationKeyString, serviceKeyString } from '../ipvs/keys.ts';
 import type { Destination, Service } from '../ipvs/types.ts';
 import { buildKernelTable } from '../maglev/index.ts';
 import { DEFAULT_MH_TABLE_SIZE, type DrainRecord, type OperationResult, drainKey } from '../reconcile/index.ts';
-import type { BackendHealthStatus } from './registry.ts';
+import type { BackendHealthStatus, QuorumServiceStatus } from './registry.ts';
 
 // What the status page shows (src/metrics/status-page/), built from what the kernel holds now: every
 // owned service, its destinations in kernel order with weights, connections, health and drains, and for
@@ -30,6 +30,8 @@ export interface StatusInput {
   mhTableSize?: number;
   /** Last non-zero weights written (LastWeights); without one, a weight-0 destination has no slots. */
   lastWeights?: LastWeights;
+  /** Quorum verdicts of the services that have a quorum. */
+  quorum?: readonly QuorumServiceStatus[];
 }
 
 /**
@@ -97,6 +99,8 @@ export interface StatusService {
   /** Destinations beyond MAX_DESTINATIONS, not listed. */
   moreDestinations: number;
   table?: StatusTable;
+  /** Services with a quorum: whether they hold it, and whether the sorry server takes new connections. */
+  quorum?: { up: boolean; availableWeight: number; sorryServerActive: boolean };
   /** Why an mh service has no table (e.g. a table error). */
   tableError?: string;
 }
@@ -113,7 +117,13 @@ export function buildStatus(input: StatusInput, now = Date.now()): StatusSnapsho
   for (const h of input.health) health.set(`${h.serviceName}\u0000${h.destination}`, h.up);
   const drains = new Map(input.drains.map((d) => [drainKey(d.service, d.destination), d]));
   const services: StatusService[] = [];
-  for (const s of input.services.slice(0, MAX_SERVICES)) services.push(describeService(s, health, drains, input.lastWeights, input.mhTableSize ?? DEFAULT_MH_TABLE_SIZE));
+  const quorum = new Map((input.quorum ?? []).map((q) => [q.service, q]));
+  for (const s of input.services.slice(0, MAX_SERVICES)) {
+    const out = describeService(s, health, drains, input.lastWeights, input.mhTableSize ?? DEFAULT_MH_TABLE_SIZE);
+    const q = quorum.get(out.service);
+    if (q) out.quorum = { up: q.up, availableWeight: q.availableWeight, sorryServerActive: q.sorryServerActive };
+    services.push(out);
+  }
   return { generatedAt: new Date(now).toISOString(), services, moreServices: Math.max(0, input.services.length - MAX_SERVICES) };
 }
 

@@ -94,6 +94,18 @@ describe('deploy/grafana-dashboard.json', () => {
     expect(queries().length).toBeGreaterThanOrEqual(30);
   });
 
+  it('panels sit on the 24-column grid without overlapping', () => {
+    const boxes = dashboard.panels.map((p) => ({ title: p.title, ...(p as unknown as { gridPos: { x: number; y: number; w: number; h: number } }).gridPos }));
+    for (const b of boxes) expect(b.x + b.w, b.title).toBeLessThanOrEqual(24);
+    for (let i = 0; i < boxes.length; i++) {
+      for (let j = i + 1; j < boxes.length; j++) {
+        const [a, b] = [boxes[i], boxes[j]];
+        const overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+        expect(overlap, `${a.title} / ${b.title}`).toBe(false);
+      }
+    }
+  });
+
   it('every query parses as PromQL and names only metrics and labels the program exports', async () => {
     const metrics = await exported();
     const problems: string[] = [];
@@ -114,6 +126,14 @@ describe('deploy/grafana-dashboard.json', () => {
       for (const l of p.grouping) if (!labelsHere.has(l)) problems.push(`${where}: groups by "${l}", a label none of its metrics has`);
     }
     expect(problems).toEqual([]);
+  });
+
+  it('charts every metric of the program (Node.js and process metrics aside: the dashboard picks four of those)', async () => {
+    const used = new Set(queries().flatMap(({ expr }) => parse(expr).selectors.map((s) => s.metric.replace(/_(bucket|sum|count)$/, ''))));
+    const own = [...(await exported()).entries()]
+      .filter(([name, m]) => !/^ipvs_maglev_(process|nodejs)_/.test(name) && !(m.type === 'counter' && /_(sum|count|bucket)$/.test(name)))
+      .map(([name]) => name);
+    expect(own.filter((n) => !used.has(n))).toEqual([]);
   });
 
   it('template variables read label values of exported metrics', async () => {

@@ -13,7 +13,9 @@ const SVC = 'tcp 192.0.2.10:80';
 const web = (b: DemoBackend[], weights: (number | undefined)[], which = [0, 1, 2]): DemoService[] => [
   { name: 'web', address: '192.0.2.10', port: 80, dests: which.map((i) => ({ backend: b[i], weight: weights[i] })) },
   { name: 'api', address: '192.0.2.11', port: 443, scheduler: 'wrr', dests: [{ backend: b[0] }, { backend: b[1] }] },
+  { name: 'shop', address: '192.0.2.12', port: 80, quorum: 2, sorryServer: b[3], dests: [{ backend: b[2] }, { backend: b[0] }] },
 ];
+const SHOP = 'tcp 192.0.2.12:80';
 
 /** The little of the DOM the page functions use (the project compiles without the DOM library). */
 interface BrowserGlobals {
@@ -35,7 +37,7 @@ describe.skipIf(!available)(`status page in headless Chromium${available ? '' : 
   let page: Page;
 
   beforeAll(async () => {
-    demo = await startStatusDemo(3, (b) => web(b, []));
+    demo = await startStatusDemo(4, (b) => web(b, []));
     browser = await launchChromium();
     page = await browser.context.newPage();
   }, 180_000);
@@ -55,9 +57,10 @@ describe.skipIf(!available)(`status page in headless Chromium${available ? '' : 
     );
 
   /** Slots per destination ("127.0.0.1:port") of the table the kernel would build from the model's list. */
-  const expectedSlots = (): Record<string, number> => {
-    const list = demo.ipvs.snapshot().get(SVC)?.destinations ?? [];
-    const key = { kind: 'addr', family: 'inet', protocol: 'tcp', address: '192.0.2.10', port: 80 } as const;
+  const expectedSlots = (service = SVC): Record<string, number> => {
+    const list = demo.ipvs.snapshot().get(service)?.destinations ?? [];
+    const [, vip, vport] = /^tcp (.+):(\d+)$/.exec(service) ?? [];
+    const key = { kind: 'addr', family: 'inet', protocol: 'tcp', address: vip, port: Number(vport) } as const;
     const dests = list.map((d) => {
       const [address, port] = [d.key.slice(0, d.key.lastIndexOf(':')), Number(d.key.slice(d.key.lastIndexOf(':') + 1))];
       return { address, port, weight: d.config.weight, lastWeight: demo.ipvs.lastWeight(key, { family: 'inet', address, port }) };
@@ -81,8 +84,9 @@ describe.skipIf(!available)(`status page in headless Chromium${available ? '' : 
   it('shows every service, its destinations, and the mh table as a strip with exact shares', async () => {
     await page.goto(`${demo.url}/status`);
     await page.waitForSelector(`section[data-service="${SVC}"] tr[data-state="serving"]`);
-    await page.waitForFunction(() => (globalThis as unknown as BrowserGlobals).document.querySelectorAll('tr[data-state="serving"]').length === 5, undefined, { timeout: 15_000 });
-    expect(await page.textContent('#summary')).toMatch(/^2 services, 5 destinations, as of /);
+    await page.waitForFunction(() => (globalThis as unknown as BrowserGlobals).document.querySelectorAll('tr[data-state="serving"]').length === 7, undefined, { timeout: 15_000 });
+    expect(await page.textContent('#summary')).toMatch(/^3 services, 7 destinations, as of /);
+    expect(await page.getAttribute(`section[data-service="${SHOP}"] p.quorum`, 'data-quorum')).toBe('up');
     const r = await rows(SVC);
     expect(r.map((x) => x.destination).sort()).toEqual([dest(0), dest(1), dest(2)].sort());
     expect(r.every((x) => x.weight === 1 && x.state === 'serving')).toBe(true);
@@ -136,6 +140,16 @@ describe.skipIf(!available)(`status page in headless Chromium${available ? '' : 
     expect(r.find((x) => x.destination === dest(2))).toMatchObject({ weight: 0, state: 'down' });
     expect(slotsOf(r)).toEqual(before);
     expect(slotsOf(r)).toEqual(expectedSlots());
+    // shop had 2 of its quorum of 2 and lost one: its sorry server takes new connections, and shows.
+    await waitForAttr(`section[data-service="${SHOP}"] p.quorum`, 'data-sorry', 'active');
+    expect(await page.getAttribute(`section[data-service="${SHOP}"] p.quorum`, 'data-quorum')).toBe('down');
+    expect(await page.textContent(`section[data-service="${SHOP}"] p.quorum`)).toBe('short of quorum (available weight 1): the sorry server takes new connections');
+    const shop = await rows(SHOP);
+    expect(shop.find((x) => x.destination === dest(3))).toMatchObject({ state: 'serving' });
+    // Weight-0 destinations keep the slots of their last weight (which depends on whether the health checks
+    // passed before the quorum first counted them); the sorry server has a share of its own.
+    expect(slotsOf(shop)).toEqual(expectedSlots(SHOP));
+    expect(shop.find((x) => x.destination === dest(3))?.slots).toBeGreaterThan(0);
     demo.backends[2].status = 200;
   });
 

@@ -41,6 +41,8 @@ export interface DemoService {
   port: number;
   scheduler?: string;
   dests: DemoDest[];
+  quorum?: number;
+  sorryServer?: DemoBackend;
 }
 
 function configText(services: DemoService[]): string {
@@ -48,6 +50,8 @@ function configText(services: DemoService[]): string {
   for (const s of services) {
     lines.push(`  - name: ${s.name}`, `    address: ${s.address}`, `    port: ${s.port}`);
     if (s.scheduler) lines.push(`    scheduler: ${s.scheduler}`);
+    if (s.quorum !== undefined) lines.push(`    quorum: ${s.quorum}`);
+    if (s.sorryServer) lines.push(`    sorryServer: { address: 127.0.0.1, port: ${s.sorryServer.port} }`);
     lines.push('    healthCheck: { type: http, path: /, interval: 100ms, timeout: 80ms, rise: 1, fall: 2 }', '    destinations:');
     for (const d of s.dests) lines.push(`      - { address: 127.0.0.1, port: ${d.backend.port}${d.weight === undefined ? '' : `, weight: ${d.weight}`} }`);
   }

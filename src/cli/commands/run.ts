@@ -514,7 +514,14 @@ export class StandaloneLb {
 
   /** What the status page shows (--status-page). */
   async status(): Promise<StatusSnapshot> {
-    return buildStatus({ services: await this.ownedServices(), drains: this.reconciler?.draining() ?? [], health: this.healthStatus(), mhTableSize: DEFAULT_MH_TABLE_SIZE, lastWeights: this.lastWeights });
+    return buildStatus({
+      services: await this.ownedServices(),
+      drains: this.reconciler?.draining() ?? [],
+      health: this.healthStatus(),
+      mhTableSize: DEFAULT_MH_TABLE_SIZE,
+      lastWeights: this.lastWeights,
+      quorum: this.quorumStatus(),
+    });
   }
 
   private quorumStatus(): QuorumServiceStatus[] {

@@ -69,6 +69,13 @@ function serviceSection(s) {
   const sec = el('section', { class: 'service', 'data-service': s.service });
   const h = el('h2', {}, s.name, el('span', { class: 'key' }, s.service), el('span', { class: 'sched' }, [s.scheduler, ...s.flags].join(' ')));
   sec.append(h);
+  if (s.quorum) {
+    const q = s.quorum;
+    const text = q.up
+      ? `quorum held (available weight ${q.availableWeight})`
+      : `short of quorum (available weight ${q.availableWeight})${q.sorryServerActive ? ': the sorry server takes new connections' : ''}`;
+    sec.append(el('p', { class: q.up ? 'quorum state-serving' : 'quorum state-down', 'data-quorum': q.up ? 'up' : 'down', 'data-sorry': q.sorryServerActive ? 'active' : 'off' }, text));
+  }
   const mh = s.table !== undefined;
   const head = el('tr', {}, ...['', 'destination', 'weight', 'state', 'active', 'inactive', ...(mh ? ['table slots'] : [])].map((c) => el('th', {}, c)));
   const rows = s.destinations.map((d, i) => {
