@@ -1,6 +1,6 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { IpvsApi, VipApi } from '../../ipvs/types.ts';
-import { LastWeights, type LbMetrics, buildStatus } from '../../metrics/index.ts';
+import { LastWeights, type LbMetrics, TableCache, buildStatus } from '../../metrics/index.ts';
 import type { Readiness, StatusSnapshot } from '../../metrics/index.ts';
 import { serviceKeyString } from '../../ipvs/keys.ts';
 import type { Destination, Service } from '../../ipvs/types.ts';
@@ -79,6 +79,7 @@ export class KubernetesController {
   private readonly eventRecorder: EventRecorder | undefined;
   /** The weights mh tables are built with, for the status page (the kernel does not report them). */
   private readonly lastWeights = new LastWeights();
+  private readonly statusTables = new TableCache();
   /** Names of the desired services ("ns/name:port"), by service key, as of the last sync. */
   private names = new Map<string, string>();
 
@@ -179,7 +180,7 @@ export class KubernetesController {
       if (!this.reconciler.owns(id)) continue;
       services.push({ name: this.names.get(id) ?? id, service: svc, destinations: await this.opts.ipvs.listDestinations(svc.key) });
     }
-    return buildStatus({ services, drains: this.reconciler.draining(), health: [], lastWeights: this.lastWeights });
+    return buildStatus({ services, drains: this.reconciler.draining(), health: [], lastWeights: this.lastWeights, tables: this.statusTables });
   }
 
   /** Owned virtual servers (for metrics sources and tests). */
