@@ -62,6 +62,8 @@ function strip(service) {
       y += h;
     }
   });
+  const shares = service.destinations.map((d) => `${d.destination} ${d.slots ?? 0}`).join(', ');
+  box.setAttribute('aria-label', `Maglev table of ${service.name}: ${t.size} slots; slots per destination: ${shares}`);
   label.push(`${t.size} slots`);
   if (t.binSlots > 1) label.push(`drawn as ${width} columns of ${t.binSlots} consecutive slots; each column is split by the exact share of its slots`);
   return [box, el('div', { class: 'strip-caption' }, label.join('; '))];
