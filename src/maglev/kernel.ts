@@ -8,7 +8,8 @@ import { MaglevError } from './errors.ts';
 import { DEFAULT_KERNEL_TABLE_SIZE, KERNEL_TABLE_SIZES, kernelTableBits } from './primes.ts';
 import { canonicalIPv4Order } from './ipv4-order.ts';
 import { mhHashKey, mhLookupHash } from './mh-hash.ts';
-import { mod32, mod32Fast, nextProbe } from './mod.ts';
+import { mod32, mod32Fast } from './mod.ts';
+import { startWalk, takeNextFree, WALK_FIELDS } from './probe.ts';
 import type { SlotTable } from './table.ts';
 
 export interface KernelDest {
@@ -199,53 +200,42 @@ function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Arra
   const n = offsets.length;
   // The probes read a one-byte-per-slot occupied map, not the 4-byte table (see populateMaglev).
   const used = new Uint8Array(size);
-  // Per destination that takes turns, in the kernel's list order (reverse of addition): its next
-  // candidate slot (the one after the slot it took last), skip - size (see nextProbe), its input
-  // index and its turns, side by side.
-  const state = new Int32Array(4 * n);
-  let end = 0;
+  // Per destination that takes turns, in the kernel's list order (reverse of addition): its walk
+  // (probe.ts), and beside it, in `owners` and `turnsInOrder`, its input index and its turns.
+  const walk = new Int32Array(WALK_FIELDS * n);
+  const owners = new Int32Array(n);
+  const turnsInOrder = new Int32Array(n);
+  let count = 0;
   let single = true;
   for (let i = n - 1; i >= 0; i--) {
     if (turns[i] < 1) continue;
-    state[end] = offsets[i];
-    state[end + 1] = skips[i] - size;
-    state[end + 2] = i;
-    state[end + 3] = turns[i];
+    startWalk(walk, WALK_FIELDS * count, offsets[i], skips[i], size);
+    owners[count] = i;
+    turnsInOrder[count] = turns[i];
     if (turns[i] !== 1) single = false;
-    end += 4;
+    count++;
   }
   let left = size;
   if (single) {
     // Equal weights (after gcd): one slot per turn, the loop the paper describes. One flat loop
     // whose index wraps, rather than a loop over destinations inside a loop over rounds: 9% less
     // time at 4093x3, where the work per slot filled (not the probing) is most of the cost.
-    let j = 0;
+    let d = 0;
     while (left !== 0) {
-      const back = state[j + 1];
-      let c = state[j];
-      while (used[c] !== 0) c = nextProbe(c, back, size);
-      used[c] = 1;
-      slots[c] = state[j + 2];
-      state[j] = nextProbe(c, back, size);
+      slots[takeNextFree(used, walk, WALK_FIELDS * d, size)] = owners[d];
       left = (left - 1) | 0;
-      j = (j + 4) | 0;
-      if (j === end) j = 0;
+      d = (d + 1) | 0;
+      if (d === count) d = 0;
     }
     return;
   }
   for (;;) {
-    for (let j = 0; j < end; j += 4) {
-      const back = state[j + 1];
-      const owner = state[j + 2];
-      let c = state[j];
-      for (let k = state[j + 3]; k > 0; k--) {
-        while (used[c] !== 0) c = nextProbe(c, back, size);
-        used[c] = 1;
-        slots[c] = owner;
-        c = nextProbe(c, back, size);
+    for (let d = 0; d < count; d++) {
+      const owner = owners[d];
+      for (let k = turnsInOrder[d]; k > 0; k--) {
+        slots[takeNextFree(used, walk, WALK_FIELDS * d, size)] = owner;
         if (--left === 0) return;
       }
-      state[j] = c;
     }
   }
 }
