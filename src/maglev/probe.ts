@@ -1,7 +1,8 @@
 // The probing shared by both populates: a walk along one permutation (offset + j*skip mod size)
 // to its first slot not yet taken, on a one-byte-per-slot occupied map.
 //
-// A walk is WALK_FIELDS int32s at walk[j..]: the next candidate slot, then skip - size and
+// A walk is WALK_FIELDS int32s at walk[j..] (a populate may keep more of its own per-walk fields
+// after them): the next candidate slot, then skip - size and
 // (2*skip mod size) - size (see nextProbe for the minus). Each loop turn tests two candidates, c+skip
 // from c and the next c as c+2*skip, also from c: the chain of dependent steps that the probes
 // wait on (each nextProbe is four dependent int32 operations) is half as long. Measured on the dev
