@@ -212,7 +212,7 @@ export class Conn {
     for (;;) {
       let datagram: Uint8Array | undefined;
       try {
-        datagram = await this.transport.receive(deadline);
+        datagram = this.transport.receiveReady?.() ?? (await this.transport.receive(deadline));
       } catch (e) {
         // The kernel dropped messages: a dump can be asked again; a lost ACK cannot be recovered.
         if (dump && e instanceof TransportError && e.errnoName === 'ENOBUFS') throw new DumpRestart();
