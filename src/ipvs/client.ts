@@ -98,10 +98,14 @@ export class IpvsClient implements IpvsApi {
     await this.call('SET_CONFIG', '', () => this.req.setConfig(timeouts));
   }
 
-  /** All services, in one dump, with 64-bit stats. */
+  /** All services, in one dump, with 64-bit stats (decoded as the replies arrive). */
   async listServices(): Promise<Service[]> {
-    const replies = await this.call('GET_SERVICE', '(dump)', () => this.req.dumpServices());
-    return this.decode('GET_SERVICE', '(dump)', () => replies.map(decodeService));
+    try {
+      const [services] = await this.conn.dumps([{ message: this.req.dumpServices(), operation: 'IPVS GET_SERVICE (dump)' }], decodeService);
+      return services;
+    } catch (e) {
+      throw toIpvsError(e, 'GET_SERVICE', '(dump)');
+    }
   }
 
   async getService(key: ServiceKey): Promise<Service | undefined> {
