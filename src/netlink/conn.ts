@@ -261,7 +261,7 @@ export class Conn {
   private async drainAbandonedDump(deadline: number, operation: string, timeoutMs: number): Promise<void> {
     const seq = this.abandonedDump;
     for (;;) {
-      const datagram = await this.transport.receive(deadline);
+      const datagram = this.transport.receiveReady?.() ?? (await this.transport.receive(deadline));
       if (datagram === undefined) throw new TimeoutError(`${operation} (draining an earlier dump)`, timeoutMs);
       for (const msg of parseMessages(datagram)) {
         if (msg.seq === seq && (msg.type === NLMSG_DONE || msg.type === NLMSG_ERROR)) {
@@ -317,7 +317,7 @@ export class Conn {
       while (pending > 0) {
         let datagram: Uint8Array | undefined;
         try {
-          datagram = await this.transport.receive(deadline);
+          datagram = this.transport.receiveReady?.() ?? (await this.transport.receive(deadline));
         } catch (e) {
           if (!(e instanceof TransportError)) throw e;
           // The kernel dropped ACKs: the outcome of the unacknowledged requests is unknown.
