@@ -35,7 +35,9 @@ function stateOf(d) {
 
 function strip(service) {
   const t = service.table;
-  const width = t.bins.length;
+  // "index:count,index:count;..." (see StatusTable in src/metrics/status.ts).
+  const bins = t.bins.split(';').map((bin) => bin.split(',').flatMap((pair) => pair.split(':').map(Number)));
+  const width = bins.length;
   const box = svg('svg', { class: 'strip', viewBox: `0 0 ${width} 1`, preserveAspectRatio: 'none', role: 'img', 'data-table-size': t.size, 'data-bin-slots': t.binSlots });
   const defs = svg('defs', {});
   patterns++;
@@ -44,7 +46,7 @@ function strip(service) {
   defs.append(hatch);
   box.append(defs);
   const label = [];
-  t.bins.forEach((bin, x) => {
+  bins.forEach((bin, x) => {
     let total = 0;
     for (let k = 1; k < bin.length; k += 2) total += bin[k];
     let y = 0;
