@@ -157,7 +157,7 @@ function isName(s: string, max: number): boolean {
   return s.length > 0 && s.length <= max && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(s);
 }
 
-/** Warning Events for translation warnings; also logs nothing itself (compose with logWarnings). */
+/** Records translation warnings as Warning Events. It logs nothing itself: the controller also hands each warning to logWarnings. */
 export class EventRecorder implements WarningRecorder {
   private readonly opts: EventRecorderOptions;
   private readonly limits: EventLimits;
