@@ -28,8 +28,9 @@ let lbLog = '';
 
 function config(): string {
   const b = (n: string) => topo.backend(n);
-  // Patient timeouts: under TCG a busy guest answers slowly; a stopped backend refuses at once anyway.
-  const timing = 'interval: 1s, timeout: 1s, rise: 1, fall: 2';
+  // Patient timeouts: under TCG a busy guest answers slowly (a TLS handshake can take over a second);
+  // a stopped backend refuses at once anyway.
+  const timing = 'interval: 3s, timeout: 3s, rise: 1, fall: 3';
   return [
     'settings: { drainTimeout: 30s, resyncInterval: 5s, minSyncInterval: 100ms }',
     'services:',
@@ -136,6 +137,29 @@ function count(xs: readonly string[]): Record<string, number> {
   return out;
 }
 
+let tlsServer: ChildProcess | undefined;
+let dnsServer: ChildProcess | undefined;
+const running = (p: ChildProcess | undefined): boolean => p !== undefined && p.exitCode === null && p.signalCode === null;
+
+/** The TLS server in b2 and dnsmasq in b3, unless they run (a retried test starts them again). */
+async function startServers(): Promise<void> {
+  const ip = (n: string) => topo.backend(n).ip;
+  if (!running(tlsServer)) {
+    const tls = `const fs=require('fs');require('https').createServer({key:fs.readFileSync('${work}/leaf.key'),cert:fs.readFileSync('${work}/leaf.pem')},(q,s)=>s.writeHead(q.url==='/healthz'?200:404).end('tls')).listen(443,'${ip('b2')}')`;
+    tlsServer = await inNetns(topo.backend('b2').netns, [process.execPath, '-e', tls], async () => (await runResult(['ip', 'netns', 'exec', topo.backend('b2').netns, 'ss', '-Htln', 'sport', '=', ':443'])).stdout.includes('443'));
+  }
+  if (!running(dnsServer)) {
+    // Authoritative for "test" with no upstream, on UDP and TCP port 53 of b3's address.
+    const dns = ['dnsmasq', '--no-daemon', '--no-resolv', '--no-hosts', '--pid-file=', '--port=53', `--listen-address=${ip('b3')}`, '--bind-interfaces', '--host-record=up.test,192.0.2.7', '--txt-record=up.test,healthy', '--local=/test/'];
+    dnsServer = await inNetns(topo.backend('b3').netns, dns, async () => (await runResult(['ip', 'netns', 'exec', topo.backend('b3').netns, 'ss', '-Htuln', 'sport', '=', ':53'])).stdout.split('\n').filter((l) => l.includes(':53')).length >= 2);
+  }
+}
+
+/** The log lines of backends going down and up, to explain a failed assertion. */
+function healthLog(): string {
+  return lbLog.split('\n').filter((l) => /backend (down|up)|quorum/.test(l)).slice(-20).join('\n');
+}
+
 beforeAll(async () => {
   assertIpvsKernel();
   await clearIpvs();
@@ -148,12 +172,7 @@ beforeAll(async () => {
   ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=backend.test');
   writeFileSync(join(work, 'ext'), 'subjectAltName=DNS:backend.test\n');
   ssl('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'leaf.pem', '-days', '2', '-extfile', 'ext');
-  const tls = `const fs=require('fs');require('https').createServer({key:fs.readFileSync('${work}/leaf.key'),cert:fs.readFileSync('${work}/leaf.pem')},(q,s)=>s.writeHead(q.url==='/healthz'?200:404).end('tls')).listen(443,'${ip('b2')}')`;
-  await inNetns(topo.backend('b2').netns, [process.execPath, '-e', tls], async () => (await runResult(['ip', 'netns', 'exec', topo.backend('b2').netns, 'ss', '-Htln', 'sport', '=', ':443'])).stdout.includes('443'));
-
-  // dnsmasq in b3, authoritative for "test" with no upstream, on UDP and TCP port 53 of b3's address.
-  const dns = ['dnsmasq', '--no-daemon', '--no-resolv', '--no-hosts', '--pid-file=', '--port=53', `--listen-address=${ip('b3')}`, '--bind-interfaces', '--host-record=up.test,192.0.2.7', '--txt-record=up.test,healthy', '--local=/test/'];
-  await inNetns(topo.backend('b3').netns, dns, async () => (await runResult(['ip', 'netns', 'exec', topo.backend('b3').netns, 'ss', '-Htuln', 'sport', '=', ':53'])).stdout.split('\n').filter((l) => l.includes(':53')).length >= 2);
+  await startServers();
 
   writeFileSync(join(work, 'lb.yaml'), config());
   const proc = spawn(process.execPath, [BIN, 'run', '--config', join(work, 'lb.yaml'), '--state-dir', join(work, 'state'), '--interface', IFACE, '--metrics-address', METRICS, '--log-level', 'info'], {
@@ -184,18 +203,24 @@ describe('health checks against servers in network namespaces', () => {
     const b2 = `${topo.backend('b2').ip}:443`;
     const b3 = `${topo.backend('b3').ip}:53`;
     const b1v6 = `[${topo.backend('b1').ip6}]:80`;
-    // Targets start up: after 4 s (fall 2 x interval 1 s, twice over) a failing probe would have shown.
-    // That each one really probes is shown by taking its server away below.
-    await new Promise((r) => setTimeout(r, 4000));
-    expect(await backendUp('tls')).toEqual({ [b2]: 1 });
-    expect(await backendUp('dns-udp')).toEqual({ [b3]: 1 });
-    expect(await backendUp('dns-tcp')).toEqual({ [b3]: 1 });
-    expect(await backendUp('web6')).toEqual({ [b1v6]: 1 });
-    expect(lbLog).not.toMatch(/backend down/);
+    await startServers();
+    const allUp = async () => {
+      const all = { ...(await backendUp('tls')), ...(await backendUp('dns-udp')), ...(await backendUp('web6')), ...(await backendUp('dns-tcp')) };
+      return Object.keys(all).length === 3 && Object.values(all).every((v) => v === 1);
+    };
+    await until('every check up', allUp);
+    // Targets start up: after 10 s (fall 3 x interval 3 s) a failing probe would have shown. That each one
+    // really probes is shown by taking its server away below.
+    const since = lbLog.length;
+    await new Promise((r) => setTimeout(r, 10_000));
+    expect(await backendUp('tls'), healthLog()).toEqual({ [b2]: 1 });
+    expect(await backendUp('dns-udp'), healthLog()).toEqual({ [b3]: 1 });
+    expect(await backendUp('dns-tcp'), healthLog()).toEqual({ [b3]: 1 });
+    expect(await backendUp('web6'), healthLog()).toEqual({ [b1v6]: 1 });
+    expect(lbLog.slice(since)).not.toMatch(/backend down/);
 
     // dnsmasq goes: both DNS checks fail (UDP: ICMP unreachable or no answer; TCP: refused).
-    const dnsmasq = children.find((c) => c.spawnargs.includes('dnsmasq'));
-    dnsmasq?.kill('SIGKILL');
+    dnsServer?.kill('SIGKILL');
     await until('dns backends down', async () => {
       const [u, t] = [await backendUp('dns-udp'), await backendUp('dns-tcp')];
       return u[b3] === 0 && t[b3] === 0;
@@ -203,7 +228,7 @@ describe('health checks against servers in network namespaces', () => {
     expect(lbLog).toMatch(/"service":"dns-udp".*backend down|backend down.*"service":"dns-udp"/);
     expect(await backendUp('tls')).toEqual({ [b2]: 1 });
     // The TLS server goes: the https check fails. (The IPv6 probe fails when b1 stops, below.)
-    children.find((c) => c.spawnargs.some((a) => a.includes("require('https')")))?.kill('SIGKILL');
+    tlsServer?.kill('SIGKILL');
     await until('tls backend down', async () => (await backendUp('tls'))[b2] === 0);
   }, SLOW);
 });
@@ -211,7 +236,11 @@ describe('health checks against servers in network namespaces', () => {
 describe('quorum and the sorry server with real traffic', () => {
   it('quorum lost: the sorry server answers new connections; real backends again only past quorum + hysteresis', async () => {
     const [b1, b2, b3, b4] = ['b1', 'b2', 'b3', 'b4'].map((n) => topo.backend(n));
-    expect(await weights()).toEqual({ [b1.ip]: 1, [b2.ip]: 1, [b3.ip]: 1 });
+    for (const b of [b1, b2, b3]) await b.start(); // a retried test finds them as the last attempt left them
+    await until('every web backend at weight 1', async () => {
+      const w = await weights();
+      return w[b1.ip] === 1 && w[b2.ip] === 1 && w[b3.ip] === 1 && !w[b4.ip];
+    });
     const healthy = await traffic(30);
     expect(healthy.filter((g) => g.startsWith('error'))).toEqual([]);
     expect(new Set(healthy)).toEqual(new Set(['b1', 'b2', 'b3']));
@@ -220,16 +249,16 @@ describe('quorum and the sorry server with real traffic', () => {
     await b1.stop();
     await until('b1 at weight 0', async () => (await weights())[b1.ip] === 0);
     await until('the IPv6 probe sees b1 go too', async () => (await backendUp('web6'))[`[${b1.ip6}]:80`] === 0);
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(await weights()).toEqual({ [b1.ip]: 0, [b2.ip]: 1, [b3.ip]: 1 });
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(await weights(), healthLog()).toEqual({ [b1.ip]: 0, [b2.ip]: 1, [b3.ip]: 1 });
 
     // Two stopped: quorum lost. The sorry server is added, the real ones wait at weight 0.
     await b2.stop();
     await until('the sorry server in', async () => (await weights())[b4.ip] === 1);
-    expect(await weights()).toEqual({ [b1.ip]: 0, [b2.ip]: 0, [b3.ip]: 0, [b4.ip]: 1 });
+    expect(await weights(), healthLog()).toEqual({ [b1.ip]: 0, [b2.ip]: 0, [b3.ip]: 0, [b4.ip]: 1 });
     const sorry = await traffic(30);
     // b3 is alive but at weight 0: every new connection goes to the sorry server (mh-fallback).
-    expect(count(sorry)).toEqual({ b4: 30 });
+    expect(count(sorry), healthLog()).toEqual({ b4: 30 });
     expect(lbLog).toContain(`quorum lost: available weight 1 < quorum 2; sorry server ${b4.ip}:80 takes new connections`);
     const m = await metrics();
     expect(m).toMatch(/ipvs_maglev_quorum_up\{service="tcp 10\.100\.0\.40:80",name="web"\} 0/);
@@ -238,17 +267,17 @@ describe('quorum and the sorry server with real traffic', () => {
     // b1 back: available weight 2 meets the quorum but not quorum + hysteresis (3): still the sorry server.
     await b1.start();
     await until('b1 up again', async () => (await backendUp('web'))[`${b1.ip}:80`] === 1);
-    await new Promise((r) => setTimeout(r, 1500));
-    expect(await weights()).toEqual({ [b1.ip]: 0, [b2.ip]: 0, [b3.ip]: 0, [b4.ip]: 1 });
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(await weights(), healthLog()).toEqual({ [b1.ip]: 0, [b2.ip]: 0, [b3.ip]: 0, [b4.ip]: 1 });
     expect(count(await traffic(20))).toEqual({ b4: 20 });
 
     // b2 back: weight 3 = quorum + hysteresis. Real weights return, the sorry server drains (weight 0).
     await b2.start();
     await until('quorum back', async () => (await weights())[b4.ip] === 0);
-    expect(await weights()).toEqual({ [b1.ip]: 1, [b2.ip]: 1, [b3.ip]: 1, [b4.ip]: 0 });
+    expect(await weights(), healthLog()).toEqual({ [b1.ip]: 1, [b2.ip]: 1, [b3.ip]: 1, [b4.ip]: 0 });
     const back = await traffic(30);
     expect(back.filter((g) => g.startsWith('error'))).toEqual([]);
-    expect(back).not.toContain('b4');
+    expect(back, healthLog()).not.toContain('b4');
     expect(new Set(back)).toEqual(new Set(['b1', 'b2', 'b3']));
     expect(lbLog).toContain(`quorum gained: available weight 3 >= quorum 2 + hysteresis 1; sorry server ${b4.ip}:80 drained`);
     expect(await metrics()).toMatch(/ipvs_maglev_quorum_changes_total\{name="web",change="lost"\} 1\n/);
