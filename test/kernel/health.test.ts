@@ -164,7 +164,6 @@ beforeAll(async () => {
   assertIpvsKernel();
   await clearIpvs();
   topo = await createTopology({ prefix: 'hlt', backends: 4, ports: [80], vips: [] });
-  const ip = (n: string) => topo.backend(n).ip;
 
   // HTTPS in b2: a leaf for backend.test signed by a CA of our own, so verification can pass.
   const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: work, stdio: 'pipe' });
