@@ -22,6 +22,7 @@ declare -A probe=(
   [bird2]=bird
   [dnsmasq-base]=dnsmasq
   [openssl]=openssl
+  [strace]=strace
 )
 
 missing=()
