@@ -101,6 +101,8 @@ export class NetlinkSocket implements Transport {
   // Backed by its own ArrayBuffer: V8 keeps small typed arrays (<= 64 bytes) inside the JS heap, where
   // the garbage collector may move them while poll() on koffi's worker thread still holds the pointer.
   private readonly pollFds = new Uint8Array(new ArrayBuffer(8));
+  /** struct sockaddr_nl of the kernel (port 0), the destination of every send. */
+  private readonly kernelAddr = new Uint8Array(new ArrayBuffer(12));
   private polling = false;
   private closeWhenIdle = false;
 
@@ -130,6 +132,7 @@ export class NetlinkSocket implements Transport {
     }
     // The kernel caps dump messages at 32 KiB; 64 KiB leaves room and MSG_TRUNC catches the rest.
     this.recvBuf = new Uint8Array(64 * 1024);
+    new DataView(this.kernelAddr.buffer).setUint16(0, AF_NETLINK, LE);
     new DataView(this.pollFds.buffer).setInt32(0, fd, LE);
     new DataView(this.pollFds.buffer).setInt16(4, POLLIN, LE);
   }
@@ -145,9 +148,7 @@ export class NetlinkSocket implements Transport {
     const c = libc();
     if (this.fd < 0) throw new SocketError('sendto', 9, 'socket closed');
     for (;;) {
-      const addr = new Uint8Array(12);
-      new DataView(addr.buffer).setUint16(0, AF_NETLINK, LE);
-      const n = c.sendto(this.fd, data, data.length, 0, addr, 12);
+      const n = c.sendto(this.fd, data, data.length, 0, this.kernelAddr, 12);
       if (n >= 0) {
         if (n !== data.length) throw new SocketError('sendto', 5, `short write: ${n} of ${data.length} bytes`);
         return;
@@ -158,7 +159,7 @@ export class NetlinkSocket implements Transport {
     }
   }
 
-  async receive(deadline: number): Promise<Uint8Array | undefined> {
+  receiveReady(): Uint8Array | undefined {
     const c = libc();
     for (;;) {
       if (this.fd < 0) throw new SocketError('recvfrom', 9, 'socket closed');
@@ -170,6 +171,15 @@ export class NetlinkSocket implements Transport {
       const errno = c.errno();
       if (errno === EINTR) continue;
       if (errno !== EAGAIN) throw new SocketError('recvfrom', errno);
+      return undefined;
+    }
+  }
+
+  async receive(deadline: number): Promise<Uint8Array | undefined> {
+    const c = libc();
+    for (;;) {
+      const ready = this.receiveReady();
+      if (ready !== undefined) return ready;
       const remaining = deadline - Date.now();
       if (remaining <= 0) return undefined;
       this.polling = true;

@@ -11,8 +11,9 @@ export function addNetlinkBench(bench: Command): void {
     .option('--rounds <n>', 'rounds (each programs with both tools, alternating who goes first)', intFlag('--rounds', 1, 100), 1)
     .option('--scheduler <name>', 'scheduler of every service', 'rr')
     .option('--json', 'print one JSON object per line')
+    .option('--no-program-baseline', 'program with our client only (skips timing ipvsadm -R, the longest phase); the dumps are still compared')
     .option('--no-syscalls', 'skip counting system calls with strace (ours and ipvsadm -Ln, one untimed read each)')
-    .action(async (flags: { services: number; dests: number; rounds: number; scheduler: string; json?: boolean; syscalls: boolean }) => {
+    .action(async (flags: { services: number; dests: number; rounds: number; scheduler: string; json?: boolean; syscalls: boolean; programBaseline: boolean }) => {
       const code = runInVmUnlessIpvs();
       if (code !== undefined) {
         process.exitCode = code;
@@ -26,6 +27,7 @@ export function addNetlinkBench(bench: Command): void {
         scheduler: flags.scheduler,
         json: flags.json === true,
         syscalls: flags.syscalls,
+        programBaseline: flags.programBaseline,
         write: (line) => process.stdout.write(`${line}\n`),
       });
     });

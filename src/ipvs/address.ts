@@ -19,17 +19,31 @@ export interface ParsedAddress {
   bytes: Uint8Array;
 }
 
-const IPV4_PART = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
+/** Dotted quad: four decimal parts 0..255, no leading zeros, nothing else (one pass, no allocation). */
 function parseIpv4Into(text: string, out: Uint8Array, offset: number): boolean {
-  const parts = text.split('.');
-  if (parts.length !== 4) return false;
-  for (let i = 0; i < 4; i++) {
-    if (!IPV4_PART.test(parts[i])) return false;
-    out[offset + i] = Number(parts[i]);
+  const n = text.length;
+  let i = 0;
+  for (let part = 0; part < 4; part++) {
+    if (part > 0) {
+      if (i >= n || text.charCodeAt(i) !== 46) return false;
+      i++;
+    }
+    const start = i;
+    let value = 0;
+    while (i < n) {
+      const c = text.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      value = value * 10 + c;
+      i++;
+      if (i - start > 3) return false;
+    }
+    const digits = i - start;
+    if (digits === 0 || value > 255 || (digits > 1 && text.charCodeAt(start) === 48)) return false;
+    out[offset + part] = value;
   }
-  return true;
+  return i === n;
 }
 
 function parseIpv6Into(text: string, out: Uint8Array): boolean {

@@ -1,4 +1,4 @@
-import type { BatchRequest, Conn } from '../netlink/conn.ts';
+import type { BatchRequest, Conn, DumpRequest } from '../netlink/conn.ts';
 import { type GenlFamily, resolveFamily } from '../netlink/genetlink.ts';
 import type { Message } from '../netlink/message.ts';
 import { decodeDestination, decodeInfo, decodeService, decodeTimeouts, IpvsRequests } from './codec.ts';
@@ -98,10 +98,14 @@ export class IpvsClient implements IpvsApi {
     await this.call('SET_CONFIG', '', () => this.req.setConfig(timeouts));
   }
 
-  /** All services, in one dump, with 64-bit stats. */
+  /** All services, in one dump, with 64-bit stats (decoded as the replies arrive). */
   async listServices(): Promise<Service[]> {
-    const replies = await this.call('GET_SERVICE', '(dump)', () => this.req.dumpServices());
-    return this.decode('GET_SERVICE', '(dump)', () => replies.map(decodeService));
+    try {
+      const [services] = await this.conn.dumps([{ message: this.req.dumpServices(), operation: 'IPVS GET_SERVICE (dump)' }], decodeService);
+      return services;
+    } catch (e) {
+      throw toIpvsError(e, 'GET_SERVICE', '(dump)');
+    }
   }
 
   async getService(key: ServiceKey): Promise<Service | undefined> {
@@ -136,6 +140,37 @@ export class IpvsClient implements IpvsApi {
     const subject = safeSubject(() => serviceKeyString(service));
     const replies = await this.call('GET_DEST', subject, () => this.req.dumpDests(service));
     return this.decode('GET_DEST', subject, () => replies.map((m) => decodeDestination(m, service.family)));
+  }
+
+  /**
+   * The destinations of many services (per service in the kernel's list order, empty for a
+   * missing one): one GET_DEST dump per service, run back to back in one conversation and
+   * decoded as the replies arrive. Same result as listDestinations() per service.
+   */
+  async listDestinationsOf(services: readonly ServiceKey[]): Promise<Destination[][]> {
+    const requests: DumpRequest[] = new Array(services.length);
+    for (let i = 0; i < services.length; i++) {
+      const service = services[i];
+      const subject = safeSubject(() => serviceKeyString(service));
+      try {
+        requests[i] = { message: this.req.dumpDests(service), operation: `IPVS GET_DEST ${subject}` };
+      } catch (e) {
+        throw toIpvsError(e, 'GET_DEST', subject);
+      }
+    }
+    let decoding = -1;
+    try {
+      return await this.conn.dumps(requests, (msg, i) => {
+        decoding = i;
+        return decodeDestination(msg, services[i].family);
+      });
+    } catch (e) {
+      // Name the service whose dump failed: the conversation's errors carry its operation.
+      const operation = (e as { operation?: unknown }).operation;
+      let k = typeof operation === 'string' ? requests.findIndex((r) => r.operation === operation) : -1;
+      if (k < 0) k = decoding;
+      throw toIpvsError(e, 'GET_DEST', k >= 0 ? (requests[k].operation ?? '').slice('IPVS GET_DEST '.length) : `(${services.length} services)`);
+    }
   }
 
   async addDestination(service: ServiceKey, key: DestinationKey, config: DestinationConfig): Promise<void> {

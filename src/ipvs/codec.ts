@@ -1,13 +1,13 @@
 import { type AttributeDecoder, Encoder, HOST_LITTLE_ENDIAN } from '../netlink/attribute.ts';
-import { NLM_F_DUMP } from '../netlink/constants.ts';
+import { GENL_HDRLEN, NLA_HDRLEN, NLA_TYPE_MASK, NLM_F_DUMP } from '../netlink/constants.ts';
 import { beginGenl, genlPayload } from '../netlink/genetlink.ts';
 import type { Message } from '../netlink/message.ts';
-import { type AttributeSet, decodeAttributes, encodeAttributes, type FieldTable, type Values } from '../netlink/schema.ts';
+import { decodeAttributes, encodeAttributes, type Values } from '../netlink/schema.ts';
 import { AddressError, addressBytes, formatAddress, netmaskToPrefix } from './address.ts';
 import { InvalidArgument } from './errors.ts';
 import {
   AF_INET, AF_INET6, commandAttrs, destAttrs, FWD_MASK, FwdMethod, infoAttrs, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
-  IPVS_GENL_VERSION, IpvsCmd, serviceAttrs, type stats64Attrs, type statsAttrs, SvcFlag, TunType,
+  IPVS_GENL_VERSION, IpvsCmd, serviceAttrs, stats64Attrs, statsAttrs, SvcFlag, TunType,
 } from './schema.ts';
 import type {
   Destination, DestinationConfig, DestinationKey, Family, ForwardingMethod, IpvsInfo, IpvsTimeouts, Protocol, Service,
@@ -293,28 +293,275 @@ export function decodeServiceValues(s: ServiceValues): Service {
 
 /** Decodes a NEW_SERVICE reply (dump part or GET_SERVICE answer). */
 export function decodeService(msg: Message): Service {
-  return decodeServiceValues(nestedValues(msg, IpvsCmd.NEW_SERVICE, commandAttrs.fields.service.type, serviceAttrs, 'service'));
+  return decodeServiceValues(serviceValuesOf(msg));
 }
 
-// The kernel sends both STATS and STATS64; decoding only the 64-bit set halves the work of
-// a dump. STATS is read only from kernels too old to send STATS64.
-const SKIP_STATS32: ReadonlySet<string> = new Set(['stats']);
+// Direct decoders of the two replies a table read is made of (NEW_SERVICE and NEW_DEST dump
+// parts): one pass straight over the bytes, into objects of one fixed shape, with
+// nothing copied. The generic decodeAttributes() cost ~40 us per destination (a dictionary-mode
+// object per attribute set, a DataView per nested decoder, copies of every byte field), more than
+// ipvsadm's whole -Ln. They take attribute numbers from serviceAttrs/destAttrs (schema.ts) and must
+// give exactly what decodeAttributes() gives, errors included (property test in
+// test/ipvs/codec-direct.test.ts): unknown attributes skipped, the last of a repeated one wins, a
+// known attribute of the wrong size is an error, STATS (32-bit) read only when STATS64 is absent.
 
-/** Decodes the one nested attribute set (SERVICE or DEST) a reply carries. */
-function nestedValues<T extends FieldTable>(msg: Message, expectCmd: number, attrType: number, set: AttributeSet<T>, what: string): Values<T> {
-  const { cmd, attrs } = genlPayloadOrThrow(msg);
-  if (cmd !== expectCmd) throw new IpvsDecodeError(`expected IPVS command ${expectCmd} in reply, got ${cmd}`);
-  let values: Values<T> | undefined;
-  while (attrs.next()) {
-    if (attrs.type !== attrType) continue;
-    const nested = attrs.nested();
-    values = decodeAttributes(set, nested, SKIP_STATS32 as ReadonlySet<keyof T>);
-    if (!(values as { stats64?: unknown }).stats64 && !nested.err()) values = decodeAttributes(set, attrs.nested());
+// Host-order and network-order reads straight from the bytes: a DataView per message would be
+// one more allocation per destination.
+function u16(p: Uint8Array, at: number): number {
+  return LE ? p[at] | (p[at + 1] << 8) : (p[at] << 8) | p[at + 1];
+}
+function u16be(p: Uint8Array, at: number): number {
+  return (p[at] << 8) | p[at + 1];
+}
+function u32(p: Uint8Array, at: number): number {
+  return LE
+    ? (p[at] | (p[at + 1] << 8) | (p[at + 2] << 16) | (p[at + 3] << 24)) >>> 0
+    : ((p[at] << 24) | (p[at + 1] << 16) | (p[at + 2] << 8) | p[at + 3]) >>> 0;
+}
+const U64_SCRATCH = new DataView(new ArrayBuffer(8));
+/** A u64 counter; zero (every rate of an idle destination) is the shared 0n, not a new BigInt. */
+function u64(p: Uint8Array, at: number): bigint {
+  let any = 0;
+  for (let i = 0; i < 8; i++) {
+    any |= p[at + i];
+    U64_SCRATCH.setUint8(i, p[at + i]);
   }
-  const err = attrs.err();
-  if (err) throw new IpvsDecodeError(`malformed IPVS ${what} reply: ${err.message}`);
-  if (!values) throw new IpvsDecodeError(`${what} reply without a ${what} attribute`);
+  return any === 0 ? 0n : U64_SCRATCH.getBigUint64(0, LE);
+}
+
+// The switches below dispatch on literal attribute numbers (the interpreter, which runs a cold
+// `list`, jumps through a table instead of comparing schema lookups one by one); they are checked
+// against the schema once, here.
+const DEST_NUMBERS = {
+  addr: 1, port: 2, fwdMethod: 3, weight: 4, upperThreshold: 5, lowerThreshold: 6, activeConns: 7, inactiveConns: 8,
+  persistConns: 9, stats: 10, addrFamily: 11, stats64: 12, tunType: 13, tunPort: 14, tunFlags: 15,
+} as const;
+const SERVICE_NUMBERS = {
+  af: 1, protocol: 2, addr: 3, port: 4, fwmark: 5, schedName: 6, flags: 7, timeout: 8, netmask: 9, stats: 10, peName: 11, stats64: 12,
+} as const;
+function checkNumbers(set: { name: string; fields: Readonly<Record<string, { type: number }>> }, numbers: Readonly<Record<string, number>>): void {
+  const names = Object.keys(set.fields);
+  if (names.length !== Object.keys(numbers).length || names.some((k) => numbers[k] !== set.fields[k].type)) {
+    throw new Error(`codec.ts: the direct decoder's numbers for ${set.name} no longer match schema.ts`);
+  }
+}
+checkNumbers(destAttrs, DEST_NUMBERS);
+checkNumbers(serviceAttrs, SERVICE_NUMBERS);
+const STATS_NUMBERS = { conns: 1, inPackets: 2, outPackets: 3, inBytes: 4, outBytes: 5, cps: 6, inPps: 7, outPps: 8, inBps: 9, outBps: 10 } as const;
+checkNumbers(statsAttrs, STATS_NUMBERS);
+checkNumbers(stats64Attrs, STATS_NUMBERS);
+
+const CMD_SERVICE = commandAttrs.fields.service.type;
+const CMD_DEST = commandAttrs.fields.dest.type;
+const TEXT_DECODER = new TextDecoder();
+
+type Stats64Values = Values<typeof stats64Attrs.fields>;
+type Stats32Values = Values<typeof statsAttrs.fields>;
+
+/** Reads the attribute header at `off` (bounded by `end`); returns its total length or throws. */
+function attrLength(p: Uint8Array, off: number, end: number, what: string): number {
+  if (end - off < NLA_HDRLEN) throw new IpvsDecodeError(`malformed IPVS ${what} reply: truncated attribute header at offset ${off}`);
+  const len = u16(p, off);
+  if (len < NLA_HDRLEN || off + len > end) {
+    throw new IpvsDecodeError(`malformed IPVS ${what} reply: attribute type ${u16(p, off + 2) & NLA_TYPE_MASK} has invalid length ${len} at offset ${off}`);
+  }
+  return len;
+}
+
+function wrongSize(what: string, type: number, kind: string, need: number, has: number): IpvsDecodeError {
+  return new IpvsDecodeError(`malformed IPVS ${what} reply: attribute type ${type}: ${kind} needs ${need} bytes, has ${has}`);
+}
+
+/** STATS64: ten u64 counters. */
+function stats64At(p: Uint8Array, from: number, end: number, what: string): Stats64Values {
+  const out: Stats64Values = {
+    conns: undefined, inPackets: undefined, outPackets: undefined, inBytes: undefined, outBytes: undefined,
+    cps: undefined, inPps: undefined, outPps: undefined, inBps: undefined, outBps: undefined,
+  };
+  for (let off = from; off < end; ) {
+    const len = attrLength(p, off, end, what);
+    const type = u16(p, off + 2) & NLA_TYPE_MASK;
+    if (type >= 1 && type <= 10) {
+      if (len !== NLA_HDRLEN + 8) throw wrongSize(what, type, 'u64', 8, len - NLA_HDRLEN);
+      const x = u64(p, off + NLA_HDRLEN);
+      switch (type) {
+        case 1: out.conns = x; break;
+        case 2: out.inPackets = x; break;
+        case 3: out.outPackets = x; break;
+        case 4: out.inBytes = x; break;
+        case 5: out.outBytes = x; break;
+        case 6: out.cps = x; break;
+        case 7: out.inPps = x; break;
+        case 8: out.outPps = x; break;
+        case 9: out.inBps = x; break;
+        default: out.outBps = x; break;
+      }
+    }
+    off += (len + 3) & ~3;
+  }
+  return out;
+}
+
+/** STATS: u32 counters except the two byte counters (u64). */
+function stats32At(p: Uint8Array, from: number, end: number, what: string): Stats32Values {
+  const out: Stats32Values = {
+    conns: undefined, inPackets: undefined, outPackets: undefined, inBytes: undefined, outBytes: undefined,
+    cps: undefined, inPps: undefined, outPps: undefined, inBps: undefined, outBps: undefined,
+  };
+  for (let off = from; off < end; ) {
+    const len = attrLength(p, off, end, what);
+    const type = u16(p, off + 2) & NLA_TYPE_MASK;
+    if (type === 4 || type === 5) {
+      if (len !== NLA_HDRLEN + 8) throw wrongSize(what, type, 'u64', 8, len - NLA_HDRLEN);
+      const x = u64(p, off + NLA_HDRLEN);
+      if (type === 4) out.inBytes = x;
+      else out.outBytes = x;
+    } else if (type >= 1 && type <= 10) {
+      if (len !== NLA_HDRLEN + 4) throw wrongSize(what, type, 'u32', 4, len - NLA_HDRLEN);
+      const x = u32(p, off + NLA_HDRLEN);
+      switch (type) {
+        case 1: out.conns = x; break;
+        case 2: out.inPackets = x; break;
+        case 3: out.outPackets = x; break;
+        case 6: out.cps = x; break;
+        case 7: out.inPps = x; break;
+        case 8: out.outPps = x; break;
+        case 9: out.inBps = x; break;
+        default: out.outBps = x; break;
+      }
+    }
+    off += (len + 3) & ~3;
+  }
+  return out;
+}
+
+const STATS32_OF: Record<string, number> = { destination: DEST_NUMBERS.stats, service: SERVICE_NUMBERS.stats };
+
+/**
+ * The STATS values of an old kernel that sends no STATS64: every STATS attribute from `from` on
+ * is decoded (a broken one spoils the reply, as in the generic decoder) and the last one wins.
+ */
+function stats32Of(p: Uint8Array, from: number, end: number, what: string, type: number): Stats32Values {
+  let out: Stats32Values = {};
+  for (let off = from; off < end; ) {
+    const len = u16(p, off);
+    if ((u16(p, off + 2) & NLA_TYPE_MASK) === type) out = stats32At(p, off + NLA_HDRLEN, off + len, what);
+    off += (len + 3) & ~3;
+  }
+  return out;
+}
+
+function stringAt(p: Uint8Array, from: number, end: number): string {
+  let stop = from;
+  while (stop < end && p[stop] !== 0) stop++;
+  return TEXT_DECODER.decode(p.subarray(from, stop));
+}
+
+/**
+ * Decodes the one nested attribute of type `attrType` a reply carries (every occurrence is decoded,
+ * so validated, and the last one wins, as with the generic decoder), checking every top-level header.
+ */
+function lastNested<T>(msg: Message, expectCmd: number, attrType: number, what: string, decode: (p: Uint8Array, from: number, end: number) => T): T {
+  const p = msg.payload;
+  if (p.length < GENL_HDRLEN) throw new IpvsDecodeError(`generic netlink payload too short (${p.length} bytes)`);
+  if (p[0] !== expectCmd) throw new IpvsDecodeError(`expected IPVS command ${expectCmd} in reply, got ${p[0]}`);
+  let values: T | undefined;
+  for (let off = GENL_HDRLEN; off < p.length; ) {
+    const len = attrLength(p, off, p.length, what);
+    if ((u16(p, off + 2) & NLA_TYPE_MASK) === attrType) values = decode(p, off + NLA_HDRLEN, off + len);
+    off += (len + 3) & ~3;
+  }
+  if (values === undefined) throw new IpvsDecodeError(`${what} reply without a ${what} attribute`);
   return values;
+}
+
+function destValuesAt(p: Uint8Array, from: number, end: number): DestValues {
+  const what = 'destination';
+  const out: DestValues = {
+    addr: undefined, port: undefined, fwdMethod: undefined, weight: undefined, upperThreshold: undefined,
+    lowerThreshold: undefined, activeConns: undefined, inactiveConns: undefined, persistConns: undefined,
+    stats: undefined, addrFamily: undefined, stats64: undefined, tunType: undefined, tunPort: undefined, tunFlags: undefined,
+  };
+  let stats32From = -1;
+  for (let off = from; off < end; ) {
+    const len = attrLength(p, off, end, what);
+    const type = u16(p, off + 2) & NLA_TYPE_MASK;
+    const at = off + NLA_HDRLEN;
+    const size = len - NLA_HDRLEN;
+    switch (type) {
+      case 1: out.addr = p.subarray(at, at + size); break;
+      case 2: if (size !== 2) throw wrongSize(what, type, 'u16', 2, size); out.port = u16be(p, at); break;
+      case 11: if (size !== 2) throw wrongSize(what, type, 'u16', 2, size); out.addrFamily = u16(p, at); break;
+      case 13: if (size !== 1) throw wrongSize(what, type, 'u8', 1, size); out.tunType = p[at]; break;
+      case 14: if (size !== 2) throw wrongSize(what, type, 'u16', 2, size); out.tunPort = u16be(p, at); break;
+      case 15: if (size !== 2) throw wrongSize(what, type, 'u16', 2, size); out.tunFlags = u16(p, at); break;
+      case 12: out.stats64 = stats64At(p, at, at + size, what); break;
+      case 10: if (stats32From < 0) stats32From = off; break;
+      case 3: // fwdMethod
+      case 4: // weight
+      case 5: // upperThreshold
+      case 6: // lowerThreshold
+      case 7: // activeConns
+      case 8: // inactiveConns
+      case 9: { // persistConns
+        if (size !== 4) throw wrongSize(what, type, 'u32', 4, size);
+        const x = u32(p, at);
+        if (type === 3) out.fwdMethod = x;
+        else if (type === 4) out.weight = x;
+        else if (type === 5) out.upperThreshold = x;
+        else if (type === 6) out.lowerThreshold = x;
+        else if (type === 7) out.activeConns = x;
+        else if (type === 8) out.inactiveConns = x;
+        else out.persistConns = x;
+        break;
+      }
+    }
+    off += (len + 3) & ~3;
+  }
+  if (out.stats64 === undefined && stats32From >= 0) out.stats = stats32Of(p, stats32From, end, what, STATS32_OF[what]);
+  return out;
+}
+
+function serviceValuesAt(p: Uint8Array, from: number, end: number): ServiceValues {
+  const what = 'service';
+  const out: ServiceValues = {
+    af: undefined, protocol: undefined, addr: undefined, port: undefined, fwmark: undefined, schedName: undefined,
+    flags: undefined, timeout: undefined, netmask: undefined, stats: undefined, peName: undefined, stats64: undefined,
+  };
+  let stats32From = -1;
+  for (let off = from; off < end; ) {
+    const len = attrLength(p, off, end, what);
+    const type = u16(p, off + 2) & NLA_TYPE_MASK;
+    const at = off + NLA_HDRLEN;
+    const size = len - NLA_HDRLEN;
+    switch (type) {
+      case 1: if (size !== 2) throw wrongSize(what, type, 'u16', 2, size); out.af = u16(p, at); break;
+      case 2: if (size !== 2) throw wrongSize(what, type, 'u16', 2, size); out.protocol = u16(p, at); break;
+      case 3: out.addr = p.subarray(at, at + size); break;
+      case 4: if (size !== 2) throw wrongSize(what, type, 'u16', 2, size); out.port = u16be(p, at); break;
+      case 5: if (size !== 4) throw wrongSize(what, type, 'u32', 4, size); out.fwmark = u32(p, at); break;
+      case 8: if (size !== 4) throw wrongSize(what, type, 'u32', 4, size); out.timeout = u32(p, at); break;
+      case 6: out.schedName = stringAt(p, at, at + size); break;
+      case 11: out.peName = stringAt(p, at, at + size); break;
+      case 7: out.flags = p.subarray(at, at + size); break;
+      case 9: out.netmask = p.subarray(at, at + size); break;
+      case 12: out.stats64 = stats64At(p, at, at + size, what); break;
+      case 10: if (stats32From < 0) stats32From = off; break;
+    }
+    off += (len + 3) & ~3;
+  }
+  if (out.stats64 === undefined && stats32From >= 0) out.stats = stats32Of(p, stats32From, end, what, STATS32_OF[what]);
+  return out;
+}
+
+/** The raw SERVICE values of a NEW_SERVICE reply (byte fields are views into the reply). */
+export function serviceValuesOf(msg: Message): ServiceValues {
+  return lastNested(msg, IpvsCmd.NEW_SERVICE, CMD_SERVICE, 'service', serviceValuesAt);
+}
+
+/** The raw DEST values of a NEW_DEST reply (byte fields are views into the reply). */
+export function destValuesOf(msg: Message): DestValues {
+  return lastNested(msg, IpvsCmd.NEW_DEST, CMD_DEST, 'destination', destValuesAt);
 }
 
 export function decodeDestValues(d: DestValues, serviceFamily: Family): Destination {
@@ -353,7 +600,7 @@ export function decodeDestValues(d: DestValues, serviceFamily: Family): Destinat
 
 /** Decodes a NEW_DEST reply (a GET_DEST dump part). */
 export function decodeDestination(msg: Message, serviceFamily: Family): Destination {
-  return decodeDestValues(nestedValues(msg, IpvsCmd.NEW_DEST, commandAttrs.fields.dest.type, destAttrs, 'destination'), serviceFamily);
+  return decodeDestValues(destValuesOf(msg), serviceFamily);
 }
 
 export function decodeInfo(msg: Message): IpvsInfo {

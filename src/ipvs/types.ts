@@ -108,6 +108,8 @@ export interface IpvsApi {
   updateService(key: ServiceKey, config: ServiceConfig): Promise<void>;
   deleteService(key: ServiceKey): Promise<void>;
   listDestinations(service: ServiceKey): Promise<Destination[]>;
+  /** Optional fast path: the destinations of many services at once, the same as listDestinations() on each. */
+  listDestinationsOf?(services: readonly ServiceKey[]): Promise<Destination[][]>;
   addDestination(service: ServiceKey, key: DestinationKey, config: DestinationConfig): Promise<void>;
   updateDestination(service: ServiceKey, key: DestinationKey, config: DestinationConfig): Promise<void>;
   deleteDestination(service: ServiceKey, key: DestinationKey): Promise<void>;

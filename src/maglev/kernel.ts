@@ -8,7 +8,8 @@ import { MaglevError } from './errors.ts';
 import { DEFAULT_KERNEL_TABLE_SIZE, KERNEL_TABLE_SIZES, kernelTableBits } from './primes.ts';
 import { canonicalIPv4Order } from './ipv4-order.ts';
 import { mhHashKey, mhLookupHash } from './mh-hash.ts';
-import { mod32, mod32Fast, nextProbe } from './mod.ts';
+import { mod32, mod32Fast } from './mod.ts';
+import { startWalk, takeNextFree, WALK_FIELDS } from './probe.ts';
 import type { SlotTable } from './table.ts';
 
 export interface KernelDest {
@@ -77,7 +78,7 @@ function buildFromParsed(destsInAdditionOrder: readonly KernelDest[], size: numb
   const skips = new Int32Array(n);
   const turns = new Int32Array(n);
   const available = new Uint8Array(n);
-  const slots = new Int32Array(size).fill(-1);
+  const slots = new Int32Array(size);
 
   let gcd = 0;
   let maxWeight = 0;
@@ -99,7 +100,9 @@ function buildFromParsed(destsInAdditionOrder: readonly KernelDest[], size: numb
     turns[i] = scaled !== 0 ? scaled : lw !== 0 ? 1 : 0;
     available[i] = weights[i] > 0 ? 1 : 0;
   }
+  // populateKernel writes every slot; without a positive weight the table is all empty (-1).
   if (gcd >= 1) populateKernel(slots, offsets, skips, turns);
+  else slots.fill(-1);
 
   return {
     flavor: 'kernel',
@@ -195,19 +198,22 @@ function parseAnyDests(dests: readonly KernelDest[]): ParsedDests {
 function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Array, turns: Int32Array): void {
   const size = slots.length;
   const n = offsets.length;
-  // Per destination that takes turns, in the kernel's list order (reverse of addition): its next
-  // preferred slot, skip - size (see nextProbe), its input index and its turns, side by side.
-  const state = new Int32Array(4 * n);
+  // The probes read a one-byte-per-slot occupied map, not the 4-byte table (see populateMaglev).
+  const used = new Uint8Array(size);
+  // Per destination that takes turns, in the kernel's list order (reverse of addition): its walk
+  // (probe.ts), then its input index and its turns, in one array (one allocation: at 4093x3 a
+  // build is ~40 us, of which each typed array allocated costs a few).
+  const stride = WALK_FIELDS + 2;
+  const state = new Int32Array(stride * n);
   let end = 0;
   let single = true;
   for (let i = n - 1; i >= 0; i--) {
     if (turns[i] < 1) continue;
-    state[end] = offsets[i];
-    state[end + 1] = skips[i] - size;
-    state[end + 2] = i;
-    state[end + 3] = turns[i];
+    startWalk(state, end, offsets[i], skips[i], size);
+    state[end + WALK_FIELDS] = i;
+    state[end + WALK_FIELDS + 1] = turns[i];
     if (turns[i] !== 1) single = false;
-    end += 4;
+    end += stride;
   }
   let left = size;
   if (single) {
@@ -216,28 +222,20 @@ function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Arra
     // time at 4093x3, where the work per slot filled (not the probing) is most of the cost.
     let j = 0;
     while (left !== 0) {
-      const back = state[j + 1];
-      let c = state[j];
-      while (slots[c] !== -1) c = nextProbe(c, back, size);
-      slots[c] = state[j + 2];
-      state[j] = c;
+      slots[takeNextFree(used, state, j, size)] = state[j + WALK_FIELDS];
       left = (left - 1) | 0;
-      j = (j + 4) | 0;
+      j = (j + stride) | 0;
       if (j === end) j = 0;
     }
     return;
   }
   for (;;) {
-    for (let j = 0; j < end; j += 4) {
-      const back = state[j + 1];
-      const owner = state[j + 2];
-      let c = state[j];
-      for (let k = state[j + 3]; k > 0; k--) {
-        while (slots[c] !== -1) c = nextProbe(c, back, size);
-        slots[c] = owner;
+    for (let j = 0; j < end; j += stride) {
+      const owner = state[j + WALK_FIELDS];
+      for (let k = state[j + WALK_FIELDS + 1]; k > 0; k--) {
+        slots[takeNextFree(used, state, j, size)] = owner;
         if (--left === 0) return;
       }
-      state[j] = c;
     }
   }
 }

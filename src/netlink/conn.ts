@@ -32,6 +32,18 @@ export interface ExecuteOptions {
   timeoutMs?: number;
 }
 
+/** One dump of Conn.dumps(). */
+export interface DumpRequest {
+  message: Uint8Array;
+  operation?: string;
+}
+
+/**
+ * Turns one data message of dump number `request` into a value while its bytes are valid:
+ * `msg.payload` is a view into the receive buffer that the next read reuses, so keep none of it.
+ */
+export type DumpDecoder<T> = (msg: Message, request: number) => T;
+
 /** One request of a batch. */
 export interface BatchRequest {
   message: Uint8Array;
@@ -79,6 +91,19 @@ export class Conn {
   }
 
   /**
+   * Runs many dumps back to back as one conversation and decodes each data message as it
+   * arrives (no copy of the reply). Returns, per request, the decoded values in the kernel's
+   * order. The kernel runs one dump per socket at a time (a second dump request while one is
+   * open is refused with EBUSY), so the requests cannot share a datagram: each is sent the
+   * moment the previous one is done, without a promise round trip per dump. An interrupted
+   * dump is asked again on its own (the finished ones stand); any error, including one thrown
+   * by `decode`, ends the whole call. Each dump has its own deadline (`timeoutMs`).
+   */
+  dumps<T>(requests: readonly DumpRequest[], decode: DumpDecoder<T>, options: ExecuteOptions = {}): Promise<T[][]> {
+    return this.serialized(() => this.dumpsNow(requests, decode, options));
+  }
+
+  /**
    * Sends many write requests pipelined (several per datagram, a bounded number in
    * flight) and collects one ACK per request. Returns, per request, undefined on
    * success or the error the kernel gave it; one failing request does not stop the
@@ -119,32 +144,75 @@ export class Conn {
       const seq = this.nextSeq();
       setSequence(request, seq);
       this.transport.send(request);
-      return this.collect(seq, false, operation, deadline, timeoutMs);
+      const out: Message[] = [];
+      // Replies are views into the receive buffer, which the next receive reuses: copy.
+      await this.collect(seq, false, operation, deadline, timeoutMs, (msg) => out.push({ ...msg, payload: msg.payload.slice() }));
+      return out;
     }
-    view.setUint16(6, header.flags | NLM_F_REQUEST, LE);
+    const out: Message[] = [];
+    // Replies are views into the receive buffer, which the next receive reuses: copy.
+    await this.dumpNow(request, operation, timeoutMs, (msg) => out.push({ ...msg, payload: msg.payload.slice() }), () => {
+      out.length = 0;
+    });
+    return out;
+  }
+
+  private async dumpsNow<T>(requests: readonly DumpRequest[], decode: DumpDecoder<T>, options: ExecuteOptions): Promise<T[][]> {
+    if (this.closed) throw new ClosedError();
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const results: T[][] = new Array(requests.length);
+    for (let i = 0; i < requests.length; i++) {
+      const { message, operation } = requests[i];
+      if (message.length < NLMSG_HDRLEN) throw new ProtocolError(`${operation ?? `netlink dump ${i}`}: request shorter than a netlink header`);
+      const flags = new DataView(message.buffer, message.byteOffset, message.byteLength).getUint16(6, LE);
+      if (!isDump(flags)) throw new ProtocolError(`${operation ?? `netlink dump ${i}`}: Conn.dumps takes dump requests only`);
+    }
+    for (let i = 0; i < requests.length; i++) {
+      const { message } = requests[i];
+      const operation = requests[i].operation ?? `netlink dump ${i}`;
+      let values: T[] = [];
+      await this.dumpNow(message, operation, timeoutMs, (msg) => values.push(decode(msg, i)), () => {
+        values = [];
+      });
+      results[i] = values;
+    }
+    return results;
+  }
+
+  /**
+   * Sends one dump request and feeds every data message of its reply to `sink`; asks again
+   * (after `restart`) when the kernel marks the dump interrupted, up to dumpAttempts times.
+   */
+  private async dumpNow(request: Uint8Array, operation: string, timeoutMs: number, sink: (msg: Message) => void, restart: () => void): Promise<void> {
+    const view = new DataView(request.buffer, request.byteOffset, request.byteLength);
+    view.setUint16(6, view.getUint16(6, LE) | NLM_F_REQUEST, LE);
+    const deadline = this.now() + timeoutMs;
     if (this.abandonedDump !== undefined) await this.drainAbandonedDump(deadline, operation, timeoutMs);
     for (let attempt = 1; ; attempt++) {
       const seq = this.nextSeq();
       setSequence(request, seq);
       this.transport.send(request);
       try {
-        return await this.collect(seq, true, operation, deadline, timeoutMs);
+        await this.collect(seq, true, operation, deadline, timeoutMs, sink);
+        return;
       } catch (e) {
         const retry = e instanceof DumpRestart;
         if (!retry) throw e;
         if (attempt >= this.dumpAttempts) throw new DumpInterruptedError(operation, attempt);
+        restart();
       }
     }
   }
 
-  /** Reads replies for `seq` until its ACK (write) or DONE (dump). */
-  private async collect(seq: number, dump: boolean, operation: string, deadline: number, timeoutMs: number): Promise<Message[]> {
-    const out: Message[] = [];
+  /** Reads replies for `seq` until its ACK (write) or DONE (dump), handing data messages to `sink`. */
+  private async collect(seq: number, dump: boolean, operation: string, deadline: number, timeoutMs: number, sink: (msg: Message) => void): Promise<void> {
     let interrupted = false;
+    let failed = false;
+    let failure: unknown;
     for (;;) {
       let datagram: Uint8Array | undefined;
       try {
-        datagram = await this.transport.receive(deadline);
+        datagram = this.transport.receiveReady?.() ?? (await this.transport.receive(deadline));
       } catch (e) {
         // The kernel dropped messages: a dump can be asked again; a lost ACK cannot be recovered.
         if (dump && e instanceof TransportError && e.errnoName === 'ENOBUFS') throw new DumpRestart();
@@ -152,6 +220,7 @@ export class Conn {
       }
       if (datagram === undefined) {
         if (dump) this.abandonedDump = seq;
+        if (failed) throw failure;
         throw new TimeoutError(operation, timeoutMs);
       }
       for (const msg of parseMessages(datagram)) {
@@ -160,20 +229,31 @@ export class Conn {
         if (msg.type === NLMSG_OVERRUN) throw new ProtocolError(`${operation}: NLMSG_OVERRUN`);
         if (msg.type === NLMSG_ERROR) {
           const err = parseError(msg);
+          if (failed) throw failure;
           if (err.errno !== 0) throw new NetlinkError(operation, err.errno, err.extAck);
-          if (!dump) return out;
+          if (!dump) return;
           continue;
         }
         if (msg.flags & NLM_F_DUMP_INTR) interrupted = true;
         if (msg.type === NLMSG_DONE) {
           if (!dump) throw new ProtocolError(`${operation}: unexpected NLMSG_DONE for a non-dump request`);
+          if (failed) throw failure;
           const errno = parseDoneErrno(msg);
           if (errno !== 0) throw new NetlinkError(operation, errno);
           if (interrupted) throw new DumpRestart();
-          return out;
+          return;
         }
-        // Replies are views into the receive buffer, which the next receive reuses: copy.
-        out.push({ ...msg, payload: msg.payload.slice() });
+        if (!dump) sink(msg);
+        else if (!failed) {
+          try {
+            sink(msg);
+          } catch (e) {
+            // Read the rest of this dump before failing: the kernel keeps a socket's dump open until
+            // its DONE is read and refuses the next one meanwhile (EBUSY).
+            failed = true;
+            failure = e;
+          }
+        }
       }
     }
   }
@@ -181,7 +261,7 @@ export class Conn {
   private async drainAbandonedDump(deadline: number, operation: string, timeoutMs: number): Promise<void> {
     const seq = this.abandonedDump;
     for (;;) {
-      const datagram = await this.transport.receive(deadline);
+      const datagram = this.transport.receiveReady?.() ?? (await this.transport.receive(deadline));
       if (datagram === undefined) throw new TimeoutError(`${operation} (draining an earlier dump)`, timeoutMs);
       for (const msg of parseMessages(datagram)) {
         if (msg.seq === seq && (msg.type === NLMSG_DONE || msg.type === NLMSG_ERROR)) {
@@ -237,7 +317,7 @@ export class Conn {
       while (pending > 0) {
         let datagram: Uint8Array | undefined;
         try {
-          datagram = await this.transport.receive(deadline);
+          datagram = this.transport.receiveReady?.() ?? (await this.transport.receive(deadline));
         } catch (e) {
           if (!(e instanceof TransportError)) throw e;
           // The kernel dropped ACKs: the outcome of the unacknowledged requests is unknown.

@@ -63,6 +63,12 @@ export class TestTransport implements Transport {
     return next;
   }
 
+  receiveReady(): Uint8Array | undefined {
+    const next = this.inbox.shift();
+    if (next instanceof Error) throw next;
+    return next;
+  }
+
   close(): void {
     this.closed = true;
   }

@@ -12,5 +12,11 @@ export interface Transport {
    * TransportError (e.g. ENOBUFS when the kernel dropped messages for lack of buffer).
    */
   receive(deadline: number): Promise<Uint8Array | undefined>;
+  /**
+   * The next datagram if one is already queued, else undefined at once (never waits); the same
+   * view and errors as receive(). Optional: it spares a promise per datagram of a dump, whose
+   * parts the kernel queues before the system call that asked for them returns.
+   */
+  receiveReady?(): Uint8Array | undefined;
   close(): void;
 }

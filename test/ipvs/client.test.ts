@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { IpvsClient } from '../../src/ipvs/client.ts';
 import { IpvsRequests } from '../../src/ipvs/codec.ts';
 import { NLM_F_DUMP_INTR, NLM_F_MULTI } from '../../src/netlink/constants.ts';
-import { ackReply, doneReply, testConn } from '../../src/netlink/testing.ts';
+import { IpvsError } from '../../src/ipvs/errors.ts';
+import type { Message } from '../../src/netlink/message.ts';
+import { ackReply, doneReply, type FakeReply, testConn } from '../../src/netlink/testing.ts';
 import type { FakeKernel } from '../../src/netlink/testing.ts';
 
 const family = { id: 32, name: 'IPVS', version: 1, headerSize: 0, maxAttr: 6 };
@@ -140,5 +142,89 @@ describe('request encoding (hand-laid golden bytes)', () => {
     expect(tun).toContain('05000d0002000000'); // TUN_TYPE = GRE (u8)
     const masq = Buffer.from(r.newDest(tcp, d1, { ...dcfg, tunnelType: 'gre' })).toString('hex');
     expect(masq).not.toContain('05000d00');
+  });
+});
+
+describe('IpvsClient.listDestinationsOf (every service in one conversation)', () => {
+  const svc = (i: number) => ({ kind: 'addr', family: 'inet', protocol: 'tcp', address: `10.0.0.${i}`, port: 80 }) as const;
+  const dest = (a: string, port: number) => ({ family: 'inet', address: a, port }) as const;
+  // The kernel's lists, in its own (unsorted, newest-first) order: the client must keep it.
+  const lists: Record<string, Array<ReturnType<typeof dest>>> = {
+    '10.0.0.1': [dest('10.1.0.9', 80), dest('10.1.0.2', 80), dest('10.1.0.5', 81)],
+    '10.0.0.2': [],
+    '10.0.0.3': [dest('10.3.0.3', 8080), dest('10.3.0.1', 8080)],
+  };
+  const replies = new IpvsRequests(family.id);
+  const serviceOf = (req: Message): string => {
+    // GET_DEST carries the SERVICE attribute; its ADDR's first 4 bytes name our test services.
+    const hex = Buffer.from(req.payload).toString('hex');
+    const at = hex.indexOf('14000300');
+    return Buffer.from(hex.slice(at + 8, at + 16), 'hex').join('.');
+  };
+  const destParts = (req: Message, flags = NLM_F_MULTI): FakeReply[] =>
+    (lists[serviceOf(req)] ?? []).map((d) => ({
+      type: family.id,
+      flags,
+      payload: replies.newDest(svc(0), d, { ...dcfg, weight: d.port }).subarray(16),
+    }));
+  const kernel = (tweak?: (req: Message, n: number) => ReturnType<FakeKernel> | undefined): FakeKernel => {
+    let n = 0;
+    return (req) => tweak?.(req, ++n) ?? [destParts(req), [doneReply()]];
+  };
+
+  it('returns each service destinations in the kernel order, the same as listDestinations per service', async () => {
+    const { c, transport } = client(kernel());
+    const services = [svc(1), svc(2), svc(3), svc(4)];
+    const all = await c.listDestinationsOf(services);
+    expect(all.map((ds) => ds.map((d) => `${d.key.address}:${d.key.port}`))).toEqual([
+      ['10.1.0.9:80', '10.1.0.2:80', '10.1.0.5:81'],
+      [],
+      ['10.3.0.3:8080', '10.3.0.1:8080'],
+      [],
+    ]);
+    expect(all[0][2]).toMatchObject({ config: { forwarding: 'masq', weight: 81 } });
+    expect(transport.sent).toHaveLength(4);
+    const one = [];
+    for (const s of services) one.push(await c.listDestinations(s));
+    expect(all).toEqual(one);
+  });
+
+  it('an interrupted dump in the middle is asked again and its partial reply never shows', async () => {
+    const { c, transport } = client(
+      kernel((req, n) => (n === 2 ? [destParts(req, NLM_F_MULTI | NLM_F_DUMP_INTR).slice(0, 1), [doneReply(0, NLM_F_DUMP_INTR)]] : undefined)),
+    );
+    const all = await c.listDestinationsOf([svc(1), svc(3), svc(1)]);
+    expect(all.map((ds) => ds.length)).toEqual([3, 2, 3]);
+    expect(transport.sent).toHaveLength(4);
+  });
+
+  it('a dump interrupted on every attempt is DumpInterrupted naming its service', async () => {
+    const { c } = client(kernel((req) => (serviceOf(req) === '10.0.0.3' ? [[doneReply(0, NLM_F_DUMP_INTR | NLM_F_MULTI)]] : undefined)));
+    const err = await c.listDestinationsOf([svc(1), svc(3)]).catch((e) => e);
+    expect(err).toBeInstanceOf(IpvsError);
+    expect(err).toMatchObject({ code: 'DUMP_INTERRUPTED' });
+    expect(err.message).toContain('tcp 10.0.0.3:80');
+  });
+
+  it('kernel errors are typed and name the service', async () => {
+    const { c } = client(kernel((req) => (serviceOf(req) === '10.0.0.3' ? [ackReply(req, 1)] : undefined)));
+    const err = await c.listDestinationsOf([svc(1), svc(3)]).catch((e) => e);
+    expect(err).toMatchObject({ code: 'PERMISSION_DENIED' });
+    expect(err.message).toContain('GET_DEST tcp 10.0.0.3:80');
+  });
+
+  it('a malformed reply is a KernelError naming the service, and the socket stays usable', async () => {
+    const bad: FakeReply = { type: family.id, flags: NLM_F_MULTI, payload: new Uint8Array([5, 1, 0, 0, 200, 0, 2, 0]) };
+    const { c } = client(kernel((req, n) => (n === 2 ? [[bad, ...destParts(req)], [doneReply()]] : undefined)));
+    const err = await c.listDestinationsOf([svc(1), svc(3)]).catch((e) => e);
+    expect(err).toMatchObject({ code: 'KERNEL_ERROR' });
+    expect(err.message).toContain('GET_DEST tcp 10.0.0.3:80');
+    expect((await c.listDestinationsOf([svc(3)]))[0]).toHaveLength(2);
+  });
+
+  it('an invalid service key is InvalidArgument and nothing is sent', async () => {
+    const { c, transport } = client(kernel());
+    await expect(c.listDestinationsOf([svc(1), { ...svc(2), address: '10.0.0.300' }])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(transport.sent).toHaveLength(0);
   });
 });

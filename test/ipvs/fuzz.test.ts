@@ -52,9 +52,11 @@ class MutatingTransport implements Transport {
 
 const family = { id: 32, name: 'IPVS', version: 1, headerSize: 0, maxAttr: 6 };
 const tcp = { kind: 'addr', family: 'inet', protocol: 'tcp', address: '10.0.0.1', port: 80 } as const;
-const scenarios: Array<[string, (c: IpvsClient) => Promise<unknown>]> = [
+// [fixture, run, test name when it differs from the fixture's]
+const scenarios: Array<[string, (c: IpvsClient) => Promise<unknown>, string?]> = [
   ['listServices', (c) => c.listServices()],
   ['listDestinations tcp', (c) => c.listDestinations(tcp)],
+  ['listDestinations tcp', (c) => c.listDestinationsOf([tcp, tcp, tcp]), 'listDestinationsOf (three dumps in one conversation)'],
   ['getService tcp', (c) => c.getService(tcp)],
   ['getInfo', (c) => c.getInfo()],
   ['getTimeouts', (c) => c.getTimeouts()],
@@ -62,8 +64,8 @@ const scenarios: Array<[string, (c: IpvsClient) => Promise<unknown>]> = [
 ];
 
 describe('client fuzz with mutated kernel replies', () => {
-  for (const [name, run] of scenarios) {
-    it(name, async () => {
+  for (const [name, run, title] of scenarios) {
+    it(title ?? name, async () => {
       const replies = call(name).replies.map((h) => new Uint8Array(Buffer.from(h, 'hex')));
       expect(parseMessages(replies[0]).length).toBeGreaterThan(0);
       const mutation = fc.record({

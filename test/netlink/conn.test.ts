@@ -126,6 +126,92 @@ describe('Conn.execute', () => {
   });
 });
 
+describe('Conn.dumps (many dumps back to back, decoded as they arrive)', () => {
+  const dump = (n: number) => ({ message: request(0x30 + n, NLM_F_DUMP), operation: `dump ${n}` });
+  const decodeFirst = (m: Message, i: number): string => `${i}:${m.payload[0]}`;
+  // Dump k answers k data messages (values 10k+1..), split over two datagrams like the kernel does.
+  const perType = (req: Message): FakeReply[][] => {
+    const k = req.type - 0x30;
+    const parts: FakeReply[] = [];
+    for (let j = 1; j <= k; j++) parts.push(data(10 * k + j, NLM_F_MULTI));
+    return [parts, [doneReply()]];
+  };
+
+  it('returns every dump in request order, each in reply order, one request on the wire at a time', async () => {
+    const { conn, transport } = testConn(perType);
+    const out = await conn.dumps([dump(2), dump(0), dump(3)], decodeFirst);
+    expect(out).toEqual([['0:21', '0:22'], [], ['2:31', '2:32', '2:33']]);
+    expect(transport.datagrams).toHaveLength(3);
+    const seqs = transport.sent.map((m) => m.seq);
+    expect(seqs[1]).toBe((seqs[0] + 1) >>> 0);
+    expect(transport.sent.every((m) => (m.flags & (NLM_F_REQUEST | NLM_F_DUMP | NLM_F_ACK)) === (NLM_F_REQUEST | NLM_F_DUMP))).toBe(true);
+  });
+
+  it('asks an interrupted dump in the middle again, alone, and never returns its partial reply', async () => {
+    let second = 0;
+    const { conn, transport } = testConn((req) => {
+      if (req.type === 0x32 && ++second < 3) return [[data(99, NLM_F_MULTI | NLM_F_DUMP_INTR)], [doneReply(0, NLM_F_DUMP_INTR)]];
+      return perType(req);
+    });
+    const out = await conn.dumps([dump(1), dump(2), dump(3)], decodeFirst);
+    expect(out).toEqual([['0:11'], ['1:21', '1:22'], ['2:31', '2:32', '2:33']]);
+    expect(transport.sent.map((m) => m.type - 0x30)).toEqual([1, 2, 2, 2, 3]);
+  });
+
+  it('restarts the dump the kernel dropped messages of (ENOBUFS) and goes on', async () => {
+    let first = true;
+    const { conn } = testConn((req) => {
+      if (req.type === 0x32 && first) {
+        first = false;
+        return [new TransportError('recvfrom', 105)];
+      }
+      return perType(req);
+    });
+    expect(await conn.dumps([dump(1), dump(2)], decodeFirst)).toEqual([['0:11'], ['1:21', '1:22']]);
+  });
+
+  it('gives DumpInterruptedError naming the dump that kept changing', async () => {
+    const { conn } = testConn((req) => (req.type === 0x32 ? [[data(1, NLM_F_MULTI | NLM_F_DUMP_INTR)], [doneReply()]] : perType(req)), { dumpAttempts: 2 });
+    const err = await conn.dumps([dump(1), dump(2), dump(3)], decodeFirst).catch((e) => e);
+    expect(err).toBeInstanceOf(DumpInterruptedError);
+    expect(err).toMatchObject({ operation: 'dump 2', attempts: 2 });
+  });
+
+  it('stops at a dump the kernel refuses, with a NetlinkError naming it', async () => {
+    const { conn, transport } = testConn((req) => (req.type === 0x32 ? [ackReply(req, 16)] : perType(req)));
+    const err = await conn.dumps([dump(1), dump(2), dump(3)], decodeFirst).catch((e) => e);
+    expect(err).toBeInstanceOf(NetlinkError);
+    expect(err).toMatchObject({ operation: 'dump 2', errnoName: 'EBUSY' });
+    expect(transport.sent).toHaveLength(2);
+  });
+
+  it('a decode error reads the rest of that dump first, so the next dump on the socket works', async () => {
+    const { conn } = testConn(perType);
+    const err = await conn
+      .dumps([dump(1), dump(3)], (m, i) => {
+        if (m.payload[0] === 31) throw new ProtocolError('bad reply');
+        return `${i}:${m.payload[0]}`;
+      })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(ProtocolError);
+    // Nothing of dump 3 is left unread: a fresh dump gets its own reply, not a leftover.
+    expect(await conn.dumps([dump(2)], decodeFirst)).toEqual([['0:21', '0:22']]);
+  });
+
+  it('times out per dump at its deadline', async () => {
+    const { conn } = testConn((req) => (req.type === 0x32 ? [[data(21, NLM_F_MULTI)]] : perType(req)), { timeoutMs: 30 });
+    const err = await conn.dumps([dump(1), dump(2)], decodeFirst).catch((e) => e);
+    expect(err).toBeInstanceOf(TimeoutError);
+    expect(err).toMatchObject({ operation: 'dump 2' });
+  });
+
+  it('refuses a request that is not a dump before sending anything', async () => {
+    const { conn, transport } = testConn(perType);
+    await expect(conn.dumps([dump(1), { message: request(0x31) }], decodeFirst)).rejects.toBeInstanceOf(ProtocolError);
+    expect(transport.sent).toHaveLength(0);
+  });
+});
+
 describe('Conn.batch', () => {
   it('pipelines many requests per datagram and reports each result in order', async () => {
     const { conn, transport } = testConn((req) => [ackReply(req, req.payload[0] % 3 === 0 ? 17 : 0)], { batchWindow: 4 });

@@ -7,8 +7,12 @@ import type { IpvsApi } from '../../ipvs/types.ts';
 // `ipvs-maglev list`: the virtual servers and their destinations, laid out like `ipvsadm -Ln`.
 
 /** Every service (one dump) and the destinations of each (one dump per service, as ipvsadm does). */
-export async function readIpvsTable(client: Pick<IpvsApi, 'listServices' | 'listDestinations'>): Promise<ServiceWithDestinations[]> {
+export async function readIpvsTable(client: Pick<IpvsApi, 'listServices' | 'listDestinations' | 'listDestinationsOf'>): Promise<ServiceWithDestinations[]> {
   const services = await client.listServices();
+  if (client.listDestinationsOf) {
+    const destinations = await client.listDestinationsOf(services.map((s) => s.key));
+    return services.map((service, i) => ({ service, destinations: destinations[i] }));
+  }
   const out: ServiceWithDestinations[] = [];
   for (const service of services) out.push({ service, destinations: await client.listDestinations(service.key) });
   return out;

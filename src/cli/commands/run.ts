@@ -5,12 +5,12 @@ import type { ServiceView, Speaker } from '../../announce/index.ts';
 import { HealthMonitor, QuorumTracker, applyHealth } from '../../health/index.ts';
 import type { HealthChange, QuorumChange } from '../../health/index.ts';
 import { destinationKeyString, openIpvs, openSyncDaemons, openVips, serviceKeyString } from '../../ipvs/index.ts';
-import type { IpvsApi, VipApi } from '../../ipvs/index.ts';
+import type { Destination, IpvsApi, Service, VipApi } from '../../ipvs/index.ts';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.ts';
 import type { Logger } from '../../log.ts';
 import { buildKernelTable } from '../../maglev/index.ts';
-import { LbMetrics, exposureWarning, startMetricsServer } from '../../metrics/index.ts';
-import type { MetricsServer, QuorumServiceStatus, ServiceStats } from '../../metrics/index.ts';
+import { LastWeights, LbMetrics, TableCache, buildStatus, exposureWarning, startMetricsServer } from '../../metrics/index.ts';
+import type { MetricsServer, QuorumServiceStatus, ServiceStats, StatusSnapshot } from '../../metrics/index.ts';
 import type { DesiredState } from '../../model/index.ts';
 import { DEFAULT_MH_TABLE_SIZE, FileStateStore, Reconciler, StateFileHealth, SyncLoop, defaultFlowMoveEstimator } from '../../reconcile/index.ts';
 import type { FlowMoveEstimator, StateStore, SyncReport } from '../../reconcile/index.ts';
@@ -40,6 +40,8 @@ export interface RunOptions {
   watch: boolean;
   /** --max-config-size (bytes); default DEFAULT_MAX_CONFIG_BYTES. */
   maxConfigSize?: number;
+  /** --status-page: serve /status and /status.json on the metrics port (default off). */
+  statusPage?: boolean;
 }
 
 const DEFAULT_METRICS = '127.0.0.1:9477';
@@ -59,6 +61,7 @@ export function registerRun(program: Command): void {
     .option('--netns <name>', 'network namespace (/var/run/netns/NAME) to program')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, process.env.LOG_LEVEL ?? 'info')
     .option('--no-watch', 'do not reload when the file changes (SIGHUP still reloads)')
+    .option('--status-page', 'serve a read-only status page on the metrics port (/status: services, destinations, health, drains, Maglev tables)', false)
     .addOption(maxConfigSizeOption())
     .action(async (opts: RunOptions) => {
       process.exitCode = await runLoadBalancer(opts);
@@ -175,6 +178,9 @@ export class StandaloneLb {
   /** Until the first decision, whatever BIRD announces (a previous process's routes) is left alone. */
   private decidedOnce = false;
   private firstDecisionDeadline = 0;
+  /** The weights mh tables are built with, for the status page (the kernel does not report them). */
+  private readonly lastWeights = new LastWeights();
+  private readonly statusTables = new TableCache();
 
   constructor(opts: RunOptions, config: LoadedConfig, log: Logger, deps: StandaloneDeps = {}) {
     this.opts = opts;
@@ -204,8 +210,11 @@ export class StandaloneLb {
       await this.speaker.prepare();
     }
     // The metrics port first: failing on it must not leave a half-started controller behind.
-    this.server = await startMetricsServer(opts.metricsAddress, this.metrics.registry, () =>
-      this.stateFile.problem !== undefined ? { ready: false, reason: this.stateFile.problem } : { ready: this.ready, reason: this.lastError },
+    this.server = await startMetricsServer(
+      opts.metricsAddress,
+      this.metrics.registry,
+      () => (this.stateFile.problem !== undefined ? { ready: false, reason: this.stateFile.problem } : { ready: this.ready, reason: this.lastError }),
+      { status: opts.statusPage ? () => this.status() : undefined },
     );
     if (this.server.exposed) log.warn({ metrics: this.server.address }, exposureWarning(this.server));
     const kernel = await (this.deps.openKernel ?? openKernel)(opts);
@@ -289,6 +298,11 @@ export class StandaloneLb {
   /** Current metrics text (tests, debugging). */
   metricsText(): Promise<string> {
     return this.metrics.registry.metrics();
+  }
+
+  /** Where /metrics (and /status) listen, the port resolved ("127.0.0.1:40123"); undefined before start. */
+  metricsAddress(): string | undefined {
+    return this.server?.address;
   }
 
   isReady(): boolean {
@@ -431,6 +445,7 @@ export class StandaloneLb {
 
   private onReport(r: SyncReport): void {
     this.metrics.recordSync(r, (s) => this.reconciler?.owns(s) ?? true);
+    this.lastWeights.observe(r.operations);
     this.stateFile.observe(r.errors);
     if (r.mode !== 'skipped') {
       this.ready = true;
@@ -467,31 +482,48 @@ export class StandaloneLb {
     };
   }
 
-  private async kernelStats(): Promise<ServiceStats[]> {
+  /** The owned services as the kernel holds them now, destinations in kernel order, with the file's names. */
+  private async ownedServices(): Promise<{ name: string; service: Service; destinations: Destination[] }[]> {
     const ipvs = this.ipvs;
     const reconciler = this.reconciler;
     if (!ipvs || !reconciler) return [];
     const owned = new Set(reconciler.owned());
     const names = new Map(this.config.desired.services.map((s) => [serviceKeyString(s.key), s.name]));
-    const out: ServiceStats[] = [];
+    const out: { name: string; service: Service; destinations: Destination[] }[] = [];
     for (const svc of await ipvs.listServices()) {
       const id = serviceKeyString(svc.key);
       if (!owned.has(id)) continue;
-      const dests = await ipvs.listDestinations(svc.key);
-      out.push({
-        name: names.get(id) ?? id,
-        service: id,
-        stats: svc.stats,
-        destinations: dests.map((d) => ({
-          destination: destinationKeyString(d.key),
-          weight: d.config.weight,
-          activeConns: d.activeConns,
-          inactiveConns: d.inactiveConns,
-          stats: d.stats,
-        })),
-      });
+      out.push({ name: names.get(id) ?? id, service: svc, destinations: await ipvs.listDestinations(svc.key) });
     }
     return out;
+  }
+
+  private async kernelStats(): Promise<ServiceStats[]> {
+    return (await this.ownedServices()).map(({ name, service, destinations }) => ({
+      name,
+      service: serviceKeyString(service.key),
+      stats: service.stats,
+      destinations: destinations.map((d) => ({
+        destination: destinationKeyString(d.key),
+        weight: d.config.weight,
+        activeConns: d.activeConns,
+        inactiveConns: d.inactiveConns,
+        stats: d.stats,
+      })),
+    }));
+  }
+
+  /** What the status page shows (--status-page). */
+  async status(): Promise<StatusSnapshot> {
+    return buildStatus({
+      services: await this.ownedServices(),
+      drains: this.reconciler?.draining() ?? [],
+      health: this.healthStatus(),
+      mhTableSize: DEFAULT_MH_TABLE_SIZE,
+      lastWeights: this.lastWeights,
+      tables: this.statusTables,
+      quorum: this.quorumStatus(),
+    });
   }
 
   private quorumStatus(): QuorumServiceStatus[] {
