@@ -16,16 +16,18 @@ export function addNetlinkBench(bench: Command): void {
     .option('--services <n>', 'virtual services', positiveInt('--services', 1_000_000), 10_000)
     .option('--dests <n>', 'destinations per service', positiveInt('--dests', 65000), 10)
     .option('--rounds <n>', 'rounds (each programs with both tools, alternating who goes first)', positiveInt('--rounds', 100), 1)
+    .option('--dump-repeats <n>', 'dump comparisons per programmed table (cheap extra samples of the dump phase)', positiveInt('--dump-repeats', 100), 1)
     .option('--scheduler <name>', 'scheduler of every service', 'rr')
     .option('--json', 'print one JSON object per line')
     .option('--no-program-baseline', 'program with our client only (skips timing ipvsadm -R, the longest phase); the dumps are still compared')
     .option('--no-syscalls', 'skip counting system calls with strace (ours and ipvsadm -Ln, one untimed read each)')
-    .action(async (flags: { services: number; dests: number; rounds: number; scheduler: string; json?: boolean; syscalls: boolean; programBaseline: boolean }) => {
+    .action(async (flags: { services: number; dests: number; rounds: number; dumpRepeats: number; scheduler: string; json?: boolean; syscalls: boolean; programBaseline: boolean }) => {
       const { runNetlinkBench } = await import('./bench.ts');
       await runNetlinkBench({
         services: flags.services,
         dests: flags.dests,
         rounds: flags.rounds,
+        dumpRepeats: flags.dumpRepeats,
         scheduler: flags.scheduler,
         json: flags.json === true,
         syscalls: flags.syscalls,
