@@ -1,9 +1,10 @@
 // `ipvs-maglev bench dataplane`: kube-proxy-style iptables (and nftables) against IPVS rr and
-// IPVS mh on this kernel. Needs root and a kernel with IPVS (run it in the test VM:
-// `bash test/kernel/vm/run-in-vm.sh node bin/ipvs-maglev.mjs bench dataplane`).
+// IPVS mh on this kernel. Needs root and a kernel with IPVS; on a host without, it runs itself in
+// the test VM with --out shared read-write, so the results land here.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
+import { intFlag, runInVmUnlessIpvs } from '../support/command.ts';
 import { DEFAULT_PLANES, PLANE_NAMES, type PlaneName } from './planes.ts';
 
 interface Flags {
@@ -21,16 +22,8 @@ interface Flags {
   maxServices?: Partial<Record<PlaneName, number>>;
 }
 
-function positiveInt(max: number, what: string) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1 || n > max) throw new InvalidArgumentError(`${what} must be an integer from 1 to ${max}, got "${text}"`);
-    return n;
-  };
-}
-
 function sizeList(text: string): number[] {
-  const parse = positiveInt(60_000, 'each service count');
+  const parse = intFlag('each service count', 1, 60_000);
   const sizes = text.split(',').map((s) => parse(s.trim()));
   if (new Set(sizes).size !== sizes.length) throw new InvalidArgumentError(`service counts must be distinct, got "${text}"`);
   return sizes;
@@ -48,7 +41,7 @@ function planeList(text: string): PlaneName[] {
 function maxServicesList(text: string): Partial<Record<PlaneName, number>> {
   const out: Partial<Record<PlaneName, number>> = {};
   if (text.trim() === 'none') return out;
-  const parse = positiveInt(60_000, 'a plane\'s service limit');
+  const parse = intFlag('a plane\'s service limit', 1, 60_000);
   for (const part of text.split(',')) {
     const [plane, n, extra] = part.split('=').map((x) => x.trim());
     if (n === undefined || extra !== undefined) throw new InvalidArgumentError(`max services must look like nftables=5000, got "${part}"`);
@@ -66,14 +59,14 @@ function prefixName(text: string): string {
 export function addDataplaneBench(bench: Command): void {
   bench
     .command('dataplane')
-    .description('kube-proxy-style iptables and nftables vs IPVS rr and IPVS mh (Maglev) on this kernel: programming time, first-packet latency, connection rate and CPU, churn (root; IPVS kernel, e.g. the test VM)')
+    .description('kube-proxy-style iptables and nftables vs IPVS rr and IPVS mh (Maglev) on this kernel: programming time, first-packet latency, connection rate and CPU, churn (root and IPVS; boots the test VM when this kernel has none)')
     .option('--quick', 'N up to 1000 and few connections (CI smoke run; timings not for reporting)')
     .option('--services <list>', 'service counts N, comma-separated (default 100,1000,5000,10000; quick: 100,1000)', sizeList)
-    .option('--endpoints <n>', 'endpoints per service (default 4)', positiveInt(32, 'endpoints'))
+    .option('--endpoints <n>', 'endpoints per service (default 4)', intFlag('endpoints', 1, 32))
     .option('--planes <list>', `data planes, comma-separated, from ${PLANE_NAMES.join(',')} (default ${DEFAULT_PLANES.join(',')}; iptables = legacy backend)`, planeList)
-    .option('--latency-count <n>', 'connections per latency target (default 200; quick: 30)', positiveInt(100_000, 'latency count'))
-    .option('--duration <ms>', 'connection-rate phase per run in ms (default 4000; quick: 1500)', positiveInt(600_000, 'duration'))
-    .option('--flows <n>', 'flows with fixed source ports for the churn step (default 1000; quick: 200)', positiveInt(20_000, 'flows'))
+    .option('--latency-count <n>', 'connections per latency target (default 200; quick: 30)', intFlag('latency count', 1, 100_000))
+    .option('--duration <ms>', 'connection-rate phase per run in ms (default 4000; quick: 1500)', intFlag('duration', 1, 600_000))
+    .option('--flows <n>', 'flows with fixed source ports for the churn step (default 1000; quick: 200)', intFlag('flows', 1, 20_000))
     .option('--max-services <plane=n,...>', 'largest N per data plane, or "none" (default in full runs: nftables=5000, whose first load grows quadratically with N)', maxServicesList)
     .option('--out <dir>', 'directory for the JSON, Markdown and charts', 'bench/results')
     .option('--json', 'also print the results JSON on stdout')
@@ -106,6 +99,8 @@ async function dataplaneCommand(flags: Flags): Promise<number> {
     process.stderr.write(`wrote ${written.join(', ')}\n`);
     return 0;
   }
+  const inVm = runInVmUnlessIpvs(flags.out);
+  if (inVm !== undefined) return inVm;
   if (process.getuid?.() !== 0) {
     process.stderr.write('error: bench dataplane needs root (it creates network namespaces and programs the kernel)\n');
     return 2;

@@ -1,7 +1,10 @@
 /*
- * C baseline for `ipvs-maglev bench maglev`: the same two algorithms as src/maglev, written the way
- * a C programmer would (native 64-bit SipHash, one flat loop), to measure the TypeScript against.
- * The TypeScript bench builds this with `cc -O2` and runs it as:
+ * C baseline for `ipvs-maglev bench maglev`: the same two algorithms as src/maglev, written as fast as
+ * we can make them in C (native 64-bit SipHash; populate probes a one-byte-per-slot occupied map, not
+ * the 4-byte table; per-destination state in one array of small structs; `mod m` by a multiply with a
+ * precomputed reciprocal), to measure the TypeScript against. Why each of these: bench/maglev/RESULTS.md.
+ * The TypeScript bench builds this with `cc -O3 -march=native` (the JIT, too, compiles for this CPU)
+ * and runs it as:
  *
  *   maglev-bench <populate repetitions> <lookups> [kernel|maglev <size> <backends> [<builds per sample>] | churn]
  *
@@ -76,13 +79,48 @@ static inline uint32_t hsiphash_u32(uint32_t v, uint64_t k0, uint64_t k1) {
 
 static const int kernel_sizes[] = {251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071};
 
-/* A destination's next preferred slot and its skip, side by side. */
-struct walk { int32_t perm, skip; };
+/*
+ * `x mod d` for 32-bit x by two multiplies instead of a divide (Lemire, Kaser, Kurz, "Faster
+ * remainder by direct computation", 2019: exact for every 32-bit x and d). A 32-bit `div` has ~25
+ * cycles of latency here, which each lookup waits on between its hash and its table load.
+ */
+struct fastmod { uint64_t inv; uint32_t d; };
+static inline struct fastmod fastmod_for(uint32_t d) { struct fastmod f = {UINT64_C(0xffffffffffffffff) / d + 1, d}; return f; }
+static inline uint32_t fastmod_u32(uint32_t x, struct fastmod f) { return (uint32_t)(((unsigned __int128)(f.inv * x) * f.d) >> 64); }
+
+/* (c + skip) mod m for c < m, skip <= m: no divide, and a conditional move rather than a branch. */
+static inline uint32_t step(uint32_t c, uint32_t skip, uint32_t m) { c += skip; return c >= m ? c - m : c; }
+
+/*
+ * A destination's (backend's) walk: its next candidate slot, its skip, the index it writes into the
+ * table and its turns, side by side in one 16-byte struct, so one cache line serves four of them.
+ * `next` is the slot after the one it took last (not the taken slot itself, which is always
+ * occupied: re-probing it cost one probe of the ~12 per slot the populates make at 65537x1000).
+ */
+struct walk { uint32_t next, skip; int32_t owner, turns; };
+
+/*
+ * Scratch a build needs besides the table: the occupied map (one byte a slot, 64 KB at M=65537,
+ * where the 4-byte table is 256 KB: the probes' random reads stay in L1/L2) and the walks. The
+ * bench allocates it once per case, as it does the table, so builds measure the populate alone.
+ */
+struct scratch { uint8_t *used; struct walk *walks; int32_t *counters; int m, n; };
+
+static int scratch_fit(struct scratch *s, int m, int n) {
+	if (s->m < m) { free(s->used); s->used = malloc((size_t)m); s->m = s->used ? m : 0; }
+	if (s->n < n) {
+		free(s->walks); free(s->counters);
+		s->walks = malloc(sizeof(struct walk) * (size_t)n);
+		s->counters = malloc(sizeof(int32_t) * (size_t)n);
+		s->n = s->walks && s->counters ? n : 0;
+	}
+	return s->m >= m && s->n >= n;
+}
 
 static int gcd(int a, int b) { while (b) { int t = a % b; a = b; b = t; } return a; }
 
 /* dests in order of addition; slots get input indices; the kernel walks the list in reverse. */
-static void kernel_build(const uint32_t *addr, const uint16_t *port, const int *lw, int n, int32_t *slots, int m) {
+static void kernel_build(struct scratch *sc, const uint32_t *addr, const uint16_t *port, const int *lw, int n, int32_t *slots, int m) {
 	int bits = 0;
 	for (int i = 0; i < 10; i++) if (kernel_sizes[i] == m) bits = (i + 8) / 2;
 	int g = 0, mw = 0;
@@ -90,72 +128,114 @@ static void kernel_build(const uint32_t *addr, const uint16_t *port, const int *
 		if (lw[i] > 0) g = g > 0 ? gcd(lw[i], g) : lw[i];
 		if (lw[i] > mw) mw = lw[i];
 	}
-	for (int s = 0; s < m; s++) slots[s] = -1;
-	if (g < 1) return;
+	if (g < 1) { for (int s = 0; s < m; s++) slots[s] = -1; return; }
 	int q = mw / g, fls = 0;
 	while (q) { fls++; q >>= 1; }
 	int shift = fls - bits > 0 ? fls - bits : 0;
-	struct walk *w = malloc(sizeof(struct walk) * n);
-	int32_t *turns = malloc(sizeof(int32_t) * n);
-	for (int i = 0; i < n; i++) {
-		uint32_t v = addr[i] + port[i];
-		w[i].perm = (int32_t)(hsiphash_u32(v, MH_K1, MH_K1) % (uint32_t)m);
-		w[i].skip = (int32_t)(hsiphash_u32(v, MH_K2, MH_K2) % (uint32_t)(m - 1)) + 1;
+	/* The walks in the kernel's list order, destinations without turns left out. */
+	struct walk *w = sc->walks;
+	int end = 0, single = 1;
+	for (int i = n - 1; i >= 0; i--) {
 		int t = (lw[i] / g) >> shift;
-		turns[i] = t ? t : (lw[i] != 0);
+		t = t ? t : (lw[i] != 0);
+		if (t == 0) continue;
+		uint32_t v = addr[i] + port[i];
+		w[end].next = hsiphash_u32(v, MH_K1, MH_K1) % (uint32_t)m;
+		w[end].skip = hsiphash_u32(v, MH_K2, MH_K2) % (uint32_t)(m - 1) + 1;
+		w[end].owner = i;
+		w[end].turns = t;
+		if (t != 1) single = 0;
+		end++;
 	}
-	int filled = 0;
-	for (;;) {
-		for (int i = n - 1; i >= 0; i--) {
-			int c = w[i].perm;
-			for (int k = 0; k < turns[i]; k++) {
-				while (slots[c] != -1) { c += w[i].skip; if (c >= m) c -= m; }
-				slots[c] = i;
-				if (++filled == m) goto out;
+	uint8_t *used = sc->used;
+	memset(used, 0, (size_t)m);
+	const uint32_t um = (uint32_t)m;
+	uint32_t left = um;
+	if (single) {
+		for (;;) {
+			for (int j = 0; j < end; j++) {
+				uint32_t c = w[j].next;
+				const uint32_t skip = w[j].skip;
+				while (used[c]) c = step(c, skip, um);
+				used[c] = 1;
+				slots[c] = w[j].owner;
+				w[j].next = step(c, skip, um);
+				if (--left == 0) return;
 			}
-			w[i].perm = c;
 		}
 	}
-out:
-	free(w); free(turns);
+	for (;;) {
+		for (int j = 0; j < end; j++) {
+			uint32_t c = w[j].next;
+			const uint32_t skip = w[j].skip;
+			for (int k = w[j].turns; k > 0; k--) {
+				while (used[c]) c = step(c, skip, um);
+				used[c] = 1;
+				slots[c] = w[j].owner;
+				c = step(c, skip, um);
+				if (--left == 0) return;
+			}
+			w[j].next = c;
+		}
+	}
 }
 
-static inline int kernel_lookup_port(const int32_t *slots, int m, uint32_t addr, uint16_t port) {
-	return slots[hsiphash_u32(addr + port, MH_K1, MH_K1) % (uint32_t)m];
+static inline int kernel_lookup_port(const int32_t *slots, struct fastmod m, uint32_t addr, uint16_t port) {
+	return slots[fastmod_u32(hsiphash_u32(addr + port, MH_K1, MH_K1), m)];
+}
+
+static inline int maglev_lookup(const int32_t *slots, struct fastmod m, const uint8_t *key) {
+	return slots[fastmod_u32(murmur3_32(key, 13, FLOW_SEED), m)];
 }
 
 /* ---------- maglev flavour (paper, Katran V2 weights) ---------- */
 
 /* backends sorted by (address, port) already; slots get backend indices. */
-static void maglev_build(const uint32_t *addr, const uint16_t *port, const int *w, int n, int32_t *slots, int m) {
-	struct walk *wk = malloc(sizeof(struct walk) * n);
-	int32_t *cnt = calloc(n, sizeof(int32_t));
+static void maglev_build(struct scratch *sc, const uint32_t *addr, const uint16_t *port, const int *w, int n, int32_t *slots, int m) {
+	struct walk *wk = sc->walks;
+	int32_t *cnt = sc->counters;
 	int maxw = 0, equal = 1;
 	for (int i = 0; i < n; i++) {
 		uint8_t name[6] = {addr[i] >> 24, addr[i] >> 16, addr[i] >> 8, addr[i], port[i] >> 8, port[i]};
-		wk[i].perm = (int32_t)(murmur3_32(name, 6, OFFSET_SEED) % (uint32_t)m);
-		wk[i].skip = (int32_t)(murmur3_32(name, 6, SKIP_SEED) % (uint32_t)(m - 1)) + 1;
+		wk[i].next = murmur3_32(name, 6, OFFSET_SEED) % (uint32_t)m;
+		wk[i].skip = murmur3_32(name, 6, SKIP_SEED) % (uint32_t)(m - 1) + 1;
+		cnt[i] = 0;
 		if (w[i] > maxw) maxw = w[i];
 		if (w[i] != w[0]) equal = 0;
 	}
-	for (int s = 0; s < m; s++) slots[s] = -1;
-	int filled = 0;
-	for (;;) {
-		for (int i = 0; i < n; i++) {
-			if (!equal) {
-				cnt[i] += w[i];
-				if (cnt[i] < maxw) continue;
-				cnt[i] -= maxw;
+	uint8_t *used = sc->used;
+	memset(used, 0, (size_t)m);
+	const uint32_t um = (uint32_t)m;
+	uint32_t left = um;
+	if (equal) {
+		for (;;) {
+			for (int i = 0; i < n; i++) {
+				uint32_t c = wk[i].next;
+				const uint32_t skip = wk[i].skip;
+				while (used[c]) c = step(c, skip, um);
+				used[c] = 1;
+				slots[c] = i;
+				wk[i].next = step(c, skip, um);
+				if (--left == 0) return;
 			}
-			int c = wk[i].perm;
-			while (slots[c] != -1) { c += wk[i].skip; if (c >= m) c -= m; }
-			slots[c] = i;
-			wk[i].perm = c;
-			if (++filled == m) goto out;
 		}
 	}
-out:
-	free(wk); free(cnt);
+	/* Katran's V2 counters run literally: fine for the bench's weights, which are all 1 (the TS
+	 * takes the same turns from a heap, O(M log N) whatever the weights; see src/maglev/paper.ts). */
+	for (;;) {
+		for (int i = 0; i < n; i++) {
+			cnt[i] += w[i];
+			if (cnt[i] < maxw) continue;
+			cnt[i] -= maxw;
+			uint32_t c = wk[i].next;
+			const uint32_t skip = wk[i].skip;
+			while (used[c]) c = step(c, skip, um);
+			used[c] = 1;
+			slots[c] = i;
+			wk[i].next = step(c, skip, um);
+			if (--left == 0) return;
+		}
+	}
 }
 
 /* ---------- measurement helpers ---------- */
@@ -196,91 +276,138 @@ static void make_backends(int n, uint32_t *addr, uint16_t *port, int *w) {
 /* Builds timed together as one populate sample; bench.ts passes its buildsPerSample(). */
 static int builds_per_sample(int m) { return m < 65536 ? 65536 / m : 1; }
 
+/* One bench case's inputs and buffers, made once and reused by every build, as a C caller would. */
+struct bench_case { int kernel, m, n; uint32_t *addr; uint16_t *port; int *w; int32_t *slots; struct scratch sc; };
+
+static void case_free(struct bench_case *k) {
+	free(k->addr); free(k->port); free(k->w); free(k->slots); free(k->sc.used); free(k->sc.walks); free(k->sc.counters);
+	memset(k, 0, sizeof(*k));
+}
+
+static int case_init(struct bench_case *k, int kernel, int m, int n) {
+	case_free(k);
+	k->kernel = kernel; k->m = m; k->n = n;
+	k->addr = malloc(sizeof(uint32_t) * (size_t)n);
+	k->port = malloc(sizeof(uint16_t) * (size_t)n);
+	k->w = malloc(sizeof(int) * (size_t)n);
+	k->slots = malloc(sizeof(int32_t) * (size_t)m);
+	if (!k->addr || !k->port || !k->w || !k->slots || !scratch_fit(&k->sc, m, n)) { case_free(k); return 0; }
+	make_backends(n, k->addr, k->port, k->w);
+	return 1;
+}
+
+static void case_build(struct bench_case *k) {
+	if (k->kernel) kernel_build(&k->sc, k->addr, k->port, k->w, k->n, k->slots, k->m);
+	else maglev_build(&k->sc, k->addr, k->port, k->w, k->n, k->slots, k->m);
+}
+
+/* `batch` builds timed together, milliseconds per build. */
+static double case_sample(struct bench_case *k, int batch) {
+	double t0 = now_ms();
+	for (int b = 0; b < batch; b++) case_build(k);
+	return (now_ms() - t0) / batch;
+}
+
+/* One pass of `count` lookups, one key at a time (the shape of the TS lookup calls); returns the sum
+ * of the results plus one, wrapping. */
+static uint32_t lookup_pass(int kernel, const int32_t *slots, struct fastmod m, const uint8_t *keys, const uint32_t *addrs,
+                            const uint16_t *ports, long count) {
+	uint32_t s = 0;
+	if (kernel) for (long i = 0; i < count; i++) s += (uint32_t)(kernel_lookup_port(slots, m, addrs[i], ports[i]) + 1);
+	else for (long i = 0; i < count; i++) s += (uint32_t)(maglev_lookup(slots, m, keys + 13 * i) + 1);
+	return s;
+}
+
+/*
+ * The same lookups in batches of LOOKUP_BATCH: hash the batch, prefetch its slots, then read them,
+ * so the batch's table reads overlap instead of each waiting behind its own hash. Reported beside the
+ * one-at-a-time rate (it is what a packet path that receives bursts would do; the TS API, and the
+ * ratios, are one key a call).
+ */
+#define LOOKUP_BATCH 16
+static uint32_t lookup_pass_batched(int kernel, const int32_t *slots, struct fastmod m, const uint8_t *keys, const uint32_t *addrs,
+                                    const uint16_t *ports, long count) {
+	uint32_t s = 0, at[LOOKUP_BATCH];
+	long i = 0;
+	for (; i + LOOKUP_BATCH <= count; i += LOOKUP_BATCH) {
+		for (int j = 0; j < LOOKUP_BATCH; j++) {
+			uint32_t h = kernel ? hsiphash_u32(addrs[i + j] + ports[i + j], MH_K1, MH_K1) : murmur3_32(keys + 13 * (i + j), 13, FLOW_SEED);
+			at[j] = fastmod_u32(h, m);
+			__builtin_prefetch(slots + at[j]);
+		}
+		for (int j = 0; j < LOOKUP_BATCH; j++) s += (uint32_t)(slots[at[j]] + 1);
+	}
+	return s + lookup_pass(kernel, slots, m, keys + 13 * i, addrs + i, ports + i, count - i);
+}
+
 static void bench(const char *flavor, int m, int n, int reps, long lookups, int batch) {
-	uint32_t *addr = malloc(sizeof(uint32_t) * (n + 1));
-	uint16_t *port = malloc(sizeof(uint16_t) * (n + 1));
-	int *w = malloc(sizeof(int) * (n + 1));
-	make_backends(n, addr, port, w);
 	int kernel = strcmp(flavor, "kernel") == 0;
-	int32_t *slots = malloc(sizeof(int32_t) * m);
+	struct bench_case k = {0};
+	if (!case_init(&k, kernel, m, n)) { fprintf(stderr, "out of memory\n"); exit(1); }
 	double *t = malloc(sizeof(double) * reps);
 	/* Untimed warm-up builds, as many as bench.ts does (which needs them for V8 to optimise). */
-	for (int r = 0; r < WARMUP_BUILDS * batch; r++) {
-		if (kernel) kernel_build(addr, port, w, n, slots, m);
-		else maglev_build(addr, port, w, n, slots, m);
-	}
-	for (int r = 0; r < reps; r++) {
-		double t0 = now_ms();
-		for (int b = 0; b < batch; b++) {
-			if (kernel) kernel_build(addr, port, w, n, slots, m);
-			else maglev_build(addr, port, w, n, slots, m);
-		}
-		t[r] = (now_ms() - t0) / batch;
-	}
+	case_sample(&k, WARMUP_BUILDS * batch);
+	for (int r = 0; r < reps; r++) t[r] = case_sample(&k, batch);
 	qsort(t, reps, sizeof(double), cmp_double);
 	double median = reps % 2 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
 
 	rng = 0x12345678u;
-	uint32_t sum = 0;
-	double pass_secs[LOOKUP_PASSES];
+	uint8_t *keys = NULL;
+	uint32_t *ka = NULL;
+	uint16_t *kp = NULL;
 	if (kernel) {
-		uint32_t *ka = malloc(sizeof(uint32_t) * lookups);
-		uint16_t *kp = malloc(sizeof(uint16_t) * lookups);
+		ka = malloc(sizeof(uint32_t) * lookups);
+		kp = malloc(sizeof(uint16_t) * lookups);
 		for (long i = 0; i < lookups; i++) { ka[i] = xorshift32(); kp[i] = (uint16_t)(xorshift32() & 0xffff); }
-		for (int p = 0; p < LOOKUP_PASSES; p++) {
-			uint32_t s = 0;
-			double t0 = now_ms();
-			for (long i = 0; i < lookups; i++) s += (uint32_t)(kernel_lookup_port(slots, m, ka[i], kp[i]) + 1);
-			pass_secs[p] = (now_ms() - t0) / 1e3;
-			if (p == 0) sum = s; else if (s != sum) sum = 0; /* cannot happen; keeps every pass computed */
-		}
-		free(ka); free(kp);
 	} else {
-		uint8_t *keys = malloc((size_t)13 * lookups);
+		keys = malloc((size_t)13 * lookups);
 		for (long i = 0; i < lookups; i++) {
-			uint8_t *k = keys + 13 * i;
+			uint8_t *key = keys + 13 * i;
 			uint32_t s = xorshift32(), sp = xorshift32() & 0xffff;
-			k[0] = s >> 24; k[1] = s >> 16; k[2] = s >> 8; k[3] = s;
-			k[4] = 198; k[5] = 51; k[6] = 100; k[7] = 1;
-			k[8] = sp >> 8; k[9] = sp; k[10] = 0; k[11] = 80; k[12] = 6;
+			key[0] = s >> 24; key[1] = s >> 16; key[2] = s >> 8; key[3] = s;
+			key[4] = 198; key[5] = 51; key[6] = 100; key[7] = 1;
+			key[8] = sp >> 8; key[9] = sp; key[10] = 0; key[11] = 80; key[12] = 6;
 		}
-		for (int p = 0; p < LOOKUP_PASSES; p++) {
-			uint32_t s = 0;
-			double t0 = now_ms();
-			for (long i = 0; i < lookups; i++) s += (uint32_t)(slots[murmur3_32(keys + 13 * i, 13, FLOW_SEED) % (uint32_t)m] + 1);
-			pass_secs[p] = (now_ms() - t0) / 1e3;
-			if (p == 0) sum = s; else if (s != sum) sum = 0;
-		}
-		free(keys);
 	}
+	struct fastmod fm = fastmod_for((uint32_t)m);
+	uint32_t sum = 0;
+	int sums_agree = 1;
+	double pass_secs[LOOKUP_PASSES], batched_secs[LOOKUP_PASSES];
+	for (int p = 0; p < LOOKUP_PASSES; p++) {
+		double t0 = now_ms();
+		uint32_t s = lookup_pass(kernel, k.slots, fm, keys, ka, kp, lookups);
+		pass_secs[p] = (now_ms() - t0) / 1e3;
+		t0 = now_ms();
+		uint32_t sb = lookup_pass_batched(kernel, k.slots, fm, keys, ka, kp, lookups);
+		batched_secs[p] = (now_ms() - t0) / 1e3;
+		if (p == 0) sum = s;
+		sums_agree &= s == sum && sb == sum;
+	}
+	free(keys); free(ka); free(kp);
 	qsort(pass_secs, LOOKUP_PASSES, sizeof(double), cmp_double);
-	printf("{\"impl\":\"c\",\"flavor\":\"%s\",\"tableSize\":%d,\"backends\":%d,\"buildsPerSample\":%d,\"populateMsMedian\":%.4f,\"populateMsMin\":%.4f,"
-	       "\"maxOverAvg\":%.6f,\"lookupsPerSec\":%.0f,\"lookupsPerSecMedian\":%.0f,\"tableBytes\":%zu,\"tableChecksum\":%u,\"lookupChecksum\":%u}\n",
-	       flavor, m, n, batch, median, t[0], max_over_avg(slots, m, n), lookups / pass_secs[0], lookups / pass_secs[LOOKUP_PASSES / 2], sizeof(int32_t) * (size_t)m,
-	       table_checksum(slots, m), sum);
+	qsort(batched_secs, LOOKUP_PASSES, sizeof(double), cmp_double);
+	printf("{\"impl\":\"c\",\"flavor\":\"%s\",\"tableSize\":%d,\"backends\":%d,\"buildsPerSample\":%d,\"populateSamples\":%d,\"populateMsMedian\":%.4f,\"populateMsMin\":%.4f,"
+	       "\"maxOverAvg\":%.6f,\"lookupsPerSec\":%.0f,\"lookupsPerSecMedian\":%.0f,\"batchedLookupsPerSec\":%.0f,\"tableBytes\":%zu,\"tableChecksum\":%u,\"lookupChecksum\":%u}\n",
+	       flavor, m, n, batch, reps, median, t[0], max_over_avg(k.slots, m, n), lookups / pass_secs[0], lookups / pass_secs[LOOKUP_PASSES / 2],
+	       lookups / batched_secs[0], sizeof(int32_t) * (size_t)m, table_checksum(k.slots, m), sums_agree ? sum : 0);
 	fflush(stdout);
-	free(addr); free(port); free(w); free(slots); free(t);
+	case_free(&k);
+	free(t);
 }
 
 /*
  * For bench.ts, which loads this file built as a shared library through koffi so that its populate
  * samples and TypeScript's alternate in one process (see bench.ts): `batch` builds of one bench
- * case, timed in this thread's CPU time; returns milliseconds per build. Same inputs as bench().
+ * case, timed in this thread's CPU time; returns milliseconds per build, or -1 without memory.
+ * Same inputs as bench(); the case's inputs and buffers are kept between calls, as bench() keeps
+ * them between its samples, so both time the same thing.
  */
+static struct bench_case in_process;
+
 double maglev_bench_populate_sample(int kernel, int m, int n, int batch) {
-	uint32_t *addr = malloc(sizeof(uint32_t) * n);
-	uint16_t *port = malloc(sizeof(uint16_t) * n);
-	int *w = malloc(sizeof(int) * n);
-	int32_t *slots = malloc(sizeof(int32_t) * m);
-	make_backends(n, addr, port, w);
-	double t0 = now_ms();
-	for (int b = 0; b < batch; b++) {
-		if (kernel) kernel_build(addr, port, w, n, slots, m);
-		else maglev_build(addr, port, w, n, slots, m);
-	}
-	double ms = (now_ms() - t0) / batch;
-	free(addr); free(port); free(w); free(slots);
-	return ms;
+	struct bench_case *k = &in_process;
+	if ((k->kernel != kernel || k->m != m || k->n != n) && !case_init(k, kernel, m, n)) return -1;
+	return case_sample(k, batch);
 }
 
 /*
@@ -291,13 +418,9 @@ double maglev_bench_populate_sample(int kernel, int m, int n, int batch) {
  */
 double maglev_bench_lookup_pass(int kernel, const int32_t *slots, int m, const uint8_t *keys, const uint32_t *addrs,
                                 const uint16_t *ports, int count, uint32_t *sum) {
-	uint32_t s = 0;
+	struct fastmod fm = fastmod_for((uint32_t)m);
 	double t0 = now_ms();
-	if (kernel) {
-		for (int i = 0; i < count; i++) s += (uint32_t)(kernel_lookup_port(slots, m, addrs[i], ports[i]) + 1);
-	} else {
-		for (int i = 0; i < count; i++) s += (uint32_t)(slots[murmur3_32(keys + 13 * (size_t)i, 13, FLOW_SEED) % (uint32_t)m] + 1);
-	}
+	uint32_t s = lookup_pass(kernel, slots, fm, keys, addrs, ports, count);
 	double secs = (now_ms() - t0) / 1e3;
 	*sum = s;
 	return secs;
@@ -310,8 +433,11 @@ static void churn_case(const char *name, const uint32_t *a_addr, int an, const u
 	for (int i = 0; i < an; i++) { pa[i] = 8080; wa[i] = 1; }
 	for (int i = 0; i < bn; i++) { pb[i] = 8080; wb[i] = 1; }
 	int32_t *sa = malloc(sizeof(int32_t) * m), *sb = malloc(sizeof(int32_t) * m);
-	maglev_build(a_addr, pa, wa, an, sa, m);
-	maglev_build(b_addr, pb, wb, bn, sb, m);
+	struct scratch sc = {0};
+	if (!scratch_fit(&sc, m, an > bn ? an : bn)) { fprintf(stderr, "out of memory\n"); exit(1); }
+	maglev_build(&sc, a_addr, pa, wa, an, sa, m);
+	maglev_build(&sc, b_addr, pb, wb, bn, sb, m);
+	free(sc.used); free(sc.walks); free(sc.counters);
 	int *tr = malloc(sizeof(int) * an);
 	for (int i = 0; i < an; i++) {
 		tr[i] = -2;

@@ -7,6 +7,7 @@ import type { AnnouncedRoute } from './types.ts';
 //   - the last sync left no error on that service,
 //   - every health check of the service has run at least once (the monitor starts targets "up"; a
 //     first probe must have confirmed it before we draw traffic), and
+//   - the service has its quorum (src/health/quorum.ts; a sorry server serving does not count), and
 //   - at least one destination is available (weight > 0 after health checks).
 // Several services on one address (ports 80 and 443) share the host route: one served is enough.
 // fwmark services have no address of their own and are never announced from here.
@@ -19,6 +20,8 @@ export interface ServiceView {
   inKernel: boolean;
   syncError: boolean;
   healthChecked: boolean;
+  /** Set while the service is short of its quorum: why, in words. */
+  quorumLost?: string;
   availableDestinations: number;
 }
 
@@ -35,6 +38,7 @@ export function serviceVerdict(s: ServiceView, nodeReady: boolean): string | und
   if (!s.inKernel) return 'service missing from IPVS';
   if (s.syncError) return 'last sync failed for this service';
   if (!s.healthChecked) return 'health checks have not all run yet';
+  if (s.quorumLost !== undefined) return s.quorumLost;
   if (s.availableDestinations === 0) return 'no available destination';
   return undefined;
 }

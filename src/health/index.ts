@@ -7,5 +7,7 @@ export { probeHttp, probeTcp } from './probe.ts';
 export { DNS_QUERY_TYPES, RCODES, probeDns } from './probe-dns.ts';
 export { probeExec } from './probe-exec.ts';
 export { probeUdp } from './probe-udp.ts';
+export { QuorumTracker, availableWeight } from './quorum.ts';
+export type { QuorumChange, QuorumStatus } from './quorum.ts';
 export type { HttpProbeOptions, ProbeResult } from './probe.ts';
-export type { BackendHealth, DnsCheck, DnsTransport, ExecCheck, FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget, TlsCheck, UdpCheck, UdpExpect } from './types.ts';
+export type { BackendHealth, DnsCheck, DnsTransport, ExecCheck, FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget, QuorumPolicy, TlsCheck, UdpCheck, UdpExpect } from './types.ts';

@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto';
 import * as packet from 'dns-packet';
 import type { Answer, DecodedPacket, RecordType } from 'dns-packet';
 import type { ProbeResult } from './probe.ts';
-import { late } from './probe.ts';
+import { detach, settleOnce } from './probe.ts';
 import type { DnsCheck } from './types.ts';
 
 // A DNS check: one query (over UDP or TCP) to the backend itself, healthy when the answer carries the
@@ -67,17 +67,10 @@ export function answerText(a: Answer): string {
 function exchangeUdp(address: string, port: number, query: packet.Packet, timeoutMs: number): Promise<Buffer | string> {
   return new Promise((resolve) => {
     const socket = createSocket(isIPv6(address) ? 'udp6' : 'udp4');
-    let settled = false;
-    const done = (result: Buffer | string): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.removeAllListeners();
-      socket.on('error', () => {});
+    const done = settleOnce<Buffer | string>(resolve, timeoutMs, () => `no DNS answer over UDP within ${timeoutMs} ms`, () => {
+      detach(socket);
       socket.close();
-      resolve(result);
-    };
-    const timer = setTimeout(() => late(() => done(`no DNS answer over UDP within ${timeoutMs} ms`)), timeoutMs);
+    });
     // Connected: only the backend's datagrams are delivered, and an ICMP unreachable surfaces as ECONNREFUSED.
     socket.on('error', (err: NodeJS.ErrnoException) => done(`DNS over UDP failed: ${err.code ?? err.message}`));
     socket.on('message', (msg) => done(msg));
@@ -88,19 +81,12 @@ function exchangeUdp(address: string, port: number, query: packet.Packet, timeou
 function exchangeTcp(address: string, port: number, query: packet.Packet, timeoutMs: number): Promise<Buffer | string> {
   return new Promise((resolve) => {
     const socket = connect({ host: address, port, noDelay: true });
-    let settled = false;
     const chunks: Buffer[] = [];
     let length = 0;
-    const done = (result: Buffer | string): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.removeAllListeners();
-      socket.on('error', () => {});
+    const done = settleOnce<Buffer | string>(resolve, timeoutMs, () => `no DNS answer over TCP within ${timeoutMs} ms`, () => {
+      detach(socket);
       socket.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(() => late(() => done(`no DNS answer over TCP within ${timeoutMs} ms`)), timeoutMs);
+    });
     socket.on('error', (err: NodeJS.ErrnoException) => done(`DNS over TCP failed: ${err.code ?? err.message}`));
     socket.once('connect', () => socket.write(packet.streamEncode(query)));
     socket.on('data', (chunk: Buffer) => {

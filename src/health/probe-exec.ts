@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { ProbeResult } from './probe.ts';
-import { late } from './probe.ts';
+import { settleOnce } from './probe.ts';
 import type { ExecCheck } from './types.ts';
 
 // An exec check runs a program directly (no shell: nothing in the configuration is ever parsed as
@@ -18,7 +18,6 @@ export interface ExecTarget {
 export function probeExec(target: ExecTarget, check: ExecCheck, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const [program, ...args] = check.command;
-    let settled = false;
     let stderr = '';
     const child = spawn(program, args, {
       shell: false,
@@ -38,20 +37,15 @@ export function probeExec(target: ExecTarget, check: ExecCheck, timeoutMs: numbe
         // Already gone.
       }
     };
-    const done = (result: ProbeResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(result);
-    };
-    const timer = setTimeout(
-      () =>
-        late(() => {
-          if (settled) return;
-          kill();
-          done({ ok: false, reason: `${program} did not finish within ${timeoutMs} ms (killed)` });
-        }),
+    // The program exited or could not start: nothing to tear down (the exit handler kills the group).
+    const done = settleOnce<ProbeResult>(
+      resolve,
       timeoutMs,
+      () => {
+        kill();
+        return { ok: false, reason: `${program} did not finish within ${timeoutMs} ms (killed)` };
+      },
+      () => {},
     );
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString('utf8')).slice(-STDERR_KEEP);

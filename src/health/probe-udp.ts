@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { ProbeResult } from './probe.ts';
-import { late } from './probe.ts';
+import { detach, settleOnce } from './probe.ts';
 import type { UdpCheck } from './types.ts';
 
 // A UDP check sends one datagram on a connected socket. The kernel reports an ICMP port unreachable
@@ -11,19 +11,14 @@ import type { UdpCheck } from './types.ts';
 export function probeUdp(address: string, port: number, check: UdpCheck, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const socket = createSocket(isIPv6(address) ? 'udp6' : 'udp4');
-    let settled = false;
-    const done = (result: ProbeResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.removeAllListeners();
-      socket.on('error', () => {});
-      socket.close();
-      resolve(result);
-    };
-    const timer = setTimeout(
-      () => late(() => done(check.expect === 'no-unreachable' ? { ok: true } : { ok: false, reason: `no UDP reply within ${timeoutMs} ms` })),
+    const done = settleOnce<ProbeResult>(
+      resolve,
       timeoutMs,
+      () => (check.expect === 'no-unreachable' ? { ok: true } : { ok: false, reason: `no UDP reply within ${timeoutMs} ms` }),
+      () => {
+        detach(socket);
+        socket.close();
+      },
     );
     socket.on('error', (err: NodeJS.ErrnoException) =>
       done({ ok: false, reason: err.code === 'ECONNREFUSED' ? 'ICMP port unreachable' : `UDP probe failed: ${err.code ?? err.message}` }),

@@ -17,20 +17,47 @@ export function late(fn: () => void): void {
   setImmediate(fn);
 }
 
+/**
+ * A probe's single verdict: the first call of the returned function wins; it clears the deadline,
+ * tears the socket down and resolves. Later calls (an error after the answer, an 'end' after a reply,
+ * a deadline that fired while the answer was being handled) do nothing. `onTimeout` runs only if
+ * nothing settled first, so it may act (kill a process) without checking.
+ */
+export function settleOnce<T>(resolve: (result: T) => void, timeoutMs: number, onTimeout: () => T, teardown: () => void): (result: T) => void {
+  let settled = false;
+  const done = (result: T): void => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    teardown();
+    resolve(result);
+  };
+  const timer = setTimeout(
+    () =>
+      late(() => {
+        if (!settled) done(onTimeout());
+      }),
+    timeoutMs,
+  );
+  return done;
+}
+
+/**
+ * Detaches a probe's socket once its verdict is in: no handler of ours runs again, and an error the
+ * socket still emits (a reset while closing) has a listener, so it cannot crash the process.
+ */
+export function detach(socket: NodeJS.EventEmitter): void {
+  socket.removeAllListeners();
+  socket.on('error', () => {});
+}
+
 export function probeTcp(address: string, port: number, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const socket = connect({ host: address, port, noDelay: true });
-    let settled = false;
-    const done = (result: ProbeResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.removeAllListeners();
-      socket.on('error', () => {});
+    const done = settleOnce<ProbeResult>(resolve, timeoutMs, () => ({ ok: false, reason: `no TCP connection within ${timeoutMs} ms` }), () => {
+      detach(socket);
       socket.destroy();
-      resolve(result);
-    };
-    const timer = setTimeout(() => late(() => done({ ok: false, reason: `no TCP connection within ${timeoutMs} ms` })), timeoutMs);
+    });
     socket.once('connect', () => done({ ok: true }));
     socket.once('error', (err: NodeJS.ErrnoException) => done({ ok: false, reason: `TCP connect failed: ${err.code ?? err.message}` }));
   });
@@ -63,14 +90,6 @@ export async function probeHttp(address: string, port: number, opts: HttpProbeOp
 function exchange(address: string, port: number, opts: HttpProbeOptions, timeoutMs: number, ca: string | undefined): Promise<ProbeResult> {
   const scheme = opts.tls ? 'HTTPS' : 'HTTP';
   return new Promise((resolve) => {
-    let settled = false;
-    const done = (result: ProbeResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      req.destroy();
-      resolve(result);
-    };
     let req: ReturnType<typeof request>;
     const headers = { host: opts.host ?? (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`), 'user-agent': 'ipvs-maglev-health', connection: 'close' };
     try {
@@ -92,7 +111,8 @@ function exchange(address: string, port: number, opts: HttpProbeOptions, timeout
       return;
     }
     // One deadline for the whole exchange (connect + handshake + headers), not per socket event.
-    const timer = setTimeout(() => late(() => done({ ok: false, reason: `no ${scheme} answer within ${timeoutMs} ms` })), timeoutMs);
+    // The request keeps its listeners: destroying it emits an error that must find ours (a no-op once settled).
+    const done = settleOnce<ProbeResult>(resolve, timeoutMs, () => ({ ok: false, reason: `no ${scheme} answer within ${timeoutMs} ms` }), () => req.destroy());
     req.on('response', (res) => {
       res.resume();
       const status = res.statusCode ?? 0;

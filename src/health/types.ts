@@ -1,4 +1,5 @@
 import type { DestinationKey, ServiceKey } from '../ipvs/types.ts';
+import type { DesiredDestination } from '../model/types.ts';
 
 // What a health check is and whom it probes. Sources (the YAML file) produce these; the monitor runs them.
 
@@ -88,3 +89,20 @@ export interface HealthTarget {
 }
 
 export type BackendHealth = 'up' | 'down';
+
+/**
+ * Per service, keepalived's `quorum`, `hysteresis` and `sorry_server`: the service is up while the
+ * weight of its available destinations (health-checked up, weight > 0) is at least `quorum`; once
+ * down it is up again only at `quorum + hysteresis`. While it is down, new connections go to the
+ * sorry server if there is one, and a scale-out node withdraws the VIP.
+ */
+export interface QuorumPolicy {
+  service: ServiceKey;
+  serviceName: string;
+  /** Minimum available weight (a count when every weight is 1); at least 1. */
+  quorum: number;
+  /** Extra available weight needed to come back up; 0 = none. */
+  hysteresis: number;
+  /** The destination that takes new connections while the service is down (not health-checked). */
+  sorryServer?: DesiredDestination;
+}

@@ -1,6 +1,8 @@
 // Public API of the Maglev core: pure functions and typed arrays, no I/O, no project imports.
 
 export type { AddressFamily, ParsedAddress } from './address.ts';
+export type { Agreement, AgreementOptions } from './agreement.ts';
+export { tableAgreement } from './agreement.ts';
 export { foldAddress, formatEndpoint, parseAddress } from './address.ts';
 export type { MaglevErrorCode } from './errors.ts';
 export { MaglevError } from './errors.ts';

@@ -77,7 +77,7 @@ function buildFromParsed(destsInAdditionOrder: readonly KernelDest[], size: numb
   const skips = new Int32Array(n);
   const turns = new Int32Array(n);
   const available = new Uint8Array(n);
-  const slots = new Int32Array(size).fill(-1);
+  const slots = new Int32Array(size);
 
   let gcd = 0;
   let maxWeight = 0;
@@ -99,7 +99,9 @@ function buildFromParsed(destsInAdditionOrder: readonly KernelDest[], size: numb
     turns[i] = scaled !== 0 ? scaled : lw !== 0 ? 1 : 0;
     available[i] = weights[i] > 0 ? 1 : 0;
   }
+  // populateKernel writes every slot; without a positive weight the table is all empty (-1).
   if (gcd >= 1) populateKernel(slots, offsets, skips, turns);
+  else slots.fill(-1);
 
   return {
     flavor: 'kernel',
@@ -195,8 +197,11 @@ function parseAnyDests(dests: readonly KernelDest[]): ParsedDests {
 function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Array, turns: Int32Array): void {
   const size = slots.length;
   const n = offsets.length;
+  // The probes read a one-byte-per-slot occupied map, not the 4-byte table (see populateMaglev).
+  const used = new Uint8Array(size);
   // Per destination that takes turns, in the kernel's list order (reverse of addition): its next
-  // preferred slot, skip - size (see nextProbe), its input index and its turns, side by side.
+  // candidate slot (the one after the slot it took last), skip - size (see nextProbe), its input
+  // index and its turns, side by side.
   const state = new Int32Array(4 * n);
   let end = 0;
   let single = true;
@@ -218,9 +223,10 @@ function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Arra
     while (left !== 0) {
       const back = state[j + 1];
       let c = state[j];
-      while (slots[c] !== -1) c = nextProbe(c, back, size);
+      while (used[c] !== 0) c = nextProbe(c, back, size);
+      used[c] = 1;
       slots[c] = state[j + 2];
-      state[j] = c;
+      state[j] = nextProbe(c, back, size);
       left = (left - 1) | 0;
       j = (j + 4) | 0;
       if (j === end) j = 0;
@@ -233,8 +239,10 @@ function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Arra
       const owner = state[j + 2];
       let c = state[j];
       for (let k = state[j + 3]; k > 0; k--) {
-        while (slots[c] !== -1) c = nextProbe(c, back, size);
+        while (used[c] !== 0) c = nextProbe(c, back, size);
+        used[c] = 1;
         slots[c] = owner;
+        c = nextProbe(c, back, size);
         if (--left === 0) return;
       }
       state[j] = c;

@@ -41,11 +41,22 @@ export interface BackendHealthStatus {
   up: boolean;
 }
 
+export interface QuorumServiceStatus {
+  serviceName: string;
+  /** "tcp 192.0.2.10:80" */
+  service: string;
+  up: boolean;
+  availableWeight: number;
+  sorryServerActive: boolean;
+}
+
 export interface MetricsSources {
   /** Kernel counters of the services this instance owns; read once per scrape. */
   kernelStats?: () => Promise<ServiceStats[]>;
   /** Current verdict of every health-checked backend. */
   health?: () => BackendHealthStatus[];
+  /** Quorum verdict of every service that sets quorum, hysteresis or sorryServer. */
+  quorum?: () => QuorumServiceStatus[];
 }
 
 const PREFIX = 'ipvs_maglev_';
@@ -64,6 +75,8 @@ export class LbMetrics {
   private readonly flowMoves = new Map<string, { name: string; changed: number; minimum: number }>();
   private readonly configReloads: Counter<'result'>;
   private readonly lastSync: Gauge;
+  private readonly quorumChanges: Counter<'name' | 'change'>;
+  private readonly sorryChanges: Counter<'name' | 'change'>;
   private sources: MetricsSources;
   /** One kernel read serves all kernel metrics of one scrape. */
   private pending: Promise<ServiceStats[]> | undefined;
@@ -125,7 +138,14 @@ export class LbMetrics {
     });
     this.configReloads = new Counter({ name: `${PREFIX}config_reloads_total`, help: 'Configuration reloads, by result (applied, rejected)', labelNames: ['result'], registers });
     this.lastSync = new Gauge({ name: `${PREFIX}last_sync_timestamp_seconds`, help: 'Unix time of the last sync that read the kernel', registers });
+    this.quorumChanges = new Counter({ name: `${PREFIX}quorum_changes_total`, help: 'Quorum verdict changes of a service (lost, gained)', labelNames: ['name', 'change'], registers });
+    this.sorryChanges = new Counter({ name: `${PREFIX}sorry_server_changes_total`, help: 'Times a service\'s sorry server took over new connections (engaged) or gave them back (disengaged)', labelNames: ['name', 'change'], registers });
     this.registerPulled(registers);
+  }
+
+  recordQuorumChange(name: string, up: boolean, hasSorryServer: boolean): void {
+    this.quorumChanges.inc({ name, change: up ? 'gained' : 'lost' });
+    if (hasSorryServer) this.sorryChanges.inc({ name, change: up ? 'disengaged' : 'engaged' });
   }
 
   setSources(sources: MetricsSources): void {
@@ -254,6 +274,21 @@ export class LbMetrics {
     gauge('destination_weight', 'Weight of a destination in the kernel (0 = drained or failed its health check)', dstLabels, (g, all) => {
       for (const s of all) for (const d of s.destinations) g.set({ service: s.service, name: s.name, destination: d.destination }, d.weight);
     });
+    const quorumGauge = (name: string, help: string, value: (q: QuorumServiceStatus) => number): void => {
+      new Gauge({
+        name: PREFIX + name,
+        help,
+        labelNames: svcLabels,
+        registers,
+        collect() {
+          this.reset();
+          for (const q of self.sources.quorum?.() ?? []) this.set({ service: q.service, name: q.serviceName }, value(q));
+        },
+      });
+    };
+    quorumGauge('quorum_up', 'Whether a service with a quorum has it (1) or is short of it (0)', (q) => (q.up ? 1 : 0));
+    quorumGauge('available_weight', 'Weight of the destinations of a service with a quorum that take new connections after health checks', (q) => q.availableWeight);
+    quorumGauge('sorry_server_active', '1 while the sorry server of a service takes its new connections', (q) => (q.sorryServerActive ? 1 : 0));
     new Gauge({
       name: `${PREFIX}backend_up`,
       help: 'Health check verdict per backend (1 up, 0 down)',

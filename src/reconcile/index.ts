@@ -20,6 +20,8 @@ export { apply, emptyCounts } from './apply.ts';
 export type { ApplyOptions, BatchingIpvs, BatchWrite } from './apply.ts';
 export { compareDestinationKeys, drainKey } from './compare.ts';
 export { defaultFlowMoveEstimator } from './flow-move.ts';
+export { compareCanonicalMh, isCanonicalMhOrder, planMhReorder } from './mh-order.ts';
+export type { MhReorder } from './mh-order.ts';
 export { SyncLoop } from './loop.ts';
 export type { SyncLoopOptions } from './loop.ts';
 export { DEFAULT_DELETE_AT_ONCE, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MH_TABLE_SIZE, mhList, plan, simulateMh } from './plan.ts';

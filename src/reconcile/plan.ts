@@ -10,10 +10,12 @@ import {
   svcId,
 } from './compare.ts';
 import { defaultFlowMoveEstimator } from './flow-move.ts';
+import { planMhReorder } from './mh-order.ts';
 import type {
   ActualService,
   ActualState,
   Conflict,
+  DeleteReason,
   DrainRecord,
   DrainState,
   FlowMove,
@@ -51,7 +53,9 @@ export interface PlanScope {
  *
  * Safe order: add/update services, add/update destinations (capacity first), drain, delete destinations,
  * delete services, then bind new VIPs (their services exist by then) and unbind VIPs no service uses.
- * New destinations are added in a canonical order (address, port) so every node gets the same `mh` table.
+ * New destinations are added in a canonical order (address, port), and each `mh` service's kernel list is put
+ * back in canonical order with the fewest delete+re-adds (mh-order.ts), so every node gets the same `mh` table
+ * whatever its history. Those re-adds run in the add phase, each delete followed at once by its add.
  */
 export function plan(
   actual: ActualState,
@@ -120,7 +124,7 @@ export function plan(
     const beforeDrainOps = drainOps.length;
     const beforeDeleteOps = deleteDestOps.length;
     const beforeAddOps = addDestOps.length;
-    draining += planDestinations(id, want, have, nextDrains, now, drainTimeout, options.deleteDrainedAtTimeoutOnly === true, deleteAtOnce, addDestOps, drainOps, deleteDestOps);
+    draining += planDestinations(id, want, have, nextDrains, now, drainTimeout, options.deleteDrainedAtTimeoutOnly === true, options.canonicalMhOrder !== false, deleteAtOnce, addDestOps, drainOps, deleteDestOps);
     const changed = addDestOps.length + drainOps.length + deleteDestOps.length !== before;
     if (changed && estimator && want.config.scheduler === 'mh' && have.service.config.scheduler === 'mh') {
       const ops = [
@@ -235,6 +239,7 @@ function planDestinations(
   now: number,
   drainTimeout: number,
   deleteDrainedAtTimeoutOnly: boolean,
+  canonicalMh: boolean,
   deleteAtOnce: ReadonlySet<string>,
   addOps: Operation[],
   drainOps: Operation[],
@@ -243,7 +248,8 @@ function planDestinations(
   const haveById = new Map<string, Destination>();
   for (const d of have.destinations) haveById.set(destId(d.key), d);
   const wantIds = new Set<string>();
-  const adds: Operation[] = [];
+  const adds: Array<Extract<Operation, { kind: 'addDestination' }>> = [];
+  const updates = new Map<string, Operation>();
   for (const d of want.destinations) {
     const did = destId(d.key);
     wantIds.add(did);
@@ -256,32 +262,30 @@ function planDestinations(
     // Back in the desired state: a drain in progress simply ends with the update to the desired weight.
     drains.delete(drainKey(id, did));
     if (!destinationConfigEqual(current.config, d.config)) {
-      addOps.push({ kind: 'updateDestination', service: want.key, name: want.name, destination: d.key, config: d.config });
+      updates.set(did, { kind: 'updateDestination', service: want.key, name: want.name, destination: d.key, config: d.config });
     }
   }
-  adds.sort((a, b) => (a.kind === 'addDestination' && b.kind === 'addDestination' ? compareDestinationKeys(a.destination, b.destination) : 0));
-  addOps.push(...adds);
 
   const protocol = want.key.kind === 'addr' ? want.key.protocol : undefined;
   const noDrain = protocol !== undefined && deleteAtOnce.has(protocol);
   let draining = 0;
+  const deletedIds = new Set<string>();
+  const drainsById = new Map<string, Operation>();
   for (const [did, d] of haveById) {
     if (wantIds.has(did)) continue;
     const dk = drainKey(id, did);
     const record = drains.get(dk);
     const conns = d.activeConns !== undefined && d.inactiveConns !== undefined ? d.activeConns + d.inactiveConns : undefined;
-    if (noDrain) {
-      deleteOps.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: d.key, reason: 'no-drain-protocol' });
-      drains.delete(dk);
-      continue;
-    }
-    if (conns === 0 && !deleteDrainedAtTimeoutOnly) {
-      deleteOps.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: d.key, reason: 'drained' });
-      drains.delete(dk);
-      continue;
-    }
-    if (record && now - record.since >= drainTimeout) {
-      deleteOps.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: d.key, reason: 'drain-timeout' });
+    const reason: DeleteReason | undefined = noDrain
+      ? 'no-drain-protocol'
+      : conns === 0 && !deleteDrainedAtTimeoutOnly
+        ? 'drained'
+        : record && now - record.since >= drainTimeout
+          ? 'drain-timeout'
+          : undefined;
+    if (reason !== undefined) {
+      deleteOps.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: d.key, reason });
+      deletedIds.add(did);
       drains.delete(dk);
       continue;
     }
@@ -290,9 +294,44 @@ function planDestinations(
     draining++;
     if (d.config.weight !== 0) {
       const config: DestinationConfig = { ...d.config, weight: 0 };
-      drainOps.push({ kind: 'drainDestination', service: want.key, name: want.name, destination: d.key, config });
+      drainsById.set(did, { kind: 'drainDestination', service: want.key, name: want.name, destination: d.key, config });
     }
   }
+
+  if (!canonicalMh || want.config.scheduler !== 'mh') {
+    addOps.push(...updates.values());
+    adds.sort((a, b) => compareDestinationKeys(a.destination, b.destination));
+    addOps.push(...adds);
+    drainOps.push(...drainsById.values());
+  } else {
+    const current = have.destinations.filter((d) => !deletedIds.has(destId(d.key))).map((d) => ({ key: d.key, item: d as Destination | undefined }));
+    const reorder = planMhReorder(current, adds.map((op) => ({ key: op.destination, item: undefined })));
+    const moved = new Set<string>();
+    for (const entry of reorder.toHead) if (entry.moved) moved.add(destId(entry.key));
+    for (const [did, op] of updates) if (!moved.has(did)) addOps.push(op);
+    for (const [did, op] of drainsById) if (!moved.has(did)) drainOps.push(op);
+    const addsById = new Map(adds.map((op) => [destId(op.destination), op]));
+    for (const entry of reorder.toHead) {
+      const did = destId(entry.key);
+      if (!entry.moved) {
+        addOps.push(addsById.get(did) as Operation);
+        continue;
+      }
+      addOps.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: entry.key, reason: 'reorder' });
+      const wanted = want.destinations.find((d) => destId(d.key) === did);
+      if (wanted) {
+        addOps.push({ kind: 'addDestination', service: want.key, name: want.name, destination: entry.key, config: wanted.config, reorder: true });
+        continue;
+      }
+      // A draining destination: re-added with its last weight so its slots stay where they were, then drained
+      // again at once (a destination added with weight 0 would get no slots).
+      const d = entry.item as Destination;
+      const lastWeight = drains.get(drainKey(id, did))?.lastWeight ?? 0;
+      addOps.push({ kind: 'addDestination', service: want.key, name: want.name, destination: entry.key, config: { ...d.config, weight: lastWeight }, reorder: true });
+      if (lastWeight !== 0) addOps.push({ kind: 'drainDestination', service: want.key, name: want.name, destination: entry.key, config: { ...d.config, weight: 0 } });
+    }
+  }
+
   // Drain records for destinations that are gone from the kernel.
   const prefix = `${id} -> `;
   for (const [k, r] of drains) {

@@ -93,7 +93,8 @@ export type Operation =
   | { kind: 'addService'; service: ServiceKey; name: string; config: ServiceConfig }
   | { kind: 'updateService'; service: ServiceKey; name: string; config: ServiceConfig }
   | { kind: 'deleteService'; service: ServiceKey; name: string }
-  | { kind: 'addDestination'; service: ServiceKey; name: string; destination: DestinationKey; config: DestinationConfig }
+  /** `reorder`: the second half of a delete+re-add that puts an `mh` service's list back in canonical order. */
+  | { kind: 'addDestination'; service: ServiceKey; name: string; destination: DestinationKey; config: DestinationConfig; reorder?: true }
   | { kind: 'updateDestination'; service: ServiceKey; name: string; destination: DestinationKey; config: DestinationConfig }
   /** An update to weight 0 that starts (or re-asserts) a graceful drain. */
   | { kind: 'drainDestination'; service: ServiceKey; name: string; destination: DestinationKey; config: DestinationConfig }
@@ -102,7 +103,7 @@ export type Operation =
   | { kind: 'unbindAddress'; address: string };
 
 /** Why a destination is deleted rather than drained. */
-export type DeleteReason = 'drained' | 'drain-timeout' | 'no-drain-protocol' | 'not-desired';
+export type DeleteReason = 'drained' | 'drain-timeout' | 'no-drain-protocol' | 'not-desired' | 'reorder';
 
 /** Share of flows a change moves for one `mh` service (from the kernel-exact Maglev table). */
 export interface FlowMove {
@@ -161,6 +162,12 @@ export interface PlanOptions {
    * Default false: such a service is reported as a conflict and left alone.
    */
   adoptExisting?: boolean;
+  /**
+   * Keep every `mh` service's kernel destination list in canonical order (see mh-order.ts), deleting and
+   * re-adding the fewest destinations, so every node given the same set builds the same table whatever its
+   * history. Default true; false only for tests that need a node with a history-dependent order as a control.
+   */
+  canonicalMhOrder?: boolean;
   /** Kernel `mh` table size (CONFIG_IP_VS_MH_TAB_INDEX); default 4093. */
   mhTableSize?: number;
   /** Computes flow-move shares; default: the kernel-exact Maglev of src/maglev. Pass null to skip (faster). */

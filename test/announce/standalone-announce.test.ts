@@ -194,3 +194,58 @@ describe('run with bgp: VIP announcement through BIRD', () => {
     expect(errors.join('')).toMatch(/ipvs-maglev: bgp: bird --version: "\/nonexistent\/bird" not found: is BIRD 2 installed\?/);
   });
 });
+
+describe('run with bgp: quorum and the sorry server', () => {
+  it('quorum lost: the VIP is withdrawn and the sorry server takes over; announced again only past quorum + hysteresis', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lb-bgp-'));
+    const backends = [await tcpBackend(), await tcpBackend(), await tcpBackend()];
+    const text = lbYaml(
+      dir,
+      backends.map((b) => b.port),
+    ).replace('    destinations:\n', '    quorum: 2\n    hysteresis: 1\n    sorryServer: { address: 127.0.0.9, port: 8080 }\n    destinations:\n');
+    const { lb, ipvs, logs } = await startLb(dir, text);
+    const web = { kind: 'addr', family: 'inet', protocol: 'tcp', address: '192.0.2.10', port: 80 } as const;
+    const weights = async () => Object.fromEntries((await ipvs.listDestinations(web)).map((d) => [`${d.key.address}:${d.key.port}`, d.config.weight]));
+    const close = (b: { server: Server }) => new Promise<void>((r) => b.server.close(() => r()));
+    await waitFor(() => routes(dir).length === 1, 'web announced');
+
+    // One of three down: weight 2 still meets quorum 2.
+    await close(backends[0]);
+    await waitFor(() => logs.some((l) => /^backend down/.test(l.msg)), 'first backend down');
+    await lb.idle();
+    expect(lb.announced()).toEqual(['192.0.2.10']);
+    expect((await weights())['127.0.0.9:8080']).toBeUndefined();
+
+    // Two of three down: quorum lost. Withdrawn, the sorry server in, the real ones at weight 0.
+    await close(backends[1]);
+    await waitFor(() => logs.some((l) => /^quorum lost/.test(l.msg)), 'quorum lost logged');
+    await waitFor(() => routes(dir).length === 0, 'withdrawn from BIRD');
+    await waitFor(() => logs.some((l) => /^not announcing 192\.0\.2\.10: web: quorum lost \(available weight 1, needs 3 to come back\)/.test(l.msg)), 'the reason');
+    await lb.idle();
+    const [p0, p1, p2] = backends.map((b) => `127.0.0.1:${b.port}`);
+    expect(await weights()).toEqual({ [p0]: 0, [p1]: 0, [p2]: 0, '127.0.0.9:8080': 1 });
+    expect(logs.find((l) => /^quorum lost/.test(l.msg))?.msg).toBe('quorum lost: available weight 1 < quorum 2; sorry server 127.0.0.9:8080 takes new connections; VIP not announced');
+    const m = await lb.metricsText();
+    expect(m).toMatch(/ipvs_maglev_quorum_up\{service="tcp 192\.0\.2\.10:80",name="web"\} 0/);
+    expect(m).toMatch(/ipvs_maglev_available_weight\{service="tcp 192\.0\.2\.10:80",name="web"\} 1/);
+    expect(m).toMatch(/ipvs_maglev_sorry_server_active\{service="tcp 192\.0\.2\.10:80",name="web"\} 1/);
+    expect(m).toMatch(/ipvs_maglev_quorum_changes_total\{name="web",change="lost"\} 1/);
+    expect(m).toMatch(/ipvs_maglev_sorry_server_changes_total\{name="web",change="engaged"\} 1/);
+
+    // One comes back: weight 2 = quorum, but not quorum + hysteresis: still withdrawn, still the sorry server.
+    backends[0].server.listen(backends[0].port, '127.0.0.1');
+    await waitFor(() => logs.filter((l) => /^backend up again/.test(l.msg)).length === 1, 'first backend up');
+    await lb.idle();
+    expect(routes(dir)).toEqual([]);
+    expect((await weights())['127.0.0.9:8080']).toBe(1);
+
+    // The second: weight 3 = quorum + hysteresis. Real weights back, the sorry server drained, announced again.
+    backends[1].server.listen(backends[1].port, '127.0.0.1');
+    await waitFor(() => logs.some((l) => /^quorum gained/.test(l.msg)), 'quorum gained logged');
+    await waitFor(() => routes(dir).length === 1, 'announced again');
+    await lb.idle();
+    expect(await weights()).toEqual({ [p0]: 1, [p1]: 1, [p2]: 1, '127.0.0.9:8080': 0 });
+    expect(logs.find((l) => /^quorum gained/.test(l.msg))?.msg).toBe('quorum gained: available weight 3 >= quorum 2 + hysteresis 1; sorry server 127.0.0.9:8080 drained');
+    expect(await lb.metricsText()).toMatch(/ipvs_maglev_sorry_server_changes_total\{name="web",change="disengaged"\} 1/);
+  });
+});

@@ -128,10 +128,10 @@ describe('deploy/ manifests', () => {
     expect(readFileSync('deploy/README.md', 'utf8')).toContain('kustomize edit set image');
   });
 
-  it('ClusterRole: read-only get/list/watch on exactly services, nodes and endpointslices', () => {
+  it('ClusterRole: get/list/watch on exactly services, nodes and endpointslices, and only create/patch on events', () => {
     const role = byKind('ClusterRole')[0] as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] };
     const grants = role.rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${g || 'core'}/${res}:${[...r.verbs].sort().join(',')}`)));
-    expect(grants.sort()).toEqual(['core/nodes:get,list,watch', 'core/services:get,list,watch', 'discovery.k8s.io/endpointslices:get,list,watch']);
+    expect(grants.sort()).toEqual(['core/events:create,patch', 'core/nodes:get,list,watch', 'core/services:get,list,watch', 'discovery.k8s.io/endpointslices:get,list,watch']);
     const binding = byKind('ClusterRoleBinding')[0] as unknown as { roleRef: { name: string }; subjects: { name: string; namespace: string }[] };
     expect(binding.roleRef.name).toBe('ipvs-maglev');
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'ipvs-maglev', namespace: 'ipvs-maglev' }]);

@@ -238,6 +238,23 @@ describe('maglev flavour: weighted populate on skewed weights', () => {
     );
   });
 
+  it('with equal weights, and into an array holding an old table, fills the same table as the literal loop', () => {
+    // The populate probes its own occupied map and resumes each walk after the slot it took, so it
+    // must neither read the array it writes nor skip a slot the literal loop would take.
+    fc.assert(
+      fc.property(fc.constantFrom(7, 13, 251, 1009, 4093), fc.array(fc.tuple(fc.nat(), fc.nat()), { minLength: 1, maxLength: 60 }), fc.integer({ min: -1, max: 5 }), (size, rows, junk) => {
+        fc.pre(rows.length <= size);
+        const offsets = Int32Array.from(rows, ([o]) => o % size);
+        const skips = Int32Array.from(rows, ([, s]) => (s % (size - 1)) + 1);
+        const weights = new Int32Array(rows.length).fill(1);
+        const slots = new Int32Array(size).fill(junk);
+        populateMaglev(slots, offsets, skips, weights);
+        expect(slots).toEqual(literalWeightedPopulate(size, offsets, skips, weights));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('one backend at weight 65535 among 2,000 at weight 1 at M = 16777213 fills in O(M log N)', () => {
     // Before: ~26 s for 200 such backends, >120 s for 2,000. Not a timing assertion: the test bounds
     // the work by finishing inside vitest's default timeout and checks the shares.

@@ -31,7 +31,7 @@ describe('HTTP server caps', () => {
   });
 
   it('drops a silent connection and a trickling one after headersTimeout, with a 408', async () => {
-    const srv = await startMetricsServer('127.0.0.1:0', new Registry(), () => ({ ready: true }), { headersTimeoutMs: 300, requestTimeoutMs: 600 });
+    const srv = await startMetricsServer('127.0.0.1:0', new Registry(), () => ({ ready: true }), { limits: { headersTimeoutMs: 300, requestTimeoutMs: 600 } });
     try {
       const port = Number(srv.address.split(':')[1]);
       const silent = await open(port);
@@ -49,7 +49,7 @@ describe('HTTP server caps', () => {
   });
 
   it('accepts at most maxConnections at once and refuses oversized headers with a 431', async () => {
-    const srv = await startMetricsServer('127.0.0.1:0', new Registry(), () => ({ ready: true }), { maxConnections: 3, maxHeaderBytes: 1024 });
+    const srv = await startMetricsServer('127.0.0.1:0', new Registry(), () => ({ ready: true }), { limits: { maxConnections: 3, maxHeaderBytes: 1024 } });
     try {
       const port = Number(srv.address.split(':')[1]);
       const held = await Promise.all([open(port), open(port), open(port)]);

@@ -19,7 +19,8 @@ const none = new Map<string, DrainRecord>();
 describe('plan', () => {
   it('orders operations safely: services, adds, drains, deletes, then VIPs', () => {
     const p = plan(
-      { services: [actualWeb(kd('10.1.0.1'), kd('10.1.0.2', 1, 4), kd('10.1.0.3', 1, 0)), { service: { key: { ...key, port: 81 }, config: svcConfig() }, destinations: [] }], boundAddresses: ['10.0.0.1'] },
+      // Kernel order as a canonical (largest first) list: no reorder mixes into the phases checked here.
+      { services: [actualWeb(kd('10.1.0.3', 1, 0), kd('10.1.0.2', 1, 4), kd('10.1.0.1')), { service: { key: { ...key, port: 81 }, config: svcConfig() }, destinations: [] }], boundAddresses: ['10.0.0.1'] },
       state(service('web', '10.0.0.1', 80, [dest('10.1.0.1'), dest('10.1.0.9')]), service('new', '10.0.0.7', 80, [dest('10.1.0.1')])),
       { services: new Set(['tcp 10.0.0.1:80', 'tcp 10.0.0.1:81']), addresses: new Set(['10.0.0.1']) },
       none,
@@ -55,7 +56,7 @@ describe('plan', () => {
 
   it('re-asserts weight 0 when someone raised a draining destination by hand, keeping the drain start', () => {
     const drains = new Map([['tcp 10.0.0.1:80 -> 10.1.0.2:8080', { service: 'tcp 10.0.0.1:80', destination: '10.1.0.2:8080', since: 5, lastWeight: 3 }]]);
-    const p = plan({ services: [actualWeb(kd('10.1.0.1'), kd('10.1.0.2', 7, 2))], boundAddresses: undefined }, state(service('web', '10.0.0.1', 80, [dest('10.1.0.1')])), owned, drains, 100, { flowMoveEstimator: null });
+    const p = plan({ services: [actualWeb(kd('10.1.0.2', 7, 2), kd('10.1.0.1'))], boundAddresses: undefined }, state(service('web', '10.0.0.1', 80, [dest('10.1.0.1')])), owned, drains, 100, { flowMoveEstimator: null });
     expect(p.operations.map((o) => o.kind)).toEqual(['drainDestination']);
     expect(p.drains.get('tcp 10.0.0.1:80 -> 10.1.0.2:8080')).toMatchObject({ since: 5, lastWeight: 7 });
   });

@@ -13,7 +13,10 @@ import { KubeConfig } from '@kubernetes/client-node';
 //   like the real server, or as an HTTP 410 status), so clients must relist;
 // - BOOKMARK events when the client asks (allowWatchBookmarks) or when forced, and timeoutSeconds;
 // - test controls: disconnect every watch, compact the history, count requests.
-// Writes go through methods (create/update/remove), not HTTP: tests drive the cluster directly.
+// Writes go through methods (create/update/remove), not HTTP: tests drive the cluster directly. The one
+// exception is what a controller itself writes: Events, which it may POST (create) and PATCH (merge or
+// strategic-merge patch, the same for an Event's plain fields), with the real server's answers to the
+// mistakes a client can make (409 AlreadyExists, 404 NotFound, 400 for a namespace that differs from the URL's).
 
 export interface ResourceType {
   /** "" for the core group. */
@@ -30,7 +33,12 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
   { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false },
   { group: '', version: 'v1', plural: 'pods', kind: 'Pod', namespaced: true },
   { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true },
+  { group: '', version: 'v1', plural: 'events', kind: 'Event', namespaced: true },
 ];
+
+/** Resources clients may write over HTTP. */
+const WRITABLE = new Set(['events']);
+const MAX_BODY_BYTES = 1024 * 1024;
 
 export type KubeObject = Record<string, unknown> & {
   kind?: string;
@@ -70,6 +78,9 @@ export interface FakeApiServerOptions {
 export interface RequestCounts {
   list: Record<string, number>;
   watch: Record<string, number>;
+  /** POST and PATCH requests by plural, whatever their answer. */
+  create: Record<string, number>;
+  patch: Record<string, number>;
   expired: number;
 }
 
@@ -84,9 +95,9 @@ export class FakeApiServer {
   private readonly watchers = new Set<Watcher>();
   private readonly snapshots = new Map<string, { items: KubeObject[]; rv: number }>();
   private port = 0;
-  readonly counts: RequestCounts = { list: {}, watch: {}, expired: 0 };
+  readonly counts: RequestCounts = { list: {}, watch: {}, create: {}, patch: {}, expired: 0 };
   /** Test hook: return an HTTP status to fail a request with (e.g. 500), or undefined to serve it. */
-  fault: ((req: { plural: string; watch: boolean }) => number | undefined) | undefined;
+  fault: ((req: { plural: string; watch: boolean; method: string }) => number | undefined) | undefined;
 
   constructor(options: FakeApiServerOptions = {}) {
     this.options = {
@@ -227,8 +238,9 @@ export class FakeApiServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://x');
-    if (req.method !== 'GET') {
-      this.status(res, 405, 'MethodNotAllowed', `${req.method} is not supported by the fake API server`);
+    const method = req.method ?? 'GET';
+    if (method !== 'GET' && method !== 'POST' && method !== 'PATCH') {
+      this.status(res, 405, 'MethodNotAllowed', `${method} is not supported by the fake API server`);
       return;
     }
     const route = this.route(url.pathname);
@@ -238,9 +250,21 @@ export class FakeApiServer {
     }
     const { type, namespace, name } = route;
     const watching = url.searchParams.get('watch') === 'true' || url.searchParams.get('watch') === '1';
-    const failWith = this.fault?.({ plural: type.plural, watch: watching });
+    if (method !== 'GET') {
+      const counts = method === 'POST' ? this.counts.create : this.counts.patch;
+      counts[type.plural] = (counts[type.plural] ?? 0) + 1;
+    }
+    const failWith = this.fault?.({ plural: type.plural, watch: watching, method });
     if (failWith !== undefined) {
       this.status(res, failWith, 'InternalError', `injected failure ${failWith}`);
+      return;
+    }
+    if (method !== 'GET') {
+      if (!WRITABLE.has(type.plural)) {
+        this.status(res, 405, 'MethodNotAllowed', `${method} on ${type.plural} is not supported by the fake API server`);
+        return;
+      }
+      void this.write(req, res, method, type, namespace, name);
       return;
     }
     if (name !== undefined) {
@@ -281,6 +305,64 @@ export class FakeApiServer {
     const type = RESOURCE_TYPES.find((t) => t.group === group && t.version === version && t.plural === rest[0]);
     if (!type || rest.length > 2 || (namespace !== undefined && !type.namespaced)) return undefined;
     return { type, namespace, name: rest[1] };
+  }
+
+  private async write(req: IncomingMessage, res: ServerResponse, method: string, type: ResourceType, namespace: string | undefined, name: string | undefined): Promise<void> {
+    let body: unknown;
+    try {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > MAX_BODY_BYTES) {
+          this.status(res, 413, 'RequestEntityTooLarge', 'request body too large');
+          req.destroy();
+          return;
+        }
+        chunks.push(chunk);
+      }
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch (err) {
+      this.status(res, 400, 'BadRequest', `cannot parse the request body: ${err instanceof Error ? err.message : String(err)}`);
+      return;
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      this.status(res, 400, 'BadRequest', 'the request body is not an object');
+      return;
+    }
+    const ns = namespace ?? 'default';
+    if (method === 'POST') {
+      const obj = body as KubeObject;
+      const meta = obj.metadata;
+      if (name !== undefined || typeof meta !== 'object' || meta === null || typeof meta.name !== 'string' || meta.name === '') {
+        this.status(res, 400, 'BadRequest', 'POST goes to a collection, with metadata.name set');
+        return;
+      }
+      if (meta.namespace !== undefined && meta.namespace !== ns) {
+        this.status(res, 400, 'BadRequest', `the namespace of the provided object (${String(meta.namespace)}) does not match the namespace sent on the request (${ns})`);
+        return;
+      }
+      if (this.store.get(type.plural)?.has(`${ns}/${meta.name}`)) {
+        this.status(res, 409, 'AlreadyExists', `${type.plural} "${meta.name}" already exists`);
+        return;
+      }
+      this.json(res, 201, this.create({ ...obj, kind: type.kind, metadata: { ...meta, namespace: ns } }));
+      return;
+    }
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim();
+    if (contentType !== 'application/merge-patch+json' && contentType !== 'application/strategic-merge-patch+json') {
+      this.status(res, 415, 'UnsupportedMediaType', `the fake API server takes merge and strategic-merge patches, not ${contentType || 'no content type'}`);
+      return;
+    }
+    const old = name === undefined ? undefined : this.store.get(type.plural)?.get(`${ns}/${name}`);
+    if (!old) {
+      this.status(res, 404, 'NotFound', `${type.plural} "${name ?? ''}" not found`);
+      return;
+    }
+    const patched = mergePatch(structuredClone(old), body) as KubeObject;
+    patched.metadata.name = old.metadata.name;
+    patched.metadata.namespace = old.metadata.namespace;
+    this.json(res, 200, this.update({ ...patched, kind: type.kind }));
   }
 
   private listResponse(res: ServerResponse, type: ResourceType, namespace: string | undefined, q: URLSearchParams): void {
@@ -430,4 +512,15 @@ export class FakeApiServer {
   private status(res: ServerResponse, code: number, reason: string, message: string): void {
     this.json(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
   }
+}
+
+/** RFC 7386 JSON merge patch (what a strategic-merge patch of plain fields does too). */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? (target as Record<string, unknown>) : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
 }

@@ -56,6 +56,13 @@ const clone = <T>(v: T): T => structuredClone(v);
 
 export class MemoryIpvs implements IpvsApi {
   private readonly services = new Map<string, MemService>();
+  /**
+   * The kernel's destination trash (ip_vs_trash_get_dest): a deleted destination's connection counters, by
+   * "service -> destination". Its connections keep pointing at it, so a re-add of the same destination to the
+   * same service key reuses it, counters and all. (The kernel frees an unreferenced one after about a minute;
+   * its counters are 0 then anyway.)
+   */
+  private readonly trash = new Map<string, { activeConns: number; inactiveConns: number }>();
   /** Every call by method name (reads and writes). */
   readonly calls = new Map<IpvsMethod, number>();
   fault: Fault | undefined;
@@ -134,8 +141,9 @@ export class MemoryIpvs implements IpvsApi {
 
   async deleteService(key: ServiceKey): Promise<void> {
     this.enter('deleteService', [key]);
-    this.svc(key);
-    this.services.delete(serviceKeyString(key));
+    const id = serviceKeyString(key);
+    for (const d of this.svc(key).dests) this.trash.set(`${id} -> ${destinationKeyString(d.key)}`, { activeConns: d.activeConns, inactiveConns: d.inactiveConns });
+    this.services.delete(id);
   }
 
   async listDestinations(service: ServiceKey): Promise<Destination[]> {
@@ -153,7 +161,10 @@ export class MemoryIpvs implements IpvsApi {
     this.checkDestConfig(config);
     const id = destinationKeyString(key);
     if (s.dests.some((d) => destinationKeyString(d.key) === id)) throw new DestinationExists(`destination ${id} exists`);
-    s.dests.unshift({ key: clone(key), config: clone(config), lastWeight: config.weight, activeConns: 0, inactiveConns: 0 });
+    const trashKey = `${serviceKeyString(service)} -> ${id}`;
+    const reused = this.trash.get(trashKey);
+    this.trash.delete(trashKey);
+    s.dests.unshift({ key: clone(key), config: clone(config), lastWeight: config.weight, activeConns: reused?.activeConns ?? 0, inactiveConns: reused?.inactiveConns ?? 0 });
   }
 
   async updateDestination(service: ServiceKey, key: DestinationKey, config: DestinationConfig): Promise<void> {
@@ -173,7 +184,8 @@ export class MemoryIpvs implements IpvsApi {
     const id = destinationKeyString(key);
     const i = s.dests.findIndex((d) => destinationKeyString(d.key) === id);
     if (i < 0) throw new NoSuchDestination(`no such destination ${id}`);
-    s.dests.splice(i, 1);
+    const [gone] = s.dests.splice(i, 1);
+    this.trash.set(`${serviceKeyString(service)} -> ${id}`, { activeConns: gone.activeConns, inactiveConns: gone.inactiveConns });
   }
 
   async getTimeouts(): Promise<IpvsTimeouts> {

@@ -39,6 +39,8 @@ export interface ControllerFlags {
   sysctlRoot: string;
   stateDir: string;
   logLevel: string;
+  /** record (default) or none. */
+  events?: string;
 }
 
 /** Flag -> environment variable (the ConfigMap's keys; checked by test/deploy). */
@@ -60,6 +62,7 @@ export const CONTROLLER_ENV: Readonly<Record<string, string>> = {
   'sysctl-root': 'IPVS_MAGLEV_SYSCTL_ROOT',
   'state-dir': 'IPVS_MAGLEV_STATE_DIR',
   'log-level': 'IPVS_MAGLEV_LOG_LEVEL',
+  events: 'IPVS_MAGLEV_EVENTS',
 };
 
 export const EXIT_USAGE = 2;
@@ -91,6 +94,7 @@ export function registerController(program: Command): void {
     .addOption(opt('--sysctls <mode>', 'set kube-proxy\'s IPVS-mode sysctls at start: set or skip', 'sysctls').default('set'))
     .addOption(opt('--sysctl-root <dir>', 'where the host\'s /proc/sys is mounted', 'sysctl-root').default('/proc/sys'))
     .addOption(opt('--state-dir <dir>', 'where ownership of IPVS services is recorded across restarts', 'state-dir').default(DEFAULT_STATE_DIR))
+    .addOption(opt('--events <mode>', 'translation warnings as Kubernetes Events on the objects they name (record) or in the logs only (none)', 'events').default('record'))
     .addOption(opt('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'log-level').default('info'))
     .action(async (flags: ControllerFlags) => {
       process.exitCode = await runController(flags);
@@ -144,6 +148,7 @@ export function checkFlags(flags: ControllerFlags): CheckedFlags {
   const syncMs = parseDuration('sync-period', flags.syncPeriod);
   if (syncMs > 0 && syncMs < minSyncMs) throw new FlagError('--sync-period must not be shorter than --min-sync-period');
   if (!['nft', 'none'].includes(flags.masquerade)) throw new FlagError(`--masquerade: ${JSON.stringify(flags.masquerade)} is not nft or none`);
+  if (flags.events !== undefined && !['record', 'none'].includes(flags.events)) throw new FlagError(`--events: ${JSON.stringify(flags.events)} is not record or none`);
   if (!['set', 'skip'].includes(flags.sysctls)) throw new FlagError(`--sysctls: ${JSON.stringify(flags.sysctls)} is not set or skip`);
   if (!isLogLevel(flags.logLevel)) throw new FlagError(`--log-level: ${JSON.stringify(flags.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
   const hc = flags.healthCheckAddress;
@@ -211,6 +216,7 @@ export async function runController(flags: ControllerFlags, deps: ControllerDeps
     kernel = await (deps.openKernel ?? openKernel)(flags);
     if (flags.sysctls === 'set') await applySysctls(kubeProxySysctls({ kernelRelease: release(), strictArp: flags.strictArp }), log, flags.sysctlRoot);
     const { KubernetesController } = await import('../../sources/kubernetes/controller.ts');
+    const { apiEventSink } = await import('../../sources/kubernetes/events.ts');
     controller = new KubernetesController({
       kubeConfig,
       nodeName: checked.nodeName,
@@ -223,6 +229,7 @@ export async function runController(flags: ControllerFlags, deps: ControllerDeps
       minSyncIntervalMs: checked.minSyncMs,
       fullResyncIntervalMs: checked.syncMs,
       metrics,
+      events: flags.events === 'none' ? undefined : { sink: apiEventSink(kubeConfig) },
       masquerade:
         flags.masquerade === 'nft' ? { applier: new NftMasquerade(), clusterCIDRs: checked.clusterCIDRs, masqueradeAll: flags.masqueradeAll } : undefined,
       healthChecks:

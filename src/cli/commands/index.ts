@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { registerAudit } from './audit.ts';
 import { registerBench } from './bench.ts';
 import { registerChurn } from './churn.ts';
 import { registerController } from './controller.ts';
@@ -24,6 +25,7 @@ export function registerCommands(program: Command): void {
   registerList(program);
   registerSave(program);
   registerRestore(program);
+  registerAudit(program);
   registerTable(program);
   registerPredict(program);
   registerChurn(program);

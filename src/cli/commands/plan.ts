@@ -68,13 +68,15 @@ export function describeOperation(op: Operation): string {
     case 'deleteService':
       return `- service     ${op.name} (${serviceKeyString(op.service)})`;
     case 'addDestination':
-      return `+ destination ${op.name} -> ${destinationKeyString(op.destination)} (${destText(op.config)})`;
+      return `+ destination ${op.name} -> ${destinationKeyString(op.destination)} (${destText(op.config)})${op.reorder ? ' re-added at the head: canonical mh order' : ''}`;
     case 'updateDestination':
       return `~ destination ${op.name} -> ${destinationKeyString(op.destination)} (${destText(op.config)})`;
     case 'drainDestination':
       return `~ destination ${op.name} -> ${destinationKeyString(op.destination)} drain (weight 0 until its connections end)`;
     case 'deleteDestination':
-      return `- destination ${op.name} -> ${destinationKeyString(op.destination)} (${op.reason})`;
+      return op.reason === 'reorder'
+        ? `- destination ${op.name} -> ${destinationKeyString(op.destination)} (reorder: re-added by the next operation)`
+        : `- destination ${op.name} -> ${destinationKeyString(op.destination)} (${op.reason})`;
     case 'bindAddress':
       return `+ address     ${op.address}`;
     case 'unbindAddress':

@@ -2,15 +2,15 @@ import type { Command } from 'commander';
 import { LIST_LIMIT, capLines } from '../../bounded-read.ts';
 import { AnnounceError, AnnounceMetrics, Announcer, createSpeaker, decideVips } from '../../announce/index.ts';
 import type { ServiceView, Speaker } from '../../announce/index.ts';
-import { HealthMonitor, applyHealth } from '../../health/index.ts';
-import type { HealthChange } from '../../health/index.ts';
+import { HealthMonitor, QuorumTracker, applyHealth } from '../../health/index.ts';
+import type { HealthChange, QuorumChange } from '../../health/index.ts';
 import { destinationKeyString, openIpvs, openSyncDaemons, openVips, serviceKeyString } from '../../ipvs/index.ts';
-import type { IpvsApi, VipApi } from '../../ipvs/index.ts';
+import type { Destination, IpvsApi, Service, VipApi } from '../../ipvs/index.ts';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.ts';
 import type { Logger } from '../../log.ts';
 import { buildKernelTable } from '../../maglev/index.ts';
-import { LbMetrics, exposureWarning, startMetricsServer } from '../../metrics/index.ts';
-import type { MetricsServer, ServiceStats } from '../../metrics/index.ts';
+import { LastWeights, LbMetrics, buildStatus, exposureWarning, startMetricsServer } from '../../metrics/index.ts';
+import type { MetricsServer, QuorumServiceStatus, ServiceStats, StatusSnapshot } from '../../metrics/index.ts';
 import type { DesiredState } from '../../model/index.ts';
 import { DEFAULT_MH_TABLE_SIZE, FileStateStore, Reconciler, StateFileHealth, SyncLoop, defaultFlowMoveEstimator } from '../../reconcile/index.ts';
 import type { FlowMoveEstimator, StateStore, SyncReport } from '../../reconcile/index.ts';
@@ -40,6 +40,8 @@ export interface RunOptions {
   watch: boolean;
   /** --max-config-size (bytes); default DEFAULT_MAX_CONFIG_BYTES. */
   maxConfigSize?: number;
+  /** --status-page: serve /status and /status.json on the metrics port (default off). */
+  statusPage?: boolean;
 }
 
 const DEFAULT_METRICS = '127.0.0.1:9477';
@@ -59,6 +61,7 @@ export function registerRun(program: Command): void {
     .option('--netns <name>', 'network namespace (/var/run/netns/NAME) to program')
     .option('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, process.env.LOG_LEVEL ?? 'info')
     .option('--no-watch', 'do not reload when the file changes (SIGHUP still reloads)')
+    .option('--status-page', 'serve a read-only status page on the metrics port (/status: services, destinations, health, drains, Maglev tables)', false)
     .addOption(maxConfigSizeOption())
     .action(async (opts: RunOptions) => {
       process.exitCode = await runLoadBalancer(opts);
@@ -151,6 +154,7 @@ export class StandaloneLb {
   private readonly log: Logger;
   private readonly metrics: LbMetrics;
   private readonly health: HealthMonitor;
+  private readonly quorum: QuorumTracker;
   private readonly deps: StandaloneDeps;
   private ipvs: Kernel['ipvs'] | undefined;
   private vips: Kernel['vips'] | undefined;
@@ -174,6 +178,8 @@ export class StandaloneLb {
   /** Until the first decision, whatever BIRD announces (a previous process's routes) is left alone. */
   private decidedOnce = false;
   private firstDecisionDeadline = 0;
+  /** The weights mh tables are built with, for the status page (the kernel does not report them). */
+  private readonly lastWeights = new LastWeights();
 
   constructor(opts: RunOptions, config: LoadedConfig, log: Logger, deps: StandaloneDeps = {}) {
     this.opts = opts;
@@ -182,12 +188,14 @@ export class StandaloneLb {
     this.log = log;
     this.metrics = new LbMetrics();
     this.health = new HealthMonitor({ onChange: (c) => this.onHealthChange(c) });
+    this.quorum = new QuorumTracker({ onChange: (c) => this.onQuorumChange(c) });
+    this.quorum.setPolicies(config.quorum);
     this.stateFile = new StateFileHealth(log);
   }
 
-  /** The desired state now: the file's, with failed backends at weight 0 or left out. */
+  /** The desired state now: the file's, with failed backends at weight 0 or left out, and sorry servers of services short of quorum. */
   desired(): DesiredState {
-    return applyHealth(this.config.desired, this.config.health, (id) => this.health.isDown(id));
+    return this.quorum.apply(applyHealth(this.config.desired, this.config.health, (id) => this.health.isDown(id)));
   }
 
   async start(): Promise<void> {
@@ -201,8 +209,11 @@ export class StandaloneLb {
       await this.speaker.prepare();
     }
     // The metrics port first: failing on it must not leave a half-started controller behind.
-    this.server = await startMetricsServer(opts.metricsAddress, this.metrics.registry, () =>
-      this.stateFile.problem !== undefined ? { ready: false, reason: this.stateFile.problem } : { ready: this.ready, reason: this.lastError },
+    this.server = await startMetricsServer(
+      opts.metricsAddress,
+      this.metrics.registry,
+      () => (this.stateFile.problem !== undefined ? { ready: false, reason: this.stateFile.problem } : { ready: this.ready, reason: this.lastError }),
+      { status: opts.statusPage ? () => this.status() : undefined },
     );
     if (this.server.exposed) log.warn({ metrics: this.server.address }, exposureWarning(this.server));
     const kernel = await (this.deps.openKernel ?? openKernel)(opts);
@@ -238,7 +249,7 @@ export class StandaloneLb {
       fullResyncIntervalMs: settings.resyncIntervalMs ?? DEFAULT_RESYNC_MS,
       logger: log,
     });
-    this.metrics.setSources({ kernelStats: () => this.kernelStats(), health: () => this.healthStatus() });
+    this.metrics.setSources({ kernelStats: () => this.kernelStats(), health: () => this.healthStatus(), quorum: () => this.quorumStatus() });
     this.health.setTargets(this.config.health);
     if (opts.watch) this.watcher = watchConfig(opts.config, () => void this.reload('file changed'), undefined, opts.maxConfigSize);
     log.info(
@@ -267,6 +278,7 @@ export class StandaloneLb {
       else delete next.connectionSync;
       this.config = next;
       this.health.setTargets(next.health);
+      this.quorum.setPolicies(next.quorum);
       this.metrics.recordReload('applied');
       this.log.info({ why }, `configuration reloaded: ${summary(next)}`);
       this.loop?.trigger();
@@ -285,6 +297,11 @@ export class StandaloneLb {
   /** Current metrics text (tests, debugging). */
   metricsText(): Promise<string> {
     return this.metrics.registry.metrics();
+  }
+
+  /** Where /metrics (and /status) listen, the port resolved ("127.0.0.1:40123"); undefined before start. */
+  metricsAddress(): string | undefined {
+    return this.server?.address;
   }
 
   isReady(): boolean {
@@ -378,6 +395,7 @@ export class StandaloneLb {
           inKernel: present?.has(id) ?? false,
           syncError: this.lastSyncErrors.has(id),
           healthChecked: probed.get(id) ?? true,
+          quorumLost: this.quorum.downReason(id),
           availableDestinations: svc.destinations.filter((d) => d.config.weight > 0).length,
         };
       });
@@ -413,8 +431,20 @@ export class StandaloneLb {
     this.loop?.trigger();
   }
 
+  private onQuorumChange(c: QuorumChange): void {
+    const { policy } = c;
+    const sorry = policy.sorryServer === undefined ? undefined : destinationKeyString(policy.sorryServer.key);
+    const fields = { service: policy.serviceName, availableWeight: c.availableWeight, quorum: policy.quorum, hysteresis: policy.hysteresis, sorryServer: sorry ?? null };
+    if (!c.up) this.log.warn(fields, `quorum lost: ${c.reason}; ${sorry ? `sorry server ${sorry} takes new connections` : 'no sorry server, the remaining destinations keep serving'}${this.config.bgp ? '; VIP not announced' : ''}`);
+    else this.log.info(fields, `quorum gained: ${c.reason}${sorry ? `; sorry server ${sorry} drained` : ''}`);
+    this.metrics.recordQuorumChange(policy.serviceName, c.up, c.sorryServer);
+    this.scheduleAnnounceCheck(0);
+    this.loop?.trigger();
+  }
+
   private onReport(r: SyncReport): void {
     this.metrics.recordSync(r, (s) => this.reconciler?.owns(s) ?? true);
+    this.lastWeights.observe(r.operations);
     this.stateFile.observe(r.errors);
     if (r.mode !== 'skipped') {
       this.ready = true;
@@ -451,31 +481,57 @@ export class StandaloneLb {
     };
   }
 
-  private async kernelStats(): Promise<ServiceStats[]> {
+  /** The owned services as the kernel holds them now, destinations in kernel order, with the file's names. */
+  private async ownedServices(): Promise<{ name: string; service: Service; destinations: Destination[] }[]> {
     const ipvs = this.ipvs;
     const reconciler = this.reconciler;
     if (!ipvs || !reconciler) return [];
     const owned = new Set(reconciler.owned());
     const names = new Map(this.config.desired.services.map((s) => [serviceKeyString(s.key), s.name]));
-    const out: ServiceStats[] = [];
+    const out: { name: string; service: Service; destinations: Destination[] }[] = [];
     for (const svc of await ipvs.listServices()) {
       const id = serviceKeyString(svc.key);
       if (!owned.has(id)) continue;
-      const dests = await ipvs.listDestinations(svc.key);
-      out.push({
-        name: names.get(id) ?? id,
-        service: id,
-        stats: svc.stats,
-        destinations: dests.map((d) => ({
-          destination: destinationKeyString(d.key),
-          weight: d.config.weight,
-          activeConns: d.activeConns,
-          inactiveConns: d.inactiveConns,
-          stats: d.stats,
-        })),
-      });
+      out.push({ name: names.get(id) ?? id, service: svc, destinations: await ipvs.listDestinations(svc.key) });
     }
     return out;
+  }
+
+  private async kernelStats(): Promise<ServiceStats[]> {
+    return (await this.ownedServices()).map(({ name, service, destinations }) => ({
+      name,
+      service: serviceKeyString(service.key),
+      stats: service.stats,
+      destinations: destinations.map((d) => ({
+        destination: destinationKeyString(d.key),
+        weight: d.config.weight,
+        activeConns: d.activeConns,
+        inactiveConns: d.inactiveConns,
+        stats: d.stats,
+      })),
+    }));
+  }
+
+  /** What the status page shows (--status-page). */
+  async status(): Promise<StatusSnapshot> {
+    return buildStatus({
+      services: await this.ownedServices(),
+      drains: this.reconciler?.draining() ?? [],
+      health: this.healthStatus(),
+      mhTableSize: DEFAULT_MH_TABLE_SIZE,
+      lastWeights: this.lastWeights,
+      quorum: this.quorumStatus(),
+    });
+  }
+
+  private quorumStatus(): QuorumServiceStatus[] {
+    return this.quorum.status().map((s) => ({
+      serviceName: s.policy.serviceName,
+      service: serviceKeyString(s.policy.service),
+      up: s.up,
+      availableWeight: s.availableWeight,
+      sorryServerActive: s.sorryServerActive,
+    }));
   }
 
   private healthStatus(): { serviceName: string; destination: string; up: boolean }[] {

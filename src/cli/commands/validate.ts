@@ -56,7 +56,7 @@ export function registerValidate(program: Command): void {
     .action(async (opts: { config: string; json?: boolean; maxConfigSize: number }) => {
       try {
         const config = await loadValidConfig(opts.config, { maxBytes: opts.maxConfigSize });
-        if (opts.json) process.stdout.write(`${JSON.stringify({ desired: config.desired, health: config.health, settings: config.settings }, null, 2)}\n`);
+        if (opts.json) process.stdout.write(`${JSON.stringify({ desired: config.desired, health: config.health, quorum: config.quorum, settings: config.settings }, null, 2)}\n`);
         else process.stdout.write(`${opts.config}: valid (${summary(config)})\n`);
       } catch (err) {
         reportConfigError(err);

@@ -9,7 +9,7 @@ import type { DesiredDestination, DesiredService } from '../../model/types.ts';
 import { readBgp, readConnectionSync } from './bgp.ts';
 import type { Fields, Reader } from './reader.ts';
 import { childPath, describe, readBool, readChoice, readDuration, readFields, readInt, readList, readString } from './reader.ts';
-import type { FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget, LbSettings, LoadedConfig } from './types.ts';
+import type { FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget, LbSettings, LoadedConfig, QuorumPolicy } from './types.ts';
 import type { DnsCheck, ExecCheck, TlsCheck, UdpCheck, UdpExpect } from '../../health/types.ts';
 import { DNS_QUERY_TYPES, RCODES } from '../../health/probe-dns.ts';
 import type { AddressFamily } from './values.ts';
@@ -34,7 +34,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$/;
 
 const TOP_FIELDS = ['services', 'settings', 'bgp', 'connectionSync'];
 const SETTINGS_FIELDS = ['drainTimeout', 'resyncInterval', 'minSyncInterval'];
-const SERVICE_FIELDS = ['name', 'protocol', 'address', 'port', 'fwmark', 'family', 'scheduler', 'flags', 'persistence', 'bindAddress', 'healthCheck', 'destinations'];
+const SERVICE_FIELDS = ['name', 'protocol', 'address', 'port', 'fwmark', 'family', 'scheduler', 'flags', 'persistence', 'bindAddress', 'healthCheck', 'destinations', 'quorum', 'hysteresis', 'sorryServer'];
 const PERSISTENCE_FIELDS = ['timeout', 'netmask', 'engine'];
 const DESTINATION_FIELDS = ['address', 'port', 'weight', 'forwarding', 'upperThreshold', 'lowerThreshold', 'tunnelType', 'tunnelPort', 'healthCheck'];
 const CHECK_TYPES: readonly HealthCheckType[] = ['tcp', 'http', 'https', 'dns', 'udp', 'exec'];
@@ -59,7 +59,7 @@ const MAX_ARG_LENGTH = 4096;
 export const CHECK_DEFAULTS = { intervalMs: 5000, timeoutMs: 2000, rise: 2, fall: 3, path: '/', expectStatus: 200, onFailure: 'weight0' } as const;
 
 export function readConfig(r: Reader, root: unknown): Omit<LoadedConfig, 'file'> {
-  const out: Omit<LoadedConfig, 'file'> = { desired: { services: [] }, health: [], settings: {} };
+  const out: Omit<LoadedConfig, 'file'> = { desired: { services: [] }, health: [], quorum: [], settings: {} };
   if (root === null || root === undefined || (isScalar(root) && root.value === null)) {
     r.fail(root, '', 'the file is empty: expected a mapping with a "services" list');
     return out;
@@ -87,7 +87,7 @@ export function readConfig(r: Reader, root: unknown): Omit<LoadedConfig, 'file'>
   seq.items.forEach((item, index) => {
     const svc = readService(r, item, index);
     if (!svc) return;
-    const { service, health, name, key, nameNode, keyNode, path } = svc;
+    const { service, health, quorum, name, key, nameNode, keyNode, path } = svc;
     if (name !== undefined) {
       const firstByName = names.get(name);
       if (firstByName !== undefined) r.fail(nameNode, childPath(path, 'name'), `duplicate service name "${name}" (first used at ${firstByName})`);
@@ -102,6 +102,7 @@ export function readConfig(r: Reader, root: unknown): Omit<LoadedConfig, 'file'>
     if (service) {
       out.desired.services.push(service);
       out.health.push(...health);
+      if (quorum) out.quorum.push(quorum);
     }
   });
   r.issues.sort((a, b) => a.line - b.line || a.column - b.column);
@@ -136,6 +137,7 @@ interface ReadService {
   name?: string;
   key?: ServiceKey;
   health: HealthTarget[];
+  quorum?: QuorumPolicy;
   nameNode: Node;
   keyNode: Node;
   path: string;
@@ -200,16 +202,52 @@ function readService(r: Reader, node: unknown, index: number): ReadService | und
       }
     });
   }
+  const quorum = readQuorum(r, g, key, config, destinations);
   const valid = key !== undefined && name !== undefined && r.issues.length === before;
   return {
     service: valid ? { key, config, name, destinations, bindAddress: key.kind === 'addr' && bind !== false } : undefined,
     name,
     key,
     health,
+    quorum: valid && quorum ? { service: key, serviceName: name, ...quorum } : undefined,
     nameNode: g.get('name') ?? g.node,
     keyNode: g.node,
     path,
   };
+}
+
+/** The largest quorum or hysteresis: the kernel keeps weights in a signed 32-bit int. */
+const MAX_QUORUM = 0x7fff_ffff;
+
+/** quorum, hysteresis and sorryServer of a service; undefined when it sets none of them. */
+function readQuorum(
+  r: Reader,
+  f: Fields,
+  key: ServiceKey | undefined,
+  config: ServiceConfig,
+  destinations: readonly DesiredDestination[],
+): Omit<QuorumPolicy, 'service' | 'serviceName'> | undefined {
+  if (!f.has('quorum') && !f.has('hysteresis') && !f.has('sorryServer')) return undefined;
+  // keepalived's default quorum is 1: without one, the service is down when no destination is available.
+  const policy: Omit<QuorumPolicy, 'service' | 'serviceName'> = { quorum: readInt(r, f, 'quorum', 1, MAX_QUORUM) ?? 1, hysteresis: readInt(r, f, 'hysteresis', 0, MAX_QUORUM) ?? 0 };
+  const node = f.get('sorryServer');
+  if (node === undefined) return policy;
+  const path = f.at('sorryServer');
+  const d = readDestination(r, node, path, key, undefined, { sorry: true });
+  if (!d) return policy;
+  const id = destinationKeyString(d.dest.key);
+  if (destinations.some((x) => destinationKeyString(x.key) === id)) {
+    r.fail(node, path, `${id} is also a destination of this service: the sorry server must be another one (it takes over while the real ones are short)`);
+    return policy;
+  }
+  // While the sorry server serves, the real destinations sit at weight 0 in their table slots: mh and sh send
+  // a flow hashed to one of them on to the next available destination only with their fallback flag.
+  if ((config.scheduler === 'mh' || config.scheduler === 'sh') && !config.flags.fallback) {
+    r.fail(node, path, `a sorry server with the ${config.scheduler} scheduler needs the ${config.scheduler}-fallback flag: without it, new connections hashed to a real destination at weight 0 are dropped instead of reaching the sorry server`);
+    return policy;
+  }
+  policy.sorryServer = d.dest;
+  return policy;
 }
 
 function relabel(r: Reader, from: number, oldPrefix: string, newPrefix: string): void {
@@ -303,10 +341,16 @@ function readDestination(
   path: string,
   service: ServiceKey | undefined,
   serviceCheck: HealthCheckSpec | undefined,
+  opts: { sorry?: boolean } = {},
 ): { dest: DesiredDestination; check?: HealthCheckSpec } | undefined {
   const before = r.issues.length;
-  const f = readFields(r, node, path, DESTINATION_FIELDS, 'a destination');
+  const f = readFields(r, node, path, DESTINATION_FIELDS, opts.sorry ? 'a sorry server' : 'a destination');
   if (!f) return undefined;
+  if (opts.sorry && f.has('healthCheck')) {
+    // As keepalived's sorry_server: it is the last resort, used without asking whether it is up.
+    r.fail(f.keyNode('healthCheck'), f.at('healthCheck'), 'a sorry server is not health-checked (it is the last resort while the real destinations are short)');
+    return undefined;
+  }
   const address = readAddress(r, f, 'address');
   // Default: the service's port; for fwmark services 0 (= the packet's own destination port, as ipvsadm).
   const defaultPort = service === undefined ? undefined : service.kind === 'addr' ? service.port : 0;

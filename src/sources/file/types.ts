@@ -3,10 +3,10 @@ import type { SyncDaemonConfig } from '../../ipvs/daemon.ts';
 import type { DesiredState } from '../../model/types.ts';
 
 // What a configuration file yields: the desired IPVS state as written (all backends healthy),
-// the health checks to run against it, and the controller settings.
+// the health checks to run against it, quorum and sorry servers, and the controller settings.
 
-export type { FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget } from '../../health/types.ts';
-import type { HealthTarget } from '../../health/types.ts';
+export type { FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget, QuorumPolicy } from '../../health/types.ts';
+import type { HealthTarget, QuorumPolicy } from '../../health/types.ts';
 
 export interface LbSettings {
   /** How long a removed destination keeps its connections before it is deleted anyway. */
@@ -21,6 +21,8 @@ export interface LoadedConfig {
   file: string;
   desired: DesiredState;
   health: HealthTarget[];
+  /** The services that set quorum, hysteresis or sorryServer. */
+  quorum: QuorumPolicy[];
   settings: LbSettings;
   /** Scale-out: announce the VIPs this node serves through a BGP speaker (the "bgp" section). */
   bgp?: AnnounceConfig;

@@ -51,6 +51,8 @@ export class ClusterState {
   private readonly healthChecked = new Set<string>();
   /** Parse warnings per object ("Service ns/name"), kept while the object is in that state. */
   private readonly objectWarnings = new Map<string, TranslationWarning[]>();
+  /** metadata.uid per object ("Service ns/name"), so a warning's Event names the exact object (kubectl describe matches on it). */
+  private readonly uids = new Map<string, string>();
   private node: NodeView | undefined;
   /** Every Node's addresses (no Service may take one as an external IP), by node name. */
   private readonly nodeAddresses = new Map<string, readonly string[]>();
@@ -212,6 +214,7 @@ export class ClusterState {
       return;
     }
     this.setWarnings(`Service ${id}`, e.type === 'delete' ? [] : parsed.warnings);
+    this.noteUid(`Service ${id}`, e);
     const existed = this.services.has(id);
     if (e.type === 'delete' || !parsed.value) {
       // A Service that became headless/ExternalName/invalid stops being programmed, like a deletion.
@@ -235,6 +238,7 @@ export class ClusterState {
       return;
     }
     this.setWarnings(`EndpointSlice ${sid}`, e.type === 'delete' ? [] : parsed.warnings);
+    this.noteUid(`EndpointSlice ${sid}`, e);
     const old = this.slices.get(sid);
     if (old) this.unindex(sid, old);
     if (e.type === 'delete' || !parsed.value) this.slices.delete(sid);
@@ -262,6 +266,7 @@ export class ClusterState {
     if (parsed.value) this.noteNodeAddresses(parsed.value.name, e.type === 'delete' ? [] : parsed.value.addresses.map((a) => a.address));
     if (!parsed.value || parsed.value.name !== this.opts.nodeName) return; // only our Node's context matters
     this.setWarnings(`Node ${parsed.value.name}`, e.type === 'delete' ? [] : parsed.warnings);
+    this.noteUid(`Node ${parsed.value.name}`, e);
     const next = e.type === 'delete' ? undefined : parsed.value;
     const before = JSON.stringify(this.context);
     this.node = next;
@@ -303,12 +308,20 @@ export class ClusterState {
     else this.objectWarnings.set(key, warnings);
   }
 
+  private noteUid(key: string, e: ClusterEvent): void {
+    const uid = (e.object as { metadata?: { uid?: unknown } } | null)?.metadata?.uid;
+    if (e.type === 'delete' || typeof uid !== 'string') this.uids.delete(key);
+    else this.uids.set(key, uid);
+  }
+
   private report(warnings: TranslationWarning[]): void {
     const now = new Set<string>();
     for (const w of warnings) {
       const k = `${w.kind}|${w.object}|${w.reason}|${w.message}`;
       now.add(k);
-      if (!this.reported.has(k)) this.opts.onWarning?.(w);
+      if (this.reported.has(k)) continue;
+      const uid = w.object ? this.uids.get(`${w.kind} ${w.object}`) : undefined;
+      this.opts.onWarning?.(uid ? { ...w, uid } : w);
     }
     this.reported = now;
   }

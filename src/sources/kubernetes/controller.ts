@@ -14,6 +14,7 @@ import { ClusterWatch } from './informers.ts';
 import { KubernetesMetrics } from './metrics.ts';
 import type { NodePortRange } from './objects.ts';
 import type { Translation } from './translate.ts';
+import { EventRecorder, type EventLimits, type EventSink } from './events.ts';
 import { type WarningRecorder, logWarnings } from './warnings.ts';
 
 // The Kubernetes controller: informers feed the cluster state; a coalescing sync loop (minimum
@@ -32,8 +33,10 @@ export interface ControllerOptions {
   nodeIPs?: readonly string[];
   /** The cluster's node port range (the API server's --service-node-port-range); default 30000-32767. */
   nodePortRange?: NodePortRange;
-  /** Where translation warnings go (default: log lines); an Event recorder can take their place. */
+  /** Where translation warnings go (default: log lines). */
   warnings?: WarningRecorder;
+  /** Also record each warning as a Kubernetes Event on the object it names (events.ts); omitted = logs only. */
+  events?: { sink: EventSink; limits?: Partial<EventLimits> };
   ipvs: IpvsApi;
   vips?: VipApi;
   /** Ownership across restarts (FileStateStore in production). */
@@ -71,6 +74,7 @@ export class KubernetesController {
   private masqueradeFailing = false;
   private masqueradeApplied: Translation['state'] | undefined;
   private readonly stateFile: StateFileHealth;
+  private readonly eventRecorder: EventRecorder | undefined;
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
@@ -78,11 +82,18 @@ export class KubernetesController {
     this.k8sMetrics = opts.metrics ? new KubernetesMetrics(opts.metrics.registry) : undefined;
     this.stateFile = new StateFileHealth(log);
     const warnings = opts.warnings ?? logWarnings(log);
+    const events = opts.events;
+    this.eventRecorder = events
+      ? new EventRecorder({ sink: events.sink, limits: events.limits, nodeName: opts.nodeName, logger: log, onOutcome: (o) => this.k8sMetrics?.warningEvents.inc({ outcome: o }) })
+      : undefined;
     this.state = new ClusterState({
       nodeName: opts.nodeName,
       nodeIPs: opts.nodeIPs,
       nodePortRange: opts.nodePortRange,
-      onWarning: (w) => warnings.record(w),
+      onWarning: (w) => {
+        warnings.record(w);
+        this.eventRecorder?.record(w);
+      },
     });
     this.reconciler = new Reconciler({
       ...opts.planOptions,
@@ -128,6 +139,12 @@ export class KubernetesController {
     await this.watch.stop();
     await this.loop.stop();
     await this.opts.healthChecks?.stop();
+    await this.eventRecorder?.stop();
+  }
+
+  /** Resolves when every Event queued so far has been written or given up on (tests). */
+  eventsFlushed(): Promise<void> {
+    return this.eventRecorder?.flush() ?? Promise.resolve();
   }
 
   /** Resolves when every informer has listed once. */

@@ -14,6 +14,7 @@ export class KubernetesMetrics {
   readonly warnings: Gauge;
   readonly masquerade: Counter<'mode'>;
   readonly relists: Counter<'kind'>;
+  readonly warningEvents: Counter<'outcome'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -26,7 +27,13 @@ export class KubernetesMetrics {
     this.events = new Counter({ name: `${PREFIX}kubernetes_events_total`, help: 'Informer events received, by kind and type', labelNames: ['kind', 'type'], registers });
     this.informerErrors = new Counter({ name: `${PREFIX}kubernetes_informer_errors_total`, help: 'List/watch failures (each followed by a restart)', labelNames: ['kind'], registers });
     this.relists = new Counter({ name: `${PREFIX}kubernetes_lists_total`, help: 'Completed lists (initial, after 410 Gone, after restarts)', labelNames: ['kind'], registers });
-    this.warnings = new Gauge({ name: `${PREFIX}kubernetes_translation_warnings`, help: 'Objects or values currently skipped or defaulted (see the logs)', registers });
+    this.warnings = new Gauge({ name: `${PREFIX}kubernetes_translation_warnings`, help: 'Objects or values currently skipped or defaulted (see the logs and Events)', registers });
+    this.warningEvents = new Counter({
+      name: `${PREFIX}kubernetes_warning_events_total`,
+      help: 'Translation warnings as Kubernetes Events, by outcome (created, patched, exists, filtered, unsupported, dropped, failed)',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.masquerade = new Counter({ name: `${PREFIX}masquerade_updates_total`, help: 'nftables masquerade updates, by mode (full, incremental, unchanged, failed)', labelNames: ['mode'], registers });
   }
 }

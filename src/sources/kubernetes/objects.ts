@@ -51,6 +51,8 @@ export interface TranslationWarning {
   /** CamelCase reason, usable as a Kubernetes Event reason. */
   reason: string;
   message: string;
+  /** The object's metadata.uid, when known (ClusterState adds it before reporting). */
+  uid?: string;
 }
 
 export interface ServicePortView {

@@ -60,6 +60,7 @@ describe('ipvs-maglev controller flags', () => {
     [{ masquerade: 'iptables' }, '--masquerade: "iptables" is not nft or none'],
     [{ sysctls: 'maybe' }, '--sysctls: "maybe" is not set or skip'],
     [{ logLevel: 'loud' }, '--log-level: "loud" is not one of'],
+    [{ events: 'maybe' }, '--events: "maybe" is not record or none'],
     [{ metricsAddress: 'nowhere' }, '--metrics-address: bad listen address'],
     [{ healthCheckAddress: 'all' }, '--health-check-address: "all" is not an IP address or "none"'],
   ])('refuses %j', (over, message) => {

@@ -1,0 +1,193 @@
+import { destinationKeyString, serviceKeyString } from '../ipvs/keys.ts';
+import type { Destination, Service } from '../ipvs/types.ts';
+import { buildKernelTable } from '../maglev/index.ts';
+import { DEFAULT_MH_TABLE_SIZE, type DrainRecord, type OperationResult, drainKey } from '../reconcile/index.ts';
+import type { BackendHealthStatus, QuorumServiceStatus } from './registry.ts';
+
+// What the status page shows (src/metrics/status-page/), built from what the kernel holds now: every
+// owned service, its destinations in kernel order with weights, connections, health and drains, and for
+// `mh` services the Maglev table the kernel has built, replicated by src/maglev (bit-exact with ip_vs_mh,
+// from the list order and the last weights). A destination set to weight 0 (drained, or down with
+// onFailure: weight0) keeps its slots (the kernel's last-weight rule) but takes no new flows there: the
+// page shows those slots as such. The kernel does not report last weights, so they come from what was
+// written: the reconciler's drain records, and LastWeights, which follows every destination write.
+//
+// Bounded: at most MAX_SERVICES services and MAX_DESTINATIONS destinations each are described, and a
+// table is sent as at most MAX_BINS bins of consecutive slots, each with the count of slots per
+// destination in it (so a downsampled strip still shows exact shares, not one guessed owner per bin).
+
+export const MAX_SERVICES = 256;
+export const MAX_DESTINATIONS = 256;
+export const MAX_BINS = 512;
+
+export interface StatusInput {
+  /** Owned services with their destinations in kernel list order (newest first). */
+  services: readonly { name: string; service: Service; destinations: readonly Destination[] }[];
+  drains: readonly DrainRecord[];
+  /** Health verdicts; a destination without one is "unchecked". */
+  health: readonly BackendHealthStatus[];
+  /** The kernel's mh table size (CONFIG_IP_VS_MH_TAB_INDEX; 4093 by default). */
+  mhTableSize?: number;
+  /** Last non-zero weights written (LastWeights); without one, a weight-0 destination has no slots. */
+  lastWeights?: LastWeights;
+  /** Quorum verdicts of the services that have a quorum. */
+  quorum?: readonly QuorumServiceStatus[];
+}
+
+/**
+ * The last non-zero weight written to each destination, from the sync reports: what the kernel builds
+ * an mh table with when the current weight is 0. One entry per destination that exists; deletes forget.
+ */
+export class LastWeights {
+  private readonly byDest = new Map<string, number>();
+
+  observe(results: readonly OperationResult[]): void {
+    for (const r of results) {
+      if (r.outcome !== 'ok' && r.outcome !== 'converted') continue;
+      const op = r.operation;
+      if (op.kind === 'deleteService') {
+        const prefix = drainKey(serviceKeyString(op.service), '');
+        for (const k of this.byDest.keys()) if (k.startsWith(prefix)) this.byDest.delete(k);
+        continue;
+      }
+      if (op.kind !== 'addDestination' && op.kind !== 'updateDestination' && op.kind !== 'drainDestination' && op.kind !== 'deleteDestination') continue;
+      const key = drainKey(serviceKeyString(op.service), destinationKeyString(op.destination));
+      if (op.kind === 'deleteDestination') this.byDest.delete(key);
+      // Added at 0: the kernel's last weight is 0 (no slots) until a non-zero weight is written.
+      else if (op.kind === 'addDestination') this.byDest.set(key, op.config.weight);
+      else if (op.config.weight > 0) this.byDest.set(key, op.config.weight);
+    }
+  }
+
+  get(service: string, destination: string): number | undefined {
+    return this.byDest.get(drainKey(service, destination));
+  }
+
+  get size(): number {
+    return this.byDest.size;
+  }
+}
+
+export interface StatusDestination {
+  destination: string;
+  weight: number;
+  /** The weight the mh table was built with (differs from weight while draining). */
+  lastWeight: number;
+  activeConns: number;
+  inactiveConns: number;
+  health: 'up' | 'down' | 'unchecked';
+  /** ms since the epoch the drain began; absent when not draining. */
+  drainingSince?: number;
+  /** mh services: slots of the table that are this destination's. */
+  slots?: number;
+}
+
+export interface StatusTable {
+  size: number;
+  /** Consecutive slots per bin (the last bin may hold fewer). */
+  binSlots: number;
+  /** Per bin: [destination index, slot count, destination index, slot count, ...]; index -1 = empty slot. */
+  bins: number[][];
+}
+
+export interface StatusService {
+  name: string;
+  service: string;
+  scheduler: string;
+  flags: string[];
+  destinations: StatusDestination[];
+  /** Destinations beyond MAX_DESTINATIONS, not listed. */
+  moreDestinations: number;
+  table?: StatusTable;
+  /** Services with a quorum: whether they hold it, and whether the sorry server takes new connections. */
+  quorum?: { up: boolean; availableWeight: number; sorryServerActive: boolean };
+  /** Why an mh service has no table (e.g. a table error). */
+  tableError?: string;
+}
+
+export interface StatusSnapshot {
+  generatedAt: string;
+  services: StatusService[];
+  /** Services beyond MAX_SERVICES, not listed. */
+  moreServices: number;
+}
+
+export function buildStatus(input: StatusInput, now = Date.now()): StatusSnapshot {
+  const health = new Map<string, boolean>();
+  for (const h of input.health) health.set(`${h.serviceName}\u0000${h.destination}`, h.up);
+  const drains = new Map(input.drains.map((d) => [drainKey(d.service, d.destination), d]));
+  const services: StatusService[] = [];
+  const quorum = new Map((input.quorum ?? []).map((q) => [q.service, q]));
+  for (const s of input.services.slice(0, MAX_SERVICES)) {
+    const out = describeService(s, health, drains, input.lastWeights, input.mhTableSize ?? DEFAULT_MH_TABLE_SIZE);
+    const q = quorum.get(out.service);
+    if (q) out.quorum = { up: q.up, availableWeight: q.availableWeight, sorryServerActive: q.sorryServerActive };
+    services.push(out);
+  }
+  return { generatedAt: new Date(now).toISOString(), services, moreServices: Math.max(0, input.services.length - MAX_SERVICES) };
+}
+
+function describeService(
+  s: StatusInput['services'][number],
+  health: ReadonlyMap<string, boolean>,
+  drains: ReadonlyMap<string, DrainRecord>,
+  lastWeights: LastWeights | undefined,
+  tableSize: number,
+): StatusService {
+  const id = serviceKeyString(s.service.key);
+  const mh = s.destinations.map((d) => {
+    const did = destinationKeyString(d.key);
+    const w = d.config.weight;
+    const lastWeight = w > 0 ? w : (drains.get(drainKey(id, did))?.lastWeight ?? lastWeights?.get(id, did) ?? 0);
+    return { address: d.key.address, port: d.key.port, weight: w, lastWeight };
+  });
+  const flags = Object.entries(s.service.config.flags)
+    .filter(([, on]) => on)
+    .map(([f]) => f);
+  const out: StatusService = { name: s.name, service: id, scheduler: s.service.config.scheduler, flags, destinations: [], moreDestinations: Math.max(0, s.destinations.length - MAX_DESTINATIONS) };
+  s.destinations.slice(0, MAX_DESTINATIONS).forEach((d, i) => {
+    const did = destinationKeyString(d.key);
+    const verdict = health.get(`${s.name}\u0000${did}`);
+    const drain = drains.get(drainKey(id, did));
+    out.destinations.push({
+      destination: did,
+      weight: d.config.weight,
+      lastWeight: mh[i].lastWeight,
+      activeConns: d.activeConns ?? 0,
+      inactiveConns: d.inactiveConns ?? 0,
+      health: verdict === undefined ? 'unchecked' : verdict ? 'up' : 'down',
+      ...(drain ? { drainingSince: drain.since } : {}),
+    });
+  });
+  if (s.service.config.scheduler !== 'mh' || s.destinations.length === 0) return out;
+  try {
+    // The kernel adds at the head of its list: the order of addition is the list reversed.
+    const table = buildKernelTable([...mh].reverse(), tableSize);
+    const n = mh.length;
+    const counts = new Int32Array(n);
+    const binSlots = Math.ceil(table.size / MAX_BINS);
+    const bins: number[][] = [];
+    const inBin = new Int32Array(n + 1);
+    for (let start = 0; start < table.size; start += binSlots) {
+      inBin.fill(0);
+      const end = Math.min(table.size, start + binSlots);
+      for (let slot = start; slot < end; slot++) {
+        const d = table.slots[slot];
+        // Table index d counts from the oldest destination; the page lists kernel order (newest first).
+        const listIndex = d < 0 ? -1 : n - 1 - d;
+        inBin[listIndex + 1]++;
+        if (listIndex >= 0) counts[listIndex]++;
+      }
+      const bin: number[] = [];
+      for (let k = 0; k <= n; k++) if (inBin[k] > 0) bin.push(k - 1, inBin[k]);
+      bins.push(bin);
+    }
+    out.table = { size: table.size, binSlots, bins };
+    out.destinations.forEach((d, i) => {
+      d.slots = counts[i];
+    });
+  } catch (err) {
+    out.tableError = err instanceof Error ? err.message : String(err);
+  }
+  return out;
+}
