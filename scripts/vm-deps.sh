@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Debian packages for the real-kernel VM suite (test/kernel/vm) and the data-plane tools the
 # kernel suites drive (bird2: the BGP speaker of the scale-out suite, bench and demo; dnsmasq and openssl: the real DNS
-# and TLS servers of the health-check tests; strace: the system-call counts of bench netlink; chromium: the headless browser of the status page test, driven by
-# playwright-core, which downloads no browser of its own). Idempotent: quiet when everything is present; runs `apt-get update` once,
+# and TLS servers of the health-check tests; strace: the system-call counts of bench netlink; chromium: the headless
+# browser of the status page test, driven by playwright-core, which downloads no browser of its own). Idempotent: quiet
+# when everything is present; runs `apt-get update` once,
 # and only when something is missing.
 set -euo pipefail
 

@@ -88,9 +88,18 @@ export async function runMaglevBench(opts: MaglevBenchOptions): Promise<void> {
         emit(t.ts);
         continue;
       }
-      // The binary builds its own table and generates its own keys, for the identity checksums; its
-      // timings are replaced by the paired in-process ones.
-      const k = { ...runC(c.binary, ['1', String(lookups), config.flavor, String(config.tableSize), String(config.backends), String(buildsPerSample(config.tableSize))])[0], ...t.c };
+      // The binary builds its own table and generates its own keys, for the identity checksums, and
+      // times itself as a plain standalone run: kept as standalone* beside the paired in-process
+      // timings, which the ratios use, so a reader can see the in-process baseline is not handicapped.
+      const alone = runC(c.binary, [String(pairs), String(lookups), config.flavor, String(config.tableSize), String(config.backends), String(buildsPerSample(config.tableSize))])[0];
+      const k: Line = {
+        ...alone,
+        ...t.c,
+        standalonePopulateMsMedian: alone.populateMsMedian,
+        standalonePopulateMsMin: alone.populateMsMin,
+        standaloneLookupsPerSec: alone.lookupsPerSec,
+        standaloneLookupsPerSecMedian: alone.lookupsPerSecMedian,
+      };
       emit(t.ts);
       emit(k);
       const ts = t.ts;
@@ -106,6 +115,10 @@ export async function runMaglevBench(opts: MaglevBenchOptions): Promise<void> {
         populateMinTsOverC: round((ts.populateMsMin as number) / (k.populateMsMin as number), 3),
         lookupsTsOverC: round(t.lookupsPairedRatioMedian, 3),
         lookupsBestTsOverC: round((ts.lookupsPerSec as number) / (k.lookupsPerSec as number), 3),
+        // The C baseline in this process against itself: paired with TS, and alone back to back
+        // (both against its standalone run): see "In-process against standalone" in RESULTS.md.
+        cPairedOverStandalone: round((k.populateMsMin as number) / (k.standalonePopulateMsMin as number), 3),
+        cAloneOverStandalone: round((k.inProcessAlonePopulateMsMin as number) / (k.standalonePopulateMsMin as number), 3),
         tablesIdentical: k.tableChecksum === ts.tableChecksum,
         lookupsIdentical: k.lookupChecksum === ts.lookupChecksum && k.pairedLookupSumsMatch === true,
       });
@@ -170,7 +183,15 @@ function benchTs(config: Config, pairs: number, lookups: number, c: InProcessC |
     for (let b = 0; b < batch; b++) table = build();
     return (cpuMs() - t0) / batch;
   };
-  const { ts: times, c: cTimes } = pairedSamples(pairs, tsSample, cSample === null ? null : () => cSample(kernel, config.tableSize, config.backends, batch));
+  const cTimed = (): number => {
+    const ms = cSample?.(kernel, config.tableSize, config.backends, batch) ?? Number.NaN;
+    if (!(ms >= 0)) throw new Error('maglev.c could not allocate its bench case');
+    return ms;
+  };
+  const { ts: times, c: cTimes } = pairedSamples(pairs, tsSample, cSample === null ? null : cTimed);
+  // The same count of C samples back to back, with no TS build between them: what pairing costs C
+  // (caches and branch predictors left to TS's build), measured rather than assumed.
+  const cAlone = cSample === null ? [] : Array.from({ length: pairs }, cTimed);
   const ratios = cTimes.map((k, i) => times[i] / k);
   const cPass = c?.lookupPass ?? null;
   const looked = config.flavor === 'kernel' ? lookupKernel(table as KernelTable, lookups, cPass) : lookupMaglev(table as MaglevTable, lookups, cPass);
@@ -202,6 +223,8 @@ function benchTs(config: Config, pairs: number, lookups: number, c: InProcessC |
           lookupsPerSec: Math.round(looked.c.perSec),
           lookupsPerSecMedian: Math.round(looked.c.perSecMedian),
           pairedWithTs: true,
+          inProcessAlonePopulateMsMedian: round(median(cAlone), 4),
+          inProcessAlonePopulateMsMin: round(Math.min(...cAlone), 4),
           pairedLookupSumsMatch: looked.c.sumsMatch,
         }
       : {};
@@ -488,9 +511,10 @@ function human(line: Line): string {
   }
   const head = `${String(line.impl).padEnd(6)} ${String(line.flavor).padEnd(6)} M=${String(line.tableSize).padEnd(6)} N=${String(line.backends).padEnd(4)}`;
   if (line.impl === 'ratio') {
-    return `${head} populate ts/c ${String(line.populateTsOverC)} (min/min ${String(line.populateMinTsOverC)})  lookups ts/c ${String(line.lookupsTsOverC)} (best/best ${String(line.lookupsBestTsOverC)})  identical ${String(line.tablesIdentical && line.lookupsIdentical)}`;
+    return `${head} populate ts/c ${String(line.populateTsOverC)} (min/min ${String(line.populateMinTsOverC)})  lookups ts/c ${String(line.lookupsTsOverC)} (best/best ${String(line.lookupsBestTsOverC)})  identical ${String(line.tablesIdentical && line.lookupsIdentical)}  c in-process/standalone ${String(line.cPairedOverStandalone)} paired, ${String(line.cAloneOverStandalone)} alone`;
   }
-  const mops = ((line.lookupsPerSec as number) / 1e6).toFixed(1);
-  const median = ((line.lookupsPerSecMedian as number) / 1e6).toFixed(1);
-  return `${head} populate ${String(line.populateMsMedian)} ms (min ${String(line.populateMsMin)})  max/avg ${String(line.maxOverAvg)}  ${mops} M lookups/s (median ${median})  table ${((line.tableBytes as number) / 1e6).toFixed(2)} MB`;
+  const mops = (v: unknown): string => ((v as number) / 1e6).toFixed(1);
+  const main = `${head} populate ${String(line.populateMsMedian)} ms (min ${String(line.populateMsMin)})  max/avg ${String(line.maxOverAvg)}  ${mops(line.lookupsPerSec)} M lookups/s (median ${mops(line.lookupsPerSecMedian)})  table ${((line.tableBytes as number) / 1e6).toFixed(2)} MB`;
+  if (line.standalonePopulateMsMin === undefined) return main;
+  return `${main}\n${' '.repeat(head.length)} standalone: populate ${String(line.standalonePopulateMsMedian)} ms (min ${String(line.standalonePopulateMsMin)}), ${mops(line.standaloneLookupsPerSec)} M lookups/s, batched ${mops(line.batchedLookupsPerSec)} M/s; in-process alone: populate ${String(line.inProcessAlonePopulateMsMedian)} ms (min ${String(line.inProcessAlonePopulateMsMin)})`;
 }

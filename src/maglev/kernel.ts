@@ -8,7 +8,8 @@ import { MaglevError } from './errors.ts';
 import { DEFAULT_KERNEL_TABLE_SIZE, KERNEL_TABLE_SIZES, kernelTableBits } from './primes.ts';
 import { canonicalIPv4Order } from './ipv4-order.ts';
 import { mhHashKey, mhLookupHash } from './mh-hash.ts';
-import { mod32, mod32Fast, nextProbe } from './mod.ts';
+import { mod32, mod32Fast } from './mod.ts';
+import { startWalk, takeNextFree, WALK_FIELDS } from './probe.ts';
 import type { SlotTable } from './table.ts';
 
 export interface KernelDest {
@@ -199,20 +200,20 @@ function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Arra
   const n = offsets.length;
   // The probes read a one-byte-per-slot occupied map, not the 4-byte table (see populateMaglev).
   const used = new Uint8Array(size);
-  // Per destination that takes turns, in the kernel's list order (reverse of addition): its next
-  // candidate slot (the one after the slot it took last), skip - size (see nextProbe), its input
-  // index and its turns, side by side.
-  const state = new Int32Array(4 * n);
+  // Per destination that takes turns, in the kernel's list order (reverse of addition): its walk
+  // (probe.ts), then its input index and its turns, in one array (one allocation: at 4093x3 a
+  // build is ~40 us, of which each typed array allocated costs a few).
+  const stride = WALK_FIELDS + 2;
+  const state = new Int32Array(stride * n);
   let end = 0;
   let single = true;
   for (let i = n - 1; i >= 0; i--) {
     if (turns[i] < 1) continue;
-    state[end] = offsets[i];
-    state[end + 1] = skips[i] - size;
-    state[end + 2] = i;
-    state[end + 3] = turns[i];
+    startWalk(state, end, offsets[i], skips[i], size);
+    state[end + WALK_FIELDS] = i;
+    state[end + WALK_FIELDS + 1] = turns[i];
     if (turns[i] !== 1) single = false;
-    end += 4;
+    end += stride;
   }
   let left = size;
   if (single) {
@@ -221,31 +222,20 @@ function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Arra
     // time at 4093x3, where the work per slot filled (not the probing) is most of the cost.
     let j = 0;
     while (left !== 0) {
-      const back = state[j + 1];
-      let c = state[j];
-      while (used[c] !== 0) c = nextProbe(c, back, size);
-      used[c] = 1;
-      slots[c] = state[j + 2];
-      state[j] = nextProbe(c, back, size);
+      slots[takeNextFree(used, state, j, size)] = state[j + WALK_FIELDS];
       left = (left - 1) | 0;
-      j = (j + 4) | 0;
+      j = (j + stride) | 0;
       if (j === end) j = 0;
     }
     return;
   }
   for (;;) {
-    for (let j = 0; j < end; j += 4) {
-      const back = state[j + 1];
-      const owner = state[j + 2];
-      let c = state[j];
-      for (let k = state[j + 3]; k > 0; k--) {
-        while (used[c] !== 0) c = nextProbe(c, back, size);
-        used[c] = 1;
-        slots[c] = owner;
-        c = nextProbe(c, back, size);
+    for (let j = 0; j < end; j += stride) {
+      const owner = state[j + WALK_FIELDS];
+      for (let k = state[j + WALK_FIELDS + 1]; k > 0; k--) {
+        slots[takeNextFree(used, state, j, size)] = owner;
         if (--left === 0) return;
       }
-      state[j] = c;
     }
   }
 }

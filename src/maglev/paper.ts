@@ -16,10 +16,11 @@
 import { type AddressFamily, parseAddress, parseIPv4Word, writeAddressBytes } from './address.ts';
 import { type ValidEndpoint, validateEndpoint, validateWeight } from './endpoint.ts';
 import { MaglevError } from './errors.ts';
-import { mod32, mod32Fast, nextProbe } from './mod.ts';
+import { mod32, mod32Fast } from './mod.ts';
 import { canonicalIPv4Order } from './ipv4-order.ts';
 import { murmur3Block6, murmur3Bytes, murmur3View, murmur3View13 } from './murmur3.ts';
 import { isPrime } from './primes.ts';
+import { startWalk, takeNextFree, WALK_FIELDS } from './probe.ts';
 import type { SlotTable } from './table.ts';
 
 export interface MaglevBackend {
@@ -184,15 +185,13 @@ export function populateMaglev(slots: Int32Array, offsets: Int32Array, skips: In
   // where the table is 256 KB, so the ~12 probes a slot mostly hit L1/L2; the table is only
   // written, once a slot. (Measured: 0.86x the populate time at 65537x1000, 0.63x at 655373.)
   const used = new Uint8Array(size);
-  // Each backend's next candidate slot and its skip - size (see nextProbe) side by side: one cache
-  // line serves both. The candidate is the slot after the one it took last: that one is always
-  // taken, and probing it again was one wasted probe a slot.
-  const walk = new Int32Array(2 * n);
+  // Each backend's walk (probe.ts), side by side in one array. A walk resumes at the slot after
+  // the one it took last: that one is always taken, and probing it again was one wasted probe a slot.
+  const walk = new Int32Array(WALK_FIELDS * n);
   let maxWeight = 0;
   let equal = true;
   for (let i = 0; i < n; i++) {
-    walk[2 * i] = offsets[i];
-    walk[2 * i + 1] = skips[i] - size;
+    startWalk(walk, WALK_FIELDS * i, offsets[i], skips[i], size);
     if (weights[i] > maxWeight) maxWeight = weights[i];
     if (weights[i] !== weights[0]) equal = false;
   }
@@ -200,13 +199,8 @@ export function populateMaglev(slots: Int32Array, offsets: Int32Array, skips: In
   if (equal) {
     // The common case without counters: the paper's plain round robin.
     for (;;) {
-      for (let i = 0, j = 0; i < n; i++, j += 2) {
-        const back = walk[j + 1];
-        let c = walk[j];
-        while (used[c] !== 0) c = nextProbe(c, back, size);
-        used[c] = 1;
-        slots[c] = i;
-        walk[j] = nextProbe(c, back, size);
+      for (let i = 0, j = 0; i < n; i++, j += WALK_FIELDS) {
+        slots[takeNextFree(used, walk, j, size)] = i;
         if (++filled === size) return;
       }
     }
@@ -235,13 +229,7 @@ export function populateMaglev(slots: Int32Array, offsets: Int32Array, skips: In
   }
   for (;;) {
     const i = heap[0];
-    const j = 2 * i;
-    const back = walk[j + 1];
-    let c = walk[j];
-    while (used[c] !== 0) c = nextProbe(c, back, size);
-    used[c] = 1;
-    slots[c] = i;
-    walk[j] = nextProbe(c, back, size);
+    slots[takeNextFree(used, walk, WALK_FIELDS * i, size)] = i;
     if (++filled === size) return;
     taken[i]++;
     nextRound[i] = ceilDiv((taken[i] + 1) * maxWeight, weights[i]);

@@ -3,5 +3,5 @@ export { LbMetrics } from './registry.ts';
 export type { BackendHealthStatus, DestinationStats, MetricsSources, QuorumServiceStatus, ServiceStats, SyncOutcome } from './registry.ts';
 export { AddressError, exposureWarning, parseListenAddress, startMetricsServer } from './server.ts';
 export type { MetricsServer, MetricsServerOptions, Readiness } from './server.ts';
-export { buildStatus, LastWeights, MAX_BINS, MAX_DESTINATIONS, MAX_SERVICES } from './status.ts';
+export { buildStatus, LastWeights, TableCache, MAX_BINS, MAX_DESTINATIONS, MAX_SERVICES } from './status.ts';
 export type { StatusDestination, StatusInput, StatusService, StatusSnapshot, StatusTable } from './status.ts';

@@ -83,11 +83,12 @@ export function parseListenAddress(text: string): { host: string; port: number }
 export async function startMetricsServer(listen: string, registry: Registry, readiness: () => Readiness, options: MetricsServerOptions = {}): Promise<MetricsServer> {
   const { host, port } = parseListenAddress(listen);
   const status = options.status;
-  let snapshot: { at: number; value: Promise<StatusSnapshot> } | undefined;
-  const currentStatus = (fetchStatus: () => Promise<StatusSnapshot>): Promise<StatusSnapshot> => {
+  // The serialized snapshot is shared too: with hundreds of services it is megabytes of JSON.
+  let snapshot: { at: number; value: Promise<string> } | undefined;
+  const currentStatus = (fetchStatus: () => Promise<StatusSnapshot>): Promise<string> => {
     const now = Date.now();
     if (!snapshot || now - snapshot.at >= STATUS_MIN_AGE_MS) {
-      const value = fetchStatus();
+      const value = fetchStatus().then((s) => JSON.stringify(s));
       snapshot = { at: now, value };
       // A failed read is not kept: the next request tries again.
       value.catch(() => {
@@ -120,7 +121,7 @@ export async function startMetricsServer(listen: string, registry: Registry, rea
     }
     if (status && path === '/status.json') {
       currentStatus(status).then(
-        (snap) => sendPage(res, 200, 'application/json', JSON.stringify(snap)),
+        (json) => sendPage(res, 200, 'application/json', json),
         (err: unknown) => sendPage(res, 500, 'text/plain', `status collection failed: ${err instanceof Error ? err.message : String(err)}\n`),
       );
       return;

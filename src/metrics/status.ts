@@ -32,6 +32,69 @@ export interface StatusInput {
   lastWeights?: LastWeights;
   /** Quorum verdicts of the services that have a quorum. */
   quorum?: readonly QuorumServiceStatus[];
+  /** Tables kept from the last snapshot, rebuilt only when a service's mh list changes. */
+  tables?: TableCache;
+}
+
+interface MhEntry {
+  address: string;
+  port: number;
+  weight: number;
+  lastWeight: number;
+}
+
+interface BuiltTable {
+  table: StatusTable;
+  /** Slots per destination, in list order. */
+  counts: Int32Array;
+}
+
+/** Tables already drawn, per service, with the mh list (and size) they were built from. Holds only current services. */
+export class TableCache {
+  private readonly byService = new Map<string, { signature: string; built: BuiltTable }>();
+
+  get(service: string, mh: readonly MhEntry[], size: number): BuiltTable {
+    let signature = String(size);
+    for (const d of mh) signature += `,${d.address}/${d.port}/${d.weight}/${d.lastWeight}`;
+    const hit = this.byService.get(service);
+    if (hit && hit.signature === signature) return hit.built;
+    const built = mhTable(mh, size);
+    this.byService.set(service, { signature, built });
+    return built;
+  }
+
+  keepOnly(services: ReadonlySet<string>): void {
+    for (const k of this.byService.keys()) if (!services.has(k)) this.byService.delete(k);
+  }
+
+  get size(): number {
+    return this.byService.size;
+  }
+}
+
+function mhTable(mh: readonly MhEntry[], size: number): BuiltTable {
+  // The kernel adds at the head of its list: the order of addition is the list reversed.
+  const table = buildKernelTable([...mh].reverse(), size);
+  const n = mh.length;
+  const counts = new Int32Array(n);
+  const binSlots = Math.ceil(table.size / MAX_BINS);
+  const bins: string[] = [];
+  const inBin = new Int32Array(n + 1);
+  for (let start = 0; start < table.size; start += binSlots) {
+    inBin.fill(0);
+    const end = Math.min(table.size, start + binSlots);
+    for (let slot = start; slot < end; slot++) {
+      const d = table.slots[slot];
+      // Table index d counts from the oldest destination; the page lists kernel order (newest first).
+      const listIndex = d < 0 ? -1 : n - 1 - d;
+      inBin[listIndex + 1]++;
+      if (listIndex >= 0) counts[listIndex]++;
+    }
+    const pairs: string[] = [];
+    for (let k = 0; k <= n; k++) if (inBin[k] > 0) pairs.push(`${k - 1}:${inBin[k]}`);
+    bins.push(pairs.join(','));
+  }
+  return { table: { size: table.size, binSlots, bins: bins.join(';') }, counts };
 }
 
 /**
@@ -86,8 +149,12 @@ export interface StatusTable {
   size: number;
   /** Consecutive slots per bin (the last bin may hold fewer). */
   binSlots: number;
-  /** Per bin: [destination index, slot count, destination index, slot count, ...]; index -1 = empty slot. */
-  bins: number[][];
+  /**
+   * Per bin, "index:count" pairs joined by ",", bins joined by ";": how many of the bin's slots each
+   * destination (index in the list, -1 = empty slot) holds. A string, not nested arrays: with hundreds of
+   * services, serializing ~10^5 small arrays per snapshot was most of its cost.
+   */
+  bins: string;
 }
 
 export interface StatusService {
@@ -119,11 +186,12 @@ export function buildStatus(input: StatusInput, now = Date.now()): StatusSnapsho
   const services: StatusService[] = [];
   const quorum = new Map((input.quorum ?? []).map((q) => [q.service, q]));
   for (const s of input.services.slice(0, MAX_SERVICES)) {
-    const out = describeService(s, health, drains, input.lastWeights, input.mhTableSize ?? DEFAULT_MH_TABLE_SIZE);
+    const out = describeService(s, health, drains, input.lastWeights, input.tables, input.mhTableSize ?? DEFAULT_MH_TABLE_SIZE);
     const q = quorum.get(out.service);
     if (q) out.quorum = { up: q.up, availableWeight: q.availableWeight, sorryServerActive: q.sorryServerActive };
     services.push(out);
   }
+  input.tables?.keepOnly(new Set(services.map((s) => s.service)));
   return { generatedAt: new Date(now).toISOString(), services, moreServices: Math.max(0, input.services.length - MAX_SERVICES) };
 }
 
@@ -132,6 +200,7 @@ function describeService(
   health: ReadonlyMap<string, boolean>,
   drains: ReadonlyMap<string, DrainRecord>,
   lastWeights: LastWeights | undefined,
+  tables: TableCache | undefined,
   tableSize: number,
 ): StatusService {
   const id = serviceKeyString(s.service.key);
@@ -161,30 +230,10 @@ function describeService(
   });
   if (s.service.config.scheduler !== 'mh' || s.destinations.length === 0) return out;
   try {
-    // The kernel adds at the head of its list: the order of addition is the list reversed.
-    const table = buildKernelTable([...mh].reverse(), tableSize);
-    const n = mh.length;
-    const counts = new Int32Array(n);
-    const binSlots = Math.ceil(table.size / MAX_BINS);
-    const bins: number[][] = [];
-    const inBin = new Int32Array(n + 1);
-    for (let start = 0; start < table.size; start += binSlots) {
-      inBin.fill(0);
-      const end = Math.min(table.size, start + binSlots);
-      for (let slot = start; slot < end; slot++) {
-        const d = table.slots[slot];
-        // Table index d counts from the oldest destination; the page lists kernel order (newest first).
-        const listIndex = d < 0 ? -1 : n - 1 - d;
-        inBin[listIndex + 1]++;
-        if (listIndex >= 0) counts[listIndex]++;
-      }
-      const bin: number[] = [];
-      for (let k = 0; k <= n; k++) if (inBin[k] > 0) bin.push(k - 1, inBin[k]);
-      bins.push(bin);
-    }
-    out.table = { size: table.size, binSlots, bins };
+    const built = tables ? tables.get(id, mh, tableSize) : mhTable(mh, tableSize);
+    out.table = built.table;
     out.destinations.forEach((d, i) => {
-      d.slots = counts[i];
+      d.slots = built.counts[i];
     });
   } catch (err) {
     out.tableError = err instanceof Error ? err.message : String(err);

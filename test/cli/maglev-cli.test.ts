@@ -140,6 +140,13 @@ describe('ipvs-maglev bench maglev', () => {
     if (lines.some((l) => l.impl === 'c' && l.skipped)) return;
     expect(check).toEqual({ impl: 'check', tablesAndLookupsIdentical: true, churnIdentical: true });
     expect(lines.filter((l) => l.impl === 'ratio' && !l.churn)).toHaveLength(5);
+    // The C baseline reports its standalone run and its in-process samples alone beside the paired ones.
+    const cLines = lines.filter((l) => l.impl === 'c' && !l.churn);
+    expect(cLines).toHaveLength(5);
+    for (const l of cLines) {
+      for (const k of ['standalonePopulateMsMin', 'standaloneLookupsPerSec', 'batchedLookupsPerSec', 'inProcessAlonePopulateMsMin', 'populateMsMin']) expect(l[k], k).toBeGreaterThan(0);
+    }
+    for (const l of lines.filter((x) => x.impl === 'ratio' && !x.churn)) for (const k of ['cPairedOverStandalone', 'cAloneOverStandalone']) expect(l[k], k).toBeGreaterThan(0);
   }, SLOW);
 });
 

@@ -2,7 +2,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import type { Destination, Service } from '../../src/ipvs/types.ts';
 import { buildKernelTable } from '../../src/maglev/index.ts';
-import { LastWeights, MAX_BINS, MAX_SERVICES, type StatusSnapshot, buildStatus, startMetricsServer } from '../../src/metrics/index.ts';
+import { LastWeights, MAX_BINS, TableCache, MAX_SERVICES, type StatusSnapshot, buildStatus, startMetricsServer } from '../../src/metrics/index.ts';
 
 // The status snapshot (what /status.json carries) and how the metrics server serves the page.
 
@@ -51,14 +51,15 @@ describe('buildStatus', () => {
     const t = s.table!;
     expect(t.size).toBe(4093);
     expect(t.binSlots).toBe(Math.ceil(4093 / MAX_BINS));
-    expect(t.bins).toHaveLength(Math.ceil(4093 / t.binSlots));
+    const bins = t.bins.split(';').map((b) => b.split(',').map((pair) => pair.split(':').map(Number) as [number, number]));
+    expect(bins).toHaveLength(Math.ceil(4093 / t.binSlots));
     const fromBins = [0, 0, 0];
-    for (const bin of t.bins) for (let k = 0; k < bin.length; k += 2) fromBins[bin[k]] += bin[k + 1];
+    for (const bin of bins) for (const [i, c] of bin) fromBins[i] += c;
     expect(fromBins).toEqual(s.destinations.map((d) => d.slots));
     // Bin 0 holds exactly the first binSlots slots of the kernel table.
     const first = new Map<number, number>();
     for (let slot = 0; slot < t.binSlots; slot++) first.set(2 - table.slots[slot], (first.get(2 - table.slots[slot]) ?? 0) + 1);
-    expect(new Map(Array.from({ length: t.bins[0].length / 2 }, (_, k) => [t.bins[0][2 * k], t.bins[0][2 * k + 1]]))).toEqual(first);
+    expect(new Map(bins[0])).toEqual(first);
   });
 
   it('non-mh services have no table; a service with no destinations has none either', () => {
@@ -125,6 +126,22 @@ describe('the status page on the metrics server', () => {
     } finally {
       await srv.close();
     }
+  });
+});
+
+describe('TableCache', () => {
+  it('rebuilds a table only when the mh list changes, and holds only the services of the last snapshot', () => {
+    const tables = new TableCache();
+    const input = (w: number) => ({ services: [{ name: 'web', service: svc('192.0.2.1'), destinations: [dst('10.0.0.1', w), dst('10.0.0.2', 1)] }], drains: [], health: [], tables });
+    const a = buildStatus(input(1)).services[0].table;
+    const b = buildStatus(input(1)).services[0].table;
+    expect(b).toBe(a);
+    const c = buildStatus(input(3)).services[0];
+    expect(c.table).not.toBe(a);
+    expect((c.destinations[0].slots ?? 0) / 4093).toBeCloseTo(0.75, 1);
+    expect(tables.size).toBe(1);
+    buildStatus({ services: [], drains: [], health: [], tables });
+    expect(tables.size).toBe(0);
   });
 });
 

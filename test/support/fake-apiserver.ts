@@ -308,6 +308,11 @@ export class FakeApiServer {
   }
 
   private async write(req: IncomingMessage, res: ServerResponse, method: string, type: ResourceType, namespace: string | undefined, name: string | undefined): Promise<void> {
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim();
+    if (method === 'PATCH' && contentType !== 'application/merge-patch+json' && contentType !== 'application/strategic-merge-patch+json') {
+      this.status(res, 415, 'UnsupportedMediaType', `the fake API server takes merge and strategic-merge patches, not ${contentType || 'no content type'}`);
+      return;
+    }
     let body: unknown;
     try {
       const chunks: Buffer[] = [];
@@ -347,11 +352,6 @@ export class FakeApiServer {
         return;
       }
       this.json(res, 201, this.create({ ...obj, kind: type.kind, metadata: { ...meta, namespace: ns } }));
-      return;
-    }
-    const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim();
-    if (contentType !== 'application/merge-patch+json' && contentType !== 'application/strategic-merge-patch+json') {
-      this.status(res, 415, 'UnsupportedMediaType', `the fake API server takes merge and strategic-merge patches, not ${contentType || 'no content type'}`);
       return;
     }
     const old = name === undefined ? undefined : this.store.get(type.plural)?.get(`${ns}/${name}`);

@@ -41,6 +41,8 @@ export interface ControllerFlags {
   logLevel: string;
   /** record (default) or none. */
   events?: string;
+  /** Serve /status and /status.json on the metrics port (default off). */
+  statusPage?: boolean;
 }
 
 /** Flag -> environment variable (the ConfigMap's keys; checked by test/deploy). */
@@ -63,6 +65,7 @@ export const CONTROLLER_ENV: Readonly<Record<string, string>> = {
   'state-dir': 'IPVS_MAGLEV_STATE_DIR',
   'log-level': 'IPVS_MAGLEV_LOG_LEVEL',
   events: 'IPVS_MAGLEV_EVENTS',
+  'status-page': 'IPVS_MAGLEV_STATUS_PAGE',
 };
 
 export const EXIT_USAGE = 2;
@@ -95,6 +98,7 @@ export function registerController(program: Command): void {
     .addOption(opt('--sysctl-root <dir>', 'where the host\'s /proc/sys is mounted', 'sysctl-root').default('/proc/sys'))
     .addOption(opt('--state-dir <dir>', 'where ownership of IPVS services is recorded across restarts', 'state-dir').default(DEFAULT_STATE_DIR))
     .addOption(opt('--events <mode>', 'translation warnings as Kubernetes Events on the objects they name (record) or in the logs only (none)', 'events').default('record'))
+    .addOption(opt('--status-page', 'serve a read-only status page on the metrics port (/status: virtual servers, destinations, drains, Maglev tables)', 'status-page').default(false))
     .addOption(opt('--log-level <level>', `one of ${LOG_LEVELS.join(', ')}`, 'log-level').default('info'))
     .action(async (flags: ControllerFlags) => {
       process.exitCode = await runController(flags);
@@ -211,7 +215,9 @@ export async function runController(flags: ControllerFlags, deps: ControllerDeps
   let controller: KubernetesController | undefined;
   try {
     // The metrics port first: failing on it must not leave a half-started controller behind.
-    server = await startMetricsServer(flags.metricsAddress, metrics.registry, () => controller?.readiness() ?? { ready: false, reason: 'starting' });
+    server = await startMetricsServer(flags.metricsAddress, metrics.registry, () => controller?.readiness() ?? { ready: false, reason: 'starting' }, {
+      status: flags.statusPage ? () => (controller ? controller.status() : Promise.reject(new Error('the controller is starting'))) : undefined,
+    });
     if (server.exposed) log.warn({ metrics: server.address }, exposureWarning(server));
     kernel = await (deps.openKernel ?? openKernel)(flags);
     if (flags.sysctls === 'set') await applySysctls(kubeProxySysctls({ kernelRelease: release(), strictArp: flags.strictArp }), log, flags.sysctlRoot);

@@ -9,7 +9,7 @@ import type { Destination, IpvsApi, Service, VipApi } from '../../ipvs/index.ts'
 import { createLogger, isLogLevel, LOG_LEVELS } from '../../log.ts';
 import type { Logger } from '../../log.ts';
 import { buildKernelTable } from '../../maglev/index.ts';
-import { LastWeights, LbMetrics, buildStatus, exposureWarning, startMetricsServer } from '../../metrics/index.ts';
+import { LastWeights, LbMetrics, TableCache, buildStatus, exposureWarning, startMetricsServer } from '../../metrics/index.ts';
 import type { MetricsServer, QuorumServiceStatus, ServiceStats, StatusSnapshot } from '../../metrics/index.ts';
 import type { DesiredState } from '../../model/index.ts';
 import { DEFAULT_MH_TABLE_SIZE, FileStateStore, Reconciler, StateFileHealth, SyncLoop, defaultFlowMoveEstimator } from '../../reconcile/index.ts';
@@ -180,6 +180,7 @@ export class StandaloneLb {
   private firstDecisionDeadline = 0;
   /** The weights mh tables are built with, for the status page (the kernel does not report them). */
   private readonly lastWeights = new LastWeights();
+  private readonly statusTables = new TableCache();
 
   constructor(opts: RunOptions, config: LoadedConfig, log: Logger, deps: StandaloneDeps = {}) {
     this.opts = opts;
@@ -520,6 +521,7 @@ export class StandaloneLb {
       health: this.healthStatus(),
       mhTableSize: DEFAULT_MH_TABLE_SIZE,
       lastWeights: this.lastWeights,
+      tables: this.statusTables,
       quorum: this.quorumStatus(),
     });
   }

@@ -35,7 +35,9 @@ function stateOf(d) {
 
 function strip(service) {
   const t = service.table;
-  const width = t.bins.length;
+  // "index:count,index:count;..." (see StatusTable in src/metrics/status.ts).
+  const bins = t.bins.split(';').map((bin) => bin.split(',').flatMap((pair) => pair.split(':').map(Number)));
+  const width = bins.length;
   const box = svg('svg', { class: 'strip', viewBox: `0 0 ${width} 1`, preserveAspectRatio: 'none', role: 'img', 'data-table-size': t.size, 'data-bin-slots': t.binSlots });
   const defs = svg('defs', {});
   patterns++;
@@ -44,7 +46,7 @@ function strip(service) {
   defs.append(hatch);
   box.append(defs);
   const label = [];
-  t.bins.forEach((bin, x) => {
+  bins.forEach((bin, x) => {
     let total = 0;
     for (let k = 1; k < bin.length; k += 2) total += bin[k];
     let y = 0;
@@ -60,6 +62,8 @@ function strip(service) {
       y += h;
     }
   });
+  const shares = service.destinations.map((d) => `${d.destination} ${d.slots ?? 0}`).join(', ');
+  box.setAttribute('aria-label', `Maglev table of ${service.name}: ${t.size} slots; slots per destination: ${shares}`);
   label.push(`${t.size} slots`);
   if (t.binSlots > 1) label.push(`drawn as ${width} columns of ${t.binSlots} consecutive slots; each column is split by the exact share of its slots`);
   return [box, el('div', { class: 'strip-caption' }, label.join('; '))];

@@ -1,7 +1,9 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { IpvsApi, VipApi } from '../../ipvs/types.ts';
-import type { LbMetrics } from '../../metrics/index.ts';
-import type { Readiness } from '../../metrics/index.ts';
+import { LastWeights, type LbMetrics, TableCache, buildStatus } from '../../metrics/index.ts';
+import type { Readiness, StatusSnapshot } from '../../metrics/index.ts';
+import { serviceKeyString } from '../../ipvs/keys.ts';
+import type { Destination, Service } from '../../ipvs/types.ts';
 import type { MasqueradeInput, MasqueradeVip } from '../../nat/rules.ts';
 import type { MasqueradeResult } from '../../nat/nft.ts';
 import { Reconciler } from '../../reconcile/reconciler.ts';
@@ -75,6 +77,11 @@ export class KubernetesController {
   private masqueradeApplied: Translation['state'] | undefined;
   private readonly stateFile: StateFileHealth;
   private readonly eventRecorder: EventRecorder | undefined;
+  /** The weights mh tables are built with, for the status page (the kernel does not report them). */
+  private readonly lastWeights = new LastWeights();
+  private readonly statusTables = new TableCache();
+  /** Names of the desired services ("ns/name:port"), by service key, as of the last sync. */
+  private names = new Map<string, string>();
 
   constructor(opts: ControllerOptions) {
     this.opts = opts;
@@ -165,6 +172,17 @@ export class KubernetesController {
     return { ready: true };
   }
 
+  /** What the status page shows (--status-page): the owned virtual servers as the kernel holds them now. */
+  async status(): Promise<StatusSnapshot> {
+    const services: { name: string; service: Service; destinations: Destination[] }[] = [];
+    for (const svc of await this.opts.ipvs.listServices()) {
+      const id = serviceKeyString(svc.key);
+      if (!this.reconciler.owns(id)) continue;
+      services.push({ name: this.names.get(id) ?? id, service: svc, destinations: await this.opts.ipvs.listDestinations(svc.key) });
+    }
+    return buildStatus({ services, drains: this.reconciler.draining(), health: [], lastWeights: this.lastWeights, tables: this.statusTables });
+  }
+
   /** Owned virtual servers (for metrics sources and tests). */
   owned(): string[] {
     return this.reconciler.owned();
@@ -177,6 +195,8 @@ export class KubernetesController {
     const times = this.state.takeTriggerTimes();
     const desired = translation?.state;
     const report = full ? await this.reconciler.resync(desired) : await this.reconciler.sync(desired);
+    this.lastWeights.observe(report.operations);
+    if (desired) this.names = new Map(desired.services.map((s) => [serviceKeyString(s.key), s.name]));
     this.opts.metrics?.recordSync(report, (s) => this.reconciler.owns(s));
     this.stateFile.observe(report.errors);
     let ok = report.mode !== 'skipped' && report.errors.length === 0;

@@ -157,7 +157,7 @@ function isName(s: string, max: number): boolean {
   return s.length > 0 && s.length <= max && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(s);
 }
 
-/** Warning Events for translation warnings; also logs nothing itself (compose with logWarnings). */
+/** Records translation warnings as Warning Events. It logs nothing itself: the controller also hands each warning to logWarnings. */
 export class EventRecorder implements WarningRecorder {
   private readonly opts: EventRecorderOptions;
   private readonly limits: EventLimits;
@@ -170,7 +170,8 @@ export class EventRecorder implements WarningRecorder {
   private readonly queue: Job[] = [];
   private writing: Promise<void> | undefined;
   private stopped = false;
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Retry waits in progress, so stop() can end them. */
+  private readonly sleeping = new Map<ReturnType<typeof setTimeout>, () => void>();
 
   constructor(opts: EventRecorderOptions) {
     this.opts = opts;
@@ -254,8 +255,11 @@ export class EventRecorder implements WarningRecorder {
   async stop(): Promise<void> {
     this.stopped = true;
     this.queue.length = 0;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    for (const [t, wake] of this.sleeping) {
+      clearTimeout(t);
+      wake();
+    }
+    this.sleeping.clear();
     await this.flush();
   }
 
@@ -335,10 +339,10 @@ export class EventRecorder implements WarningRecorder {
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const t = setTimeout(() => {
-        this.timers.delete(t);
+        this.sleeping.delete(t);
         resolve();
       }, ms);
-      this.timers.add(t);
+      this.sleeping.set(t, resolve);
     });
   }
 

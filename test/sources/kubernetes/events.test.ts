@@ -185,6 +185,20 @@ describe('EventRecorder against the fake API server', () => {
     expect(server.counts.create.events).toBe(4 + 5);
   });
 
+  it('stop() ends a write waiting to retry at once, and records nothing after', async () => {
+    server.fault = (req) => (req.method === 'POST' ? 503 : undefined);
+    const { r, outcomes } = recorder({ retryDelayMs: 60_000 });
+    r.record(warning('ns1/web'));
+    await waitFor(() => (server.counts.create.events ?? 0) === 1);
+    const t0 = Date.now();
+    await r.stop();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    r.record(warning('ns1/other'));
+    await r.flush();
+    expect(server.counts.create.events).toBe(1);
+    expect(outcomes).toEqual([]);
+  });
+
   it('the queue is bounded: with the API server stuck, new Events are dropped, not queued without end', async () => {
     let release: () => void = () => {};
     const stuck = new Promise<void>((resolve) => {

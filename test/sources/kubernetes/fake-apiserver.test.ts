@@ -135,3 +135,30 @@ describe('fake API server protocol', () => {
     await informer.stop();
   });
 });
+
+describe('fake API server: the Events a controller writes', () => {
+  const send = async (method: string, path: string, body: unknown, contentType = 'application/json') => {
+    const r = await fetch(server.url + path, { method, headers: { 'content-type': contentType }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+  };
+  const ev = (name: string, namespace?: string) => ({ apiVersion: 'v1', kind: 'Event', metadata: { name, ...(namespace ? { namespace } : {}) }, reason: 'X', message: 'm', count: 1 });
+
+  it('answers create, patch and their mistakes as the real server does', async () => {
+    server = await new FakeApiServer().start();
+    const created = await send('POST', '/api/v1/namespaces/ns1/events', ev('e1'));
+    expect(created.status).toBe(201);
+    expect((created.body.metadata as Record<string, unknown>).namespace).toBe('ns1');
+    expect((await send('POST', '/api/v1/namespaces/ns1/events', ev('e1'))).status).toBe(409);
+    expect((await send('POST', '/api/v1/namespaces/ns1/events', ev('e2', 'ns2'))).status).toBe(400);
+    expect((await send('POST', '/api/v1/namespaces/ns1/events', '{not json')).status).toBe(400);
+    expect((await send('POST', '/api/v1/namespaces/ns1/services', service('ns1', 'web', {}))).status).toBe(405);
+    const patched = await send('PATCH', '/api/v1/namespaces/ns1/events/e1', { count: 2, message: 'again', metadata: { namespace: 'elsewhere' } }, 'application/strategic-merge-patch+json');
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ count: 2, message: 'again', reason: 'X', metadata: { name: 'e1', namespace: 'ns1' } });
+    expect((await send('PATCH', '/api/v1/namespaces/ns1/events/e1', [{ op: 'replace', path: '/count', value: 3 }], 'application/json-patch+json')).status).toBe(415);
+    expect((await send('PATCH', '/api/v1/namespaces/ns1/events/nope', { count: 2 }, 'application/merge-patch+json')).status).toBe(404);
+    expect(server.list('Event').map((e) => [e.metadata.namespace, e.metadata.name, e.count])).toEqual([['ns1', 'e1', 2]]);
+    expect(server.counts.create.events).toBe(4);
+    expect(server.counts.patch.events).toBe(3);
+  });
+});
