@@ -9,11 +9,12 @@ export function addNetlinkBench(bench: Command): void {
     .option('--services <n>', 'virtual services', intFlag('--services', 1, 1_000_000), 10_000)
     .option('--dests <n>', 'destinations per service', intFlag('--dests', 1, 65000), 10)
     .option('--rounds <n>', 'rounds (each programs with both tools, alternating who goes first)', intFlag('--rounds', 1, 100), 1)
+    .option('--dump-repeats <n>', 'dump comparisons per programmed table (cheap extra samples of the dump phase)', intFlag('--dump-repeats', 1, 100), 1)
     .option('--scheduler <name>', 'scheduler of every service', 'rr')
     .option('--json', 'print one JSON object per line')
     .option('--no-program-baseline', 'program with our client only (skips timing ipvsadm -R, the longest phase); the dumps are still compared')
     .option('--no-syscalls', 'skip counting system calls with strace (ours and ipvsadm -Ln, one untimed read each)')
-    .action(async (flags: { services: number; dests: number; rounds: number; scheduler: string; json?: boolean; syscalls: boolean; programBaseline: boolean }) => {
+    .action(async (flags: { services: number; dests: number; rounds: number; dumpRepeats: number; scheduler: string; json?: boolean; syscalls: boolean; programBaseline: boolean }) => {
       const code = runInVmUnlessIpvs();
       if (code !== undefined) {
         process.exitCode = code;
@@ -24,6 +25,7 @@ export function addNetlinkBench(bench: Command): void {
         services: flags.services,
         dests: flags.dests,
         rounds: flags.rounds,
+        dumpRepeats: flags.dumpRepeats,
         scheduler: flags.scheduler,
         json: flags.json === true,
         syscalls: flags.syscalls,

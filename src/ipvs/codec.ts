@@ -321,12 +321,9 @@ function u32(p: Uint8Array, at: number): number {
 const U64_SCRATCH = new DataView(new ArrayBuffer(8));
 /** A u64 counter; zero (every rate of an idle destination) is the shared 0n, not a new BigInt. */
 function u64(p: Uint8Array, at: number): bigint {
-  let any = 0;
-  for (let i = 0; i < 8; i++) {
-    any |= p[at + i];
-    U64_SCRATCH.setUint8(i, p[at + i]);
-  }
-  return any === 0 ? 0n : U64_SCRATCH.getBigUint64(0, LE);
+  if (u32(p, at) === 0 && u32(p, at + 4) === 0) return 0n;
+  for (let i = 0; i < 8; i++) U64_SCRATCH.setUint8(i, p[at + i]);
+  return U64_SCRATCH.getBigUint64(0, LE);
 }
 
 // The switches below dispatch on literal attribute numbers (the interpreter, which runs a cold
@@ -358,14 +355,13 @@ const TEXT_DECODER = new TextDecoder();
 type Stats64Values = Values<typeof stats64Attrs.fields>;
 type Stats32Values = Values<typeof statsAttrs.fields>;
 
-/** Reads the attribute header at `off` (bounded by `end`); returns its total length or throws. */
-function attrLength(p: Uint8Array, off: number, end: number, what: string): number {
-  if (end - off < NLA_HDRLEN) throw new IpvsDecodeError(`malformed IPVS ${what} reply: truncated attribute header at offset ${off}`);
-  const len = u16(p, off);
-  if (len < NLA_HDRLEN || off + len > end) {
-    throw new IpvsDecodeError(`malformed IPVS ${what} reply: attribute type ${u16(p, off + 2) & NLA_TYPE_MASK} has invalid length ${len} at offset ${off}`);
-  }
-  return len;
+// The loops below read each attribute header inline (a call per attribute is what a cold, still
+// interpreted read pays most for) and leave the error text to badHeader().
+
+/** The error for an attribute header at `off` that is truncated or runs past `end`. */
+function badHeader(p: Uint8Array, off: number, end: number, what: string): IpvsDecodeError {
+  if (end - off < NLA_HDRLEN) return new IpvsDecodeError(`malformed IPVS ${what} reply: truncated attribute header at offset ${off}`);
+  return new IpvsDecodeError(`malformed IPVS ${what} reply: attribute type ${u16(p, off + 2) & NLA_TYPE_MASK} has invalid length ${u16(p, off)} at offset ${off}`);
 }
 
 function wrongSize(what: string, type: number, kind: string, need: number, has: number): IpvsDecodeError {
@@ -379,11 +375,13 @@ function stats64At(p: Uint8Array, from: number, end: number, what: string): Stat
     cps: undefined, inPps: undefined, outPps: undefined, inBps: undefined, outBps: undefined,
   };
   for (let off = from; off < end; ) {
-    const len = attrLength(p, off, end, what);
-    const type = u16(p, off + 2) & NLA_TYPE_MASK;
+    const len = LE ? p[off] | (p[off + 1] << 8) : (p[off] << 8) | p[off + 1];
+    if (off + NLA_HDRLEN > end || len < NLA_HDRLEN || off + len > end) throw badHeader(p, off, end, what);
+    const type = (LE ? p[off + 2] | (p[off + 3] << 8) : (p[off + 2] << 8) | p[off + 3]) & NLA_TYPE_MASK;
     if (type >= 1 && type <= 10) {
       if (len !== NLA_HDRLEN + 8) throw wrongSize(what, type, 'u64', 8, len - NLA_HDRLEN);
-      const x = u64(p, off + NLA_HDRLEN);
+      const a = off + NLA_HDRLEN;
+      const x = (p[a] | p[a + 1] | p[a + 2] | p[a + 3] | p[a + 4] | p[a + 5] | p[a + 6] | p[a + 7]) === 0 ? 0n : u64(p, a);
       switch (type) {
         case 1: out.conns = x; break;
         case 2: out.inPackets = x; break;
@@ -409,8 +407,9 @@ function stats32At(p: Uint8Array, from: number, end: number, what: string): Stat
     cps: undefined, inPps: undefined, outPps: undefined, inBps: undefined, outBps: undefined,
   };
   for (let off = from; off < end; ) {
-    const len = attrLength(p, off, end, what);
-    const type = u16(p, off + 2) & NLA_TYPE_MASK;
+    const len = LE ? p[off] | (p[off + 1] << 8) : (p[off] << 8) | p[off + 1];
+    if (off + NLA_HDRLEN > end || len < NLA_HDRLEN || off + len > end) throw badHeader(p, off, end, what);
+    const type = (LE ? p[off + 2] | (p[off + 3] << 8) : (p[off + 2] << 8) | p[off + 3]) & NLA_TYPE_MASK;
     if (type === 4 || type === 5) {
       if (len !== NLA_HDRLEN + 8) throw wrongSize(what, type, 'u64', 8, len - NLA_HDRLEN);
       const x = u64(p, off + NLA_HDRLEN);
@@ -467,7 +466,8 @@ function lastNested<T>(msg: Message, expectCmd: number, attrType: number, what: 
   if (p[0] !== expectCmd) throw new IpvsDecodeError(`expected IPVS command ${expectCmd} in reply, got ${p[0]}`);
   let values: T | undefined;
   for (let off = GENL_HDRLEN; off < p.length; ) {
-    const len = attrLength(p, off, p.length, what);
+    const len = LE ? p[off] | (p[off + 1] << 8) : (p[off] << 8) | p[off + 1];
+    if (off + NLA_HDRLEN > p.length || len < NLA_HDRLEN || off + len > p.length) throw badHeader(p, off, p.length, what);
     if ((u16(p, off + 2) & NLA_TYPE_MASK) === attrType) values = decode(p, off + NLA_HDRLEN, off + len);
     off += (len + 3) & ~3;
   }
@@ -484,8 +484,9 @@ function destValuesAt(p: Uint8Array, from: number, end: number): DestValues {
   };
   let stats32From = -1;
   for (let off = from; off < end; ) {
-    const len = attrLength(p, off, end, what);
-    const type = u16(p, off + 2) & NLA_TYPE_MASK;
+    const len = LE ? p[off] | (p[off + 1] << 8) : (p[off] << 8) | p[off + 1];
+    if (off + NLA_HDRLEN > end || len < NLA_HDRLEN || off + len > end) throw badHeader(p, off, end, what);
+    const type = (LE ? p[off + 2] | (p[off + 3] << 8) : (p[off + 2] << 8) | p[off + 3]) & NLA_TYPE_MASK;
     const at = off + NLA_HDRLEN;
     const size = len - NLA_HDRLEN;
     switch (type) {
@@ -530,8 +531,9 @@ function serviceValuesAt(p: Uint8Array, from: number, end: number): ServiceValue
   };
   let stats32From = -1;
   for (let off = from; off < end; ) {
-    const len = attrLength(p, off, end, what);
-    const type = u16(p, off + 2) & NLA_TYPE_MASK;
+    const len = LE ? p[off] | (p[off + 1] << 8) : (p[off] << 8) | p[off + 1];
+    if (off + NLA_HDRLEN > end || len < NLA_HDRLEN || off + len > end) throw badHeader(p, off, end, what);
+    const type = (LE ? p[off + 2] | (p[off + 3] << 8) : (p[off + 2] << 8) | p[off + 3]) & NLA_TYPE_MASK;
     const at = off + NLA_HDRLEN;
     const size = len - NLA_HDRLEN;
     switch (type) {
