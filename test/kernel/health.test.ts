@@ -10,7 +10,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertIpvsKernel, clearIpvs, createTopology, ipvsadm, runResult } from './lib/index.ts';
+import { assertIpvsKernel, clearIpvs, createTopology, ipvsadm, runResult, until as untilOrTimeout } from './lib/index.ts';
 import type { Topology } from './lib/index.ts';
 
 const VIP = '10.100.0.40';
@@ -70,19 +70,8 @@ function config(): string {
   ].join('\n');
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 90_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}\n--- run log (tail) ---\n${lbLog.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 90_000): Promise<T> {
+  return untilOrTimeout(what, fn, ms, () => `--- run log (tail) ---\n${lbLog.slice(-3000)}`);
 }
 
 /** A long-lived helper process in a backend namespace; resolves once it printed its first line. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.ts';
 import { BAD_INPUT } from '../sources/file/bad-input.ts';
-import { assertIpvsKernel, clearIpvs, createTopology, ipvsadm, runResult } from './lib/index.ts';
+import { assertIpvsKernel, clearIpvs, createTopology, ipvsadm, runResult, until } from './lib/index.ts';
 import type { Topology } from './lib/index.ts';
 
 const VIP = '10.100.0.20';
@@ -59,21 +59,6 @@ async function weights(port: number): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/->\s+(\d+\.\d+\.\d+\.\d+):\d+\s+\S+\s+(\d+)\s+(\d+)\s+(\d+)/g)) out[m[1]] = Number(m[2]);
   return out;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 interface RunningLb {

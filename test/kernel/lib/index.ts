@@ -24,3 +24,4 @@ export {
   sysctl,
 } from './exec.ts';
 export { createTopology, type Topology, type TopologyBackend, type TopologyOptions } from './topology.ts';
+export { until } from './wait.ts';
