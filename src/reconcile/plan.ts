@@ -1,4 +1,4 @@
-import type { DesiredService, DesiredState } from '../model/types.ts';
+import type { DesiredDestination, DesiredService, DesiredState } from '../model/types.ts';
 import type { Destination, DestinationConfig, Protocol, ServiceKey } from '../ipvs/types.ts';
 import {
   compareDestinationKeys,
@@ -247,12 +247,12 @@ function planDestinations(
 ): number {
   const haveById = new Map<string, Destination>();
   for (const d of have.destinations) haveById.set(destId(d.key), d);
-  const wantIds = new Set<string>();
+  const wantById = new Map<string, DesiredDestination>();
   const adds: Array<Extract<Operation, { kind: 'addDestination' }>> = [];
   const updates = new Map<string, Operation>();
   for (const d of want.destinations) {
     const did = destId(d.key);
-    wantIds.add(did);
+    wantById.set(did, d);
     const current = haveById.get(did);
     if (!current) {
       adds.push({ kind: 'addDestination', service: want.key, name: want.name, destination: d.key, config: d.config });
@@ -272,7 +272,7 @@ function planDestinations(
   const deletedIds = new Set<string>();
   const drainsById = new Map<string, Operation>();
   for (const [did, d] of haveById) {
-    if (wantIds.has(did)) continue;
+    if (wantById.has(did)) continue;
     const dk = drainKey(id, did);
     const record = drains.get(dk);
     const conns = d.activeConns !== undefined && d.inactiveConns !== undefined ? d.activeConns + d.inactiveConns : undefined;
@@ -318,7 +318,7 @@ function planDestinations(
         continue;
       }
       addOps.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: entry.key, reason: 'reorder' });
-      const wanted = want.destinations.find((d) => destId(d.key) === did);
+      const wanted = wantById.get(did);
       if (wanted) {
         addOps.push({ kind: 'addDestination', service: want.key, name: want.name, destination: entry.key, config: wanted.config, reorder: true });
         continue;
