@@ -200,14 +200,21 @@ describe('Reconciler on the real kernel', () => {
     expect(await vips.listAddresses()).not.toContain('10.77.0.1');
   });
 
-  it('deletes a removed destination with no connections at once, and a re-added one goes to the head of the list', async () => {
+  it('deletes a removed destination with no connections at once; a re-added one goes to the head, and the order is made canonical again', async () => {
     const r = new Reconciler({ ipvs: c, store: new MemoryStateStore(), deleteAtOnceProtocols: [] });
     await r.sync(desired(desiredService(80, [1, 2, 3])));
     const drain = await r.sync(desired(desiredService(80, [1, 3])));
     const kinds = drain.operations.map((o) => o.operation.kind);
     expect(kinds).toEqual(['deleteDestination']); // the kernel reports 0 connections: nothing to wait for
-    await r.sync(desired(desiredService(80, [1, 2, 3])));
+    const readd = await r.sync(desired(desiredService(80, [1, 2, 3])));
+    // The kernel puts the re-added .2 at the head (2 3 1); the canonical mh order (largest first) is 3 2 1, so .3 is
+    // deleted and re-added after it in the same batch.
+    expect(readd.operations.map((o) => `${o.operation.kind} ${'destination' in o.operation ? o.operation.destination.address : ''}`)).toEqual([
+      'addDestination 10.78.0.2',
+      'deleteDestination 10.78.0.3',
+      'addDestination 10.78.0.3',
+    ]);
     const order = (await c.listDestinations(svcKey(80))).map((d) => d.key.address);
-    expect(order[0]).toBe('10.78.0.2'); // re-added: at the head, as the kernel does
+    expect(order).toEqual(['10.78.0.3', '10.78.0.2', '10.78.0.1']);
   });
 });
