@@ -1,15 +1,23 @@
 import { align4 } from './align.ts';
 import { NLA_F_NESTED, NLA_HDRLEN, NLA_TYPE_MASK, NLMSG_HDRLEN } from './constants.ts';
-import { DecodeError } from './errors.ts';
+import { HOST_LITTLE_ENDIAN } from './endian.ts';
+import { DecodeError, EncodeError } from './errors.ts';
+import { setHeaderLength, writeHeader } from './header.ts';
 
 // Attribute encoding and decoding (struct nlattr: u16 len, u16 type, payload, pad to 4).
 // "Host order" values use the machine's byte order, as the kernel does; values the kernel
 // keeps in network order (ports, IPv4 netmasks) have explicit *be methods.
 
-export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+export { HOST_LITTLE_ENDIAN };
 const LE = HOST_LITTLE_ENDIAN;
 const TEXT_ENCODER = new TextEncoder();
 const TEXT_DECODER = new TextDecoder();
+/** nla_len is a u16: a longer attribute cannot be said on the wire. */
+export const NLA_MAX_LENGTH = 0xffff;
+
+function checkAttributeLength(type: number, len: number): void {
+  if (len > NLA_MAX_LENGTH) throw new EncodeError(`attribute type ${type & NLA_TYPE_MASK} would be ${len} bytes; nla_len holds at most ${NLA_MAX_LENGTH}`);
+}
 
 /**
  * Writes netlink messages and attributes into one growable buffer that is reused
@@ -58,17 +66,13 @@ export class Encoder {
   beginMessage(type: number, flags: number, seq = 0, pid = 0): number {
     this.reserve(NLMSG_HDRLEN);
     const at = this.pos;
-    this.view.setUint32(at, 0, LE);
-    this.view.setUint16(at + 4, type, LE);
-    this.view.setUint16(at + 6, flags, LE);
-    this.view.setUint32(at + 8, seq, LE);
-    this.view.setUint32(at + 12, pid, LE);
+    writeHeader(this.view, at, 0, type, flags, seq, pid);
     this.pos += NLMSG_HDRLEN;
     return at;
   }
 
   endMessage(at: number): void {
-    this.view.setUint32(at, this.pos - at, LE);
+    setHeaderLength(this.view, at, this.pos - at);
   }
 
   /** struct genlmsghdr { u8 cmd; u8 version; u16 reserved; } */
@@ -103,6 +107,7 @@ export class Encoder {
   }
 
   private header(type: number, payloadLen: number): void {
+    checkAttributeLength(type, NLA_HDRLEN + payloadLen);
     this.reserve(NLA_HDRLEN + align4(payloadLen));
     this.view.setUint16(this.pos, NLA_HDRLEN + payloadLen, LE);
     this.view.setUint16(this.pos + 2, type, LE);
@@ -167,6 +172,7 @@ export class Encoder {
     this.view.setUint16(at + 2, setNestedFlag ? type | NLA_F_NESTED : type, LE);
     this.pos += NLA_HDRLEN;
     fill();
+    checkAttributeLength(type, this.pos - at);
     this.view.setUint16(at, this.pos - at, LE);
   }
 

@@ -1,10 +1,8 @@
 import { NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN } from './constants.ts';
 import { ClosedError, DumpInterruptedError, NetlinkError, ProtocolError, TimeoutError, TransportError } from './errors.ts';
-import { type Message, parseDoneErrno, parseError, parseMessages, readHeader, setSequence } from './message.ts';
+import { headerFlags, headerLength, headerType, stampRequest } from './header.ts';
+import { type Message, parseDoneErrno, parseError, parseMessages } from './message.ts';
 import type { Transport } from './transport.ts';
-import { HOST_LITTLE_ENDIAN } from './attribute.ts';
-
-const LE = HOST_LITTLE_ENDIAN;
 
 // A netlink connection: one verb, execute(request) -> replies. It numbers requests,
 // keeps only replies with our sequence number and port id, waits for the ACK (writes)
@@ -64,7 +62,9 @@ export class Conn {
   private closed = false;
   /** Sequence of a dump abandoned at its deadline: drained before the next dump (else EBUSY). */
   private abandonedDump: number | undefined;
+  /** Requests are copied here and stamped (flags, sequence) in the copy: the caller's bytes stay as given. */
   private sendBuffer = new Uint8Array(64 * 1024);
+  private sendView = new DataView(this.sendBuffer.buffer);
 
   constructor(transport: Transport, options: ConnOptions = {}) {
     this.transport = transport;
@@ -134,16 +134,14 @@ export class Conn {
   private async executeNow(request: Uint8Array, options: ExecuteOptions): Promise<Message[]> {
     if (this.closed) throw new ClosedError();
     if (request.length < NLMSG_HDRLEN) throw new ProtocolError('request shorter than a netlink header');
-    const header = readHeader(request);
-    const operation = options.operation ?? `netlink type ${header.type}`;
+    const view = new DataView(request.buffer, request.byteOffset, request.byteLength);
+    const flags = headerFlags(view, 0);
+    const operation = options.operation ?? `netlink type ${headerType(view, 0)}`;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     const deadline = this.now() + timeoutMs;
-    const view = new DataView(request.buffer, request.byteOffset, request.byteLength);
-    if (!isDump(header.flags)) {
-      view.setUint16(6, header.flags | NLM_F_REQUEST | NLM_F_ACK, LE);
+    if (!isDump(flags)) {
       const seq = this.nextSeq();
-      setSequence(request, seq);
-      this.transport.send(request);
+      this.transport.send(this.stamped(request, flags | NLM_F_REQUEST | NLM_F_ACK, seq));
       const out: Message[] = [];
       // Replies are views into the receive buffer, which the next receive reuses: copy.
       await this.collect(seq, false, operation, deadline, timeoutMs, (msg) => out.push({ ...msg, payload: msg.payload.slice() }));
@@ -164,8 +162,7 @@ export class Conn {
     for (let i = 0; i < requests.length; i++) {
       const { message, operation } = requests[i];
       if (message.length < NLMSG_HDRLEN) throw new ProtocolError(`${operation ?? `netlink dump ${i}`}: request shorter than a netlink header`);
-      const flags = new DataView(message.buffer, message.byteOffset, message.byteLength).getUint16(6, LE);
-      if (!isDump(flags)) throw new ProtocolError(`${operation ?? `netlink dump ${i}`}: Conn.dumps takes dump requests only`);
+      if (!isDump(headerFlags(new DataView(message.buffer, message.byteOffset, message.byteLength), 0))) throw new ProtocolError(`${operation ?? `netlink dump ${i}`}: Conn.dumps takes dump requests only`);
     }
     for (let i = 0; i < requests.length; i++) {
       const { message } = requests[i];
@@ -184,14 +181,12 @@ export class Conn {
    * (after `restart`) when the kernel marks the dump interrupted, up to dumpAttempts times.
    */
   private async dumpNow(request: Uint8Array, operation: string, timeoutMs: number, sink: (msg: Message) => void, restart: () => void): Promise<void> {
-    const view = new DataView(request.buffer, request.byteOffset, request.byteLength);
-    view.setUint16(6, view.getUint16(6, LE) | NLM_F_REQUEST, LE);
+    const flags = headerFlags(new DataView(request.buffer, request.byteOffset, request.byteLength), 0) | NLM_F_REQUEST;
     const deadline = this.now() + timeoutMs;
     if (this.abandonedDump !== undefined) await this.drainAbandonedDump(deadline, operation, timeoutMs);
     for (let attempt = 1; ; attempt++) {
       const seq = this.nextSeq();
-      setSequence(request, seq);
-      this.transport.send(request);
+      this.transport.send(this.stamped(request, flags, seq));
       try {
         await this.collect(seq, true, operation, deadline, timeoutMs, sink);
         return;
@@ -202,6 +197,23 @@ export class Conn {
         restart();
       }
     }
+  }
+
+  /** Makes room for `bytes` in the send buffer, keeping its first `keep` bytes. */
+  private growSendBuffer(bytes: number, keep: number): void {
+    if (bytes <= this.sendBuffer.length) return;
+    const grown = new Uint8Array(Math.max(this.sendBuffer.length * 2, bytes));
+    grown.set(this.sendBuffer.subarray(0, keep));
+    this.sendBuffer = grown;
+    this.sendView = new DataView(grown.buffer);
+  }
+
+  /** A copy of `request` in the send buffer with `flags` and `seq` in its header. */
+  private stamped(request: Uint8Array, flags: number, seq: number): Uint8Array {
+    this.growSendBuffer(request.length, 0);
+    this.sendBuffer.set(request);
+    stampRequest(this.sendView, 0, flags, seq);
+    return this.sendBuffer.subarray(0, request.length);
   }
 
   /** Reads replies for `seq` until its ACK (write) or DONE (dump), handing data messages to `sink`. */
@@ -285,11 +297,7 @@ export class Conn {
         const len = requests[i].message.length;
         if (len < NLMSG_HDRLEN) throw new ProtocolError('request shorter than a netlink header');
         if (bytes > 0 && bytes + len > this.batchBytes) break;
-        if (bytes + len > this.sendBuffer.length) {
-          const grown = new Uint8Array(Math.max(this.sendBuffer.length * 2, bytes + len));
-          grown.set(this.sendBuffer.subarray(0, bytes));
-          this.sendBuffer = grown;
-        }
+        this.growSendBuffer(bytes + len, bytes);
         this.sendBuffer.set(requests[i].message, bytes);
         bytes += (len + 3) & ~3;
         i++;
@@ -299,15 +307,13 @@ export class Conn {
       // contiguous: one that would cross 2^32 (where nextSeq skips 0) starts again from 1 instead.
       if (this.seq + count > 0xffffffff) this.seq = 0;
       const baseSeq = this.seq + 1;
-      const view = new DataView(this.sendBuffer.buffer);
+      const view = this.sendView;
       let off = 0;
       for (let k = 0; k < count; k++) {
-        const len = view.getUint32(off, LE);
-        const flags = view.getUint16(off + 6, LE);
+        const flags = headerFlags(view, off);
         if (isDump(flags)) throw new ProtocolError('a dump cannot be part of a batch');
-        view.setUint16(off + 6, flags | NLM_F_REQUEST | NLM_F_ACK, LE);
-        view.setUint32(off + 8, this.nextSeq(), LE);
-        off += (len + 3) & ~3;
+        stampRequest(view, off, flags | NLM_F_REQUEST | NLM_F_ACK, this.nextSeq());
+        off += (headerLength(view, off) + 3) & ~3;
       }
       this.transport.send(this.sendBuffer.subarray(0, bytes));
       const deadline = this.now() + timeoutMs;

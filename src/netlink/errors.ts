@@ -34,6 +34,15 @@ export class DecodeError extends Error {
   }
 }
 
+/** A request that cannot be encoded (a length its header field cannot hold). */
+export class EncodeError extends Error {
+  readonly code = 'NETLINK_ENCODE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'EncodeError';
+  }
+}
+
 /** A reply that breaks the protocol (unexpected message type, truncated datagram, ...). */
 export class ProtocolError extends Error {
   readonly code = 'NETLINK_PROTOCOL';

@@ -2,8 +2,9 @@ import { align4 } from './align.ts';
 import { AttributeDecoder, HOST_LITTLE_ENDIAN } from './attribute.ts';
 import { NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSG_HDRLEN, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS } from './constants.ts';
 import { DecodeError } from './errors.ts';
+import { type Header, headerFlags, headerLength, headerPid, headerSeq, headerType, readHeader } from './header.ts';
 
-// struct nlmsghdr { u32 len; u16 type; u16 flags; u32 seq; u32 pid; } then the payload.
+// A message is a struct nlmsghdr (header.ts) then the payload.
 
 export interface Message {
   type: number;
@@ -26,15 +27,15 @@ export function parseMessages(data: Uint8Array): Message[] {
   let off = 0;
   while (off < data.length) {
     if (data.length - off < NLMSG_HDRLEN) throw new DecodeError(`truncated netlink header at offset ${off}`);
-    const len = view.getUint32(off, LE);
+    const len = headerLength(view, off);
     if (len < NLMSG_HDRLEN || off + len > data.length) {
       throw new DecodeError(`netlink message at offset ${off} has invalid length ${len} (datagram ${data.length} bytes)`);
     }
     out.push({
-      type: view.getUint16(off + 4, LE),
-      flags: view.getUint16(off + 6, LE),
-      seq: view.getUint32(off + 8, LE),
-      pid: view.getUint32(off + 12, LE),
+      type: headerType(view, off),
+      flags: headerFlags(view, off),
+      seq: headerSeq(view, off),
+      pid: headerPid(view, off),
       payload: data.subarray(off + NLMSG_HDRLEN, off + len),
     });
     off += align4(len);
@@ -42,28 +43,11 @@ export function parseMessages(data: Uint8Array): Message[] {
   return out;
 }
 
-/** Reads the header fields of the message starting at `offset` of an encoded request. */
-export function readHeader(data: Uint8Array, offset = 0): { len: number; type: number; flags: number; seq: number; pid: number } {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  return {
-    len: view.getUint32(offset, LE),
-    type: view.getUint16(offset + 4, LE),
-    flags: view.getUint16(offset + 6, LE),
-    seq: view.getUint32(offset + 8, LE),
-    pid: view.getUint32(offset + 12, LE),
-  };
-}
-
-/** Overwrites the sequence number of the encoded message at `offset`. */
-export function setSequence(data: Uint8Array, seq: number, offset = 0): void {
-  new DataView(data.buffer, data.byteOffset, data.byteLength).setUint32(offset + 8, seq >>> 0, LE);
-}
-
 export interface ErrorPayload {
   /** 0 for an ACK, else a positive errno. */
   errno: number;
   /** Header of the request this answers. */
-  request: { type: number; flags: number; seq: number; pid: number };
+  request: Omit<Header, 'len'>;
   /** Extended-ACK message (NLMSGERR_ATTR_MSG). */
   extAck?: string;
   /** Extended-ACK offset of the offending attribute in the request. */
@@ -76,13 +60,8 @@ export function parseError(msg: Message): ErrorPayload {
   if (p.length < 4 + NLMSG_HDRLEN) throw new DecodeError(`NLMSG_ERROR payload too short (${p.length} bytes)`);
   const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
   const error = view.getInt32(0, LE);
-  const reqLen = view.getUint32(4, LE);
-  const request = {
-    type: view.getUint16(8, LE),
-    flags: view.getUint16(10, LE),
-    seq: view.getUint32(12, LE),
-    pid: view.getUint32(16, LE),
-  };
+  // struct nlmsgerr { int error; struct nlmsghdr msg; }
+  const { len: reqLen, ...request } = readHeader(view, 4);
   const result: ErrorPayload = { errno: error < 0 ? -error : error, request };
   if (msg.flags & NLM_F_ACK_TLVS) {
     // Without NLM_F_CAPPED the whole request is echoed before the TLVs.
