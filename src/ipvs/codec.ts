@@ -19,8 +19,8 @@ import type {
 
 export class IpvsDecodeError extends Error {
   readonly code = 'IPVS_DECODE';
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'IpvsDecodeError';
   }
 }
@@ -50,7 +50,7 @@ function addr(text: string, family: Family, what: string): Uint8Array {
   try {
     return addressBytes(text, family);
   } catch (e) {
-    throw new InvalidArgument(`${what}: ${e instanceof AddressError ? e.message : String(e)}`);
+    throw new InvalidArgument(`${what}: ${e instanceof AddressError ? e.message : String(e)}`, 'EINVAL', { cause: e });
   }
 }
 
@@ -90,7 +90,7 @@ function netmaskBytes(family: Family, netmask: string): Uint8Array {
     try {
       netmaskToPrefix(netmask);
     } catch (e) {
-      throw new InvalidArgument(`netmask: ${e instanceof Error ? e.message : String(e)}`);
+      throw new InvalidArgument(`netmask: ${e instanceof Error ? e.message : String(e)}`, 'EINVAL', { cause: e });
     }
     out.set(addr(netmask, 'inet', 'netmask').subarray(0, 4));
   } else {
@@ -243,7 +243,7 @@ function commandValues(msg: Message, expectCmd: number): Values<typeof commandAt
   try {
     payload = genlPayload(msg);
   } catch (e) {
-    throw new IpvsDecodeError(e instanceof Error ? e.message : String(e));
+    throw new IpvsDecodeError(e instanceof Error ? e.message : String(e), { cause: e });
   }
   if (payload.cmd !== expectCmd) throw new IpvsDecodeError(`expected IPVS command ${expectCmd} in reply, got ${payload.cmd}`);
   const values = decodeAttributes(commandAttrs, payload.attrs);
@@ -619,7 +619,7 @@ function genlPayloadOrThrow(msg: Message): { cmd: number; attrs: AttributeDecode
   try {
     return genlPayload(msg);
   } catch (e) {
-    throw new IpvsDecodeError(e instanceof Error ? e.message : String(e));
+    throw new IpvsDecodeError(e instanceof Error ? e.message : String(e), { cause: e });
   }
 }
 

@@ -79,7 +79,7 @@ export function daemonValues(cfg: SyncDaemonConfig): Values<typeof daemonAttrs.f
       if (cfg.group.includes(':')) v.mcastGroup6 = addressBytes(cfg.group, 'inet6');
       else v.mcastGroup = addressBytes(cfg.group, 'inet').slice(0, 4); // the union's first 4 bytes: a __be32
     } catch (e) {
-      throw new InvalidArgument(`sync group: ${e instanceof AddressError ? e.message : String(e)}`);
+      throw new InvalidArgument(`sync group: ${e instanceof AddressError ? e.message : String(e)}`, 'EINVAL', { cause: e });
     }
   }
   return v;
@@ -139,7 +139,7 @@ export class SyncDaemons {
     } catch (e) {
       const err = toIpvsError(e, cmd, subject);
       // EEXIST/ESRCH mean "already running"/"not running" here, not service errors.
-      if (err instanceof KernelError && err.errno === 'EEXIST') throw new KernelError(`${cmd} ${subject}: a ${subject} sync daemon is already running`, 'EEXIST');
+      if (err instanceof KernelError && err.errno === 'EEXIST') throw new KernelError(`${cmd} ${subject}: a ${subject} sync daemon is already running`, 'EEXIST', { cause: e });
       throw err;
     }
   }

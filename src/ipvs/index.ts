@@ -27,13 +27,14 @@ export interface OpenVipsOptions {
 }
 
 function openError(e: unknown, what: string): IpvsError | Error {
-  if (e instanceof NotLinuxError) return new KernelError(e.message);
+  const cause = { cause: e };
+  if (e instanceof NotLinuxError) return new KernelError(e.message, undefined, cause);
   if (e instanceof NetnsError) {
-    return e.errnoName === 'EPERM' ? permissionDenied(`enter network namespace ${e.netns}`) : new InvalidArgument(e.message, e.errnoName);
+    return e.errnoName === 'EPERM' ? permissionDenied(`enter network namespace ${e.netns}`, e) : new InvalidArgument(e.message, e.errnoName, cause);
   }
   if (e instanceof TransportError) {
-    if (e.errnoName === 'EPERM' || e.errnoName === 'EACCES') return permissionDenied(what);
-    return new KernelError(`${what}: ${e.message}`, e.errnoName);
+    if (e.errnoName === 'EPERM' || e.errnoName === 'EACCES') return permissionDenied(what, e);
+    return new KernelError(`${what}: ${e.message}`, e.errnoName, cause);
   }
   return e instanceof Error ? e : new KernelError(String(e));
 }

@@ -19,8 +19,8 @@ export interface GenlFamily {
 export class FamilyNotFoundError extends Error {
   readonly code = 'NETLINK_FAMILY_NOT_FOUND';
   readonly family: string;
-  constructor(family: string) {
-    super(`generic netlink family ${JSON.stringify(family)} is not registered in this kernel`);
+  constructor(family: string, options?: ErrorOptions) {
+    super(`generic netlink family ${JSON.stringify(family)} is not registered in this kernel`, options);
     this.name = 'FamilyNotFoundError';
     this.family = family;
   }
@@ -71,7 +71,7 @@ export async function resolveFamily(conn: Conn, name: string, timeoutMs?: number
   try {
     replies = await conn.execute(encodeGetFamily(name), { operation: `nlctrl GETFAMILY ${name}`, timeoutMs });
   } catch (e) {
-    if (e instanceof NetlinkError && e.errnoName === 'ENOENT') throw new FamilyNotFoundError(name);
+    if (e instanceof NetlinkError && e.errnoName === 'ENOENT') throw new FamilyNotFoundError(name, { cause: e });
     throw e;
   }
   if (replies.length !== 1) throw new ProtocolError(`nlctrl GETFAMILY ${name}: expected one reply, got ${replies.length}`);
