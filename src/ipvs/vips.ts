@@ -1,143 +1,61 @@
-import { AttributeDecoder, Encoder, HOST_LITTLE_ENDIAN } from '../netlink/attribute.ts';
-import { NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST } from '../netlink/constants.ts';
 import type { Conn } from '../netlink/conn.ts';
-import { NetlinkError } from '../netlink/errors.ts';
+import { ClosedError, DecodeError, DumpInterruptedError, NetlinkError, ProtocolError, TimeoutError, TransportError } from '../netlink/errors.ts';
 import type { Message } from '../netlink/message.ts';
+import {
+  AF_INET, AF_INET6, decodeAddressEntry, decodeLink, encodeCreateDummy, encodeDumpAddresses, encodeGetLink, encodeHostAddress,
+  encodeSetUp, IFF_UP, type LinkInfo,
+} from '../netlink/rtnetlink.ts';
 import { AddressError, formatAddress, parseAddress } from './address.ts';
-import { InvalidArgument, type IpvsError, KernelError } from './errors.ts';
-import { permissionDenied, toIpvsError } from './error-map.ts';
 import type { VipApi } from './types.ts';
 
 // VIP binding over rtnetlink: a dummy interface (default "ipvs0") holding the virtual
 // service addresses as /32 or /128 host addresses, so the kernel delivers their traffic
 // locally where IPVS takes it.
 
-const RTM_NEWLINK = 16;
-const RTM_GETLINK = 18;
-const RTM_NEWADDR = 20;
-const RTM_DELADDR = 21;
-const RTM_GETADDR = 22;
-const IFLA_IFNAME = 3;
-const IFLA_LINKINFO = 18;
-const IFLA_INFO_KIND = 1;
-const IFF_UP = 0x1;
-const IFA_ADDRESS = 1;
-const IFA_LOCAL = 2;
-const IFA_F_NODAD = 0x02;
-const IFA_F_PERMANENT = 0x80;
-const AF_UNSPEC = 0;
-const AF_INET = 2;
-const AF_INET6 = 10;
+export type { LinkInfo } from '../netlink/rtnetlink.ts';
 
-export interface LinkInfo {
-  index: number;
-  name: string;
-  flags: number;
-  kind?: string;
-}
+export type VipErrorCode = 'INVALID_ARGUMENT' | 'PERMISSION_DENIED' | 'TIMEOUT' | 'DUMP_INTERRUPTED' | 'KERNEL_ERROR';
 
-/** Builds rtnetlink requests (pure; exported for golden-byte tests). */
-export const rtRequests = {
-  getLink(name: string): Uint8Array {
-    const e = new Encoder(64);
-    const at = e.beginMessage(RTM_GETLINK, NLM_F_REQUEST);
-    ifinfomsg(e, 0, 0, 0);
-    e.string(IFLA_IFNAME, name);
-    e.endMessage(at);
-    return e.copy();
-  },
-  createDummy(name: string): Uint8Array {
-    const e = new Encoder(64);
-    const at = e.beginMessage(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL);
-    ifinfomsg(e, 0, IFF_UP, IFF_UP);
-    e.string(IFLA_IFNAME, name);
-    e.nested(IFLA_LINKINFO, () => e.string(IFLA_INFO_KIND, 'dummy'));
-    e.endMessage(at);
-    return e.copy();
-  },
-  setUp(index: number): Uint8Array {
-    const e = new Encoder(64);
-    const at = e.beginMessage(RTM_NEWLINK, NLM_F_REQUEST);
-    ifinfomsg(e, index, IFF_UP, IFF_UP);
-    e.endMessage(at);
-    return e.copy();
-  },
-  dumpAddresses(): Uint8Array {
-    const e = new Encoder(64);
-    const at = e.beginMessage(RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP);
-    ifaddrmsg(e, AF_UNSPEC, 0, 0, 0);
-    e.endMessage(at);
-    return e.copy();
-  },
-  address(add: boolean, index: number, address: string): Uint8Array {
-    const { family, bytes } = parseAddress(address);
-    const v4 = family === 'inet';
-    const raw = v4 ? bytes.subarray(0, 4) : bytes;
-    const e = new Encoder(64);
-    const at = e.beginMessage(add ? RTM_NEWADDR : RTM_DELADDR, NLM_F_REQUEST | (add ? NLM_F_CREATE | NLM_F_REPLACE : 0));
-    // IPv6 VIPs skip duplicate address detection, else they stay "tentative" for seconds.
-    ifaddrmsg(e, v4 ? AF_INET : AF_INET6, v4 ? 32 : 128, v4 ? IFA_F_PERMANENT : IFA_F_PERMANENT | IFA_F_NODAD, index);
-    if (v4) e.bytes(IFA_LOCAL, raw);
-    e.bytes(IFA_ADDRESS, raw);
-    e.endMessage(at);
-    return e.copy();
-  },
+// The names the IPVS layer's errors of the same meaning carry, so logs and output read as before.
+const VIP_ERROR_NAMES: Record<VipErrorCode, string> = {
+  INVALID_ARGUMENT: 'InvalidArgument',
+  PERMISSION_DENIED: 'PermissionDenied',
+  TIMEOUT: 'IpvsTimeout',
+  DUMP_INTERRUPTED: 'DumpInterrupted',
+  KERNEL_ERROR: 'KernelError',
 };
 
-function ifinfomsg(e: Encoder, index: number, flags: number, change: number): void {
-  e.u8raw(AF_UNSPEC);
-  e.u8raw(0);
-  e.u16raw(0);
-  e.s32raw(index);
-  e.u32raw(flags);
-  e.u32raw(change);
-}
-
-function ifaddrmsg(e: Encoder, family: number, prefixLen: number, flags: number, index: number): void {
-  e.u8raw(family);
-  e.u8raw(prefixLen);
-  e.u8raw(flags & 0xff);
-  e.u8raw(0); // RT_SCOPE_UNIVERSE
-  e.u32raw(index);
-}
-
-export function decodeLink(msg: Message): LinkInfo {
-  const p = msg.payload;
-  if (p.length < 16) throw new KernelError(`RTM_NEWLINK reply too short (${p.length} bytes)`);
-  const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
-  const info: LinkInfo = { index: view.getInt32(4, HOST_LITTLE_ENDIAN), flags: view.getUint32(8, HOST_LITTLE_ENDIAN), name: '' };
-  const d = new AttributeDecoder(p, 16);
-  while (d.next()) {
-    if (d.type === IFLA_IFNAME) info.name = d.string();
-    else if (d.type === IFLA_LINKINFO) {
-      const n = d.nested();
-      while (n.next()) if (n.type === IFLA_INFO_KIND) info.kind = n.string();
-    }
+/** A failure of the VIP binding (the interface or its addresses); `cause` keeps the netlink error. */
+export class VipError extends Error {
+  readonly code: VipErrorCode;
+  /** errno name from the kernel (e.g. "EPERM"), when the error came from the kernel. */
+  readonly errno?: string;
+  constructor(code: VipErrorCode, message: string, errno?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = VIP_ERROR_NAMES[code];
+    this.code = code;
+    this.errno = errno;
   }
-  const err = d.err();
-  if (err) throw new KernelError(`malformed RTM_NEWLINK reply: ${err.message}`);
-  return info;
 }
+
+/** Builds rtnetlink requests from text addresses (pure; exported for golden-byte tests). */
+export const rtRequests = {
+  getLink: encodeGetLink,
+  createDummy: encodeCreateDummy,
+  setUp: encodeSetUp,
+  dumpAddresses: encodeDumpAddresses,
+  address(add: boolean, index: number, address: string): Uint8Array {
+    const { family, bytes } = parseAddress(address);
+    return encodeHostAddress(add, index, family === 'inet' ? bytes.subarray(0, 4) : bytes);
+  },
+};
 
 /** Addresses of interface `index` from RTM_NEWADDR dump parts, canonical, in kernel order; IPv6 link-local excluded. */
 export function decodeAddresses(msgs: Message[], index: number): string[] {
   const out: string[] = [];
   for (const msg of msgs) {
-    const p = msg.payload;
-    if (p.length < 8) throw new KernelError(`RTM_NEWADDR reply too short (${p.length} bytes)`);
-    const family = p[0];
-    const ifindex = new DataView(p.buffer, p.byteOffset, p.byteLength).getUint32(4, HOST_LITTLE_ENDIAN);
+    const { index: ifindex, family, address: a } = decodeAddressEntry(msg);
     if (ifindex !== index || (family !== AF_INET && family !== AF_INET6)) continue;
-    let local: Uint8Array | undefined;
-    let address: Uint8Array | undefined;
-    const d = new AttributeDecoder(p, 8);
-    while (d.next()) {
-      if (d.type === IFA_LOCAL) local = d.bytes();
-      else if (d.type === IFA_ADDRESS) address = d.bytes();
-    }
-    const err = d.err();
-    if (err) throw new KernelError(`malformed RTM_NEWADDR reply: ${err.message}`);
-    const a = local ?? address;
     const need = family === AF_INET ? 4 : 16;
     if (!a || a.length !== need) continue;
     // The kernel gives every up IPv6 interface a link-local address; it is no VIP.
@@ -151,16 +69,25 @@ function validInterfaceName(name: string): boolean {
   return name.length >= 1 && name.length <= 15 && /^[A-Za-z0-9_.:-]+$/.test(name) && name !== '.' && name !== '..';
 }
 
-function vipError(e: unknown, what: string): IpvsError {
-  if (e instanceof NetlinkError) {
-    if (e.errnoName === 'EPERM' || e.errnoName === 'EACCES') return permissionDenied(what);
-    if (e.errnoName === 'EOPNOTSUPP' && what.startsWith('create')) {
-      return new KernelError(`${what}: the kernel has no dummy interfaces: load the dummy module (modprobe dummy)`, e.errnoName);
+function vipError(e: unknown, what: string): VipError {
+  if (e instanceof VipError) return e;
+  const cause = { cause: e };
+  if (e instanceof NetlinkError || e instanceof TransportError) {
+    if (e.errnoName === 'EPERM' || e.errnoName === 'EACCES') return new VipError('PERMISSION_DENIED', `${what}: needs CAP_NET_ADMIN (run as root)`, 'EPERM', cause);
+    if (e instanceof NetlinkError && e.errnoName === 'EOPNOTSUPP' && what.startsWith('create')) {
+      return new VipError('KERNEL_ERROR', `${what}: the kernel has no dummy interfaces: load the dummy module (modprobe dummy)`, e.errnoName, cause);
     }
-    return new KernelError(`${what}: ${e.errnoName}${e.extAck ? ` (${e.extAck})` : ''}`, e.errnoName);
+    const ext = e instanceof NetlinkError && e.extAck ? ` (${e.extAck})` : '';
+    return new VipError('KERNEL_ERROR', `${what}: ${e.errnoName}${ext}`, e.errnoName, cause);
   }
-  if (e instanceof AddressError) return new InvalidArgument(`${what}: ${e.message}`);
-  return toIpvsError(e, 'GETFAMILY', what);
+  if (e instanceof AddressError || e instanceof RangeError) return new VipError('INVALID_ARGUMENT', `${what}: ${e.message}`, 'EINVAL', cause);
+  if (e instanceof TimeoutError) return new VipError('TIMEOUT', `${what}: ${e.message}`, undefined, cause);
+  if (e instanceof DumpInterruptedError) return new VipError('DUMP_INTERRUPTED', `${what}: ${e.message}`, undefined, cause);
+  // The codec's messages already say which reply was malformed.
+  if (e instanceof DecodeError) return new VipError('KERNEL_ERROR', e.message, undefined, cause);
+  if (e instanceof ProtocolError) return new VipError('KERNEL_ERROR', `${what}: malformed reply from the kernel: ${e.message}`, undefined, cause);
+  if (e instanceof ClosedError) return new VipError('KERNEL_ERROR', `${what}: the VIP client is closed`, undefined, cause);
+  return new VipError('KERNEL_ERROR', `${what}: ${e instanceof Error ? e.message : String(e)}`, undefined, cause);
 }
 
 export class VipClient implements VipApi {
@@ -168,7 +95,7 @@ export class VipClient implements VipApi {
   readonly interfaceName: string;
 
   constructor(conn: Conn, interfaceName = 'ipvs0') {
-    if (!validInterfaceName(interfaceName)) throw new InvalidArgument(`invalid interface name ${JSON.stringify(interfaceName)} (1-15 characters)`);
+    if (!validInterfaceName(interfaceName)) throw new VipError('INVALID_ARGUMENT', `invalid interface name ${JSON.stringify(interfaceName)} (1-15 characters)`);
     this.conn = conn;
     this.interfaceName = interfaceName;
   }
@@ -181,7 +108,7 @@ export class VipClient implements VipApi {
   async getLink(): Promise<LinkInfo | undefined> {
     try {
       const replies = await this.conn.execute(rtRequests.getLink(this.interfaceName), { operation: `RTM_GETLINK ${this.interfaceName}` });
-      if (replies.length !== 1) throw new KernelError(`RTM_GETLINK ${this.interfaceName}: expected one reply, got ${replies.length}`);
+      if (replies.length !== 1) throw new VipError('KERNEL_ERROR', `RTM_GETLINK ${this.interfaceName}: expected one reply, got ${replies.length}`);
       return decodeLink(replies[0]);
     } catch (e) {
       if (e instanceof NetlinkError && e.errnoName === 'ENODEV') return undefined;
@@ -191,7 +118,7 @@ export class VipClient implements VipApi {
 
   private async requireLink(): Promise<LinkInfo> {
     const link = await this.getLink();
-    if (!link) throw new KernelError(`interface ${this.interfaceName} does not exist (ensureInterface() creates it)`, 'ENODEV');
+    if (!link) throw new VipError('KERNEL_ERROR', `interface ${this.interfaceName} does not exist (ensureInterface() creates it)`, 'ENODEV');
     return link;
   }
 
@@ -207,7 +134,7 @@ export class VipClient implements VipApi {
       link = await this.requireLink();
     }
     if (link.kind !== undefined && link.kind !== 'dummy') {
-      throw new InvalidArgument(`interface ${this.interfaceName} exists but is a ${link.kind} interface, not dummy`);
+      throw new VipError('INVALID_ARGUMENT', `interface ${this.interfaceName} exists but is a ${link.kind} interface, not dummy`);
     }
     if (!(link.flags & IFF_UP)) {
       try {

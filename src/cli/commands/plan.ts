@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { IpvsError, destinationKeyString, openIpvs, openVips, serviceKeyString } from '../../ipvs/index.ts';
+import { IpvsError, VipError, destinationKeyString, openIpvs, openVips, serviceKeyString } from '../../ipvs/index.ts';
 import type { DestinationConfig, ServiceConfig, VipApi } from '../../ipvs/index.ts';
 import { FileStateStore, Reconciler, StateFileError } from '../../reconcile/index.ts';
 import type { Operation, Plan } from '../../reconcile/index.ts';
@@ -16,7 +16,7 @@ export const EXIT_KERNEL = 1;
 
 /** Turns errors from opening or reading the kernel into one clear line; rethrows anything else. */
 export function kernelErrorMessage(err: unknown): string | undefined {
-  if (err instanceof IpvsError) {
+  if (err instanceof IpvsError || err instanceof VipError) {
     if (err.code === 'PERMISSION_DENIED') return `${err.message} (ipvs-maglev needs CAP_NET_ADMIN: run it as root)`;
     return err.message;
   }
