@@ -2,7 +2,7 @@ import { align4 } from './align.ts';
 import { AttributeDecoder, HOST_LITTLE_ENDIAN } from './attribute.ts';
 import { NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSG_HDRLEN, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS } from './constants.ts';
 import { DecodeError } from './errors.ts';
-import { type Header, headerFlags, headerLength, headerPid, headerSeq, headerType, readHeader } from './header.ts';
+import { type Header, headerFlags, headerLength, headerPid, headerSeq, headerType } from './header.ts';
 
 // A message is a struct nlmsghdr (header.ts) then the payload.
 
@@ -61,7 +61,8 @@ export function parseError(msg: Message): ErrorPayload {
   const view = new DataView(p.buffer, p.byteOffset, p.byteLength);
   const error = view.getInt32(0, LE);
   // struct nlmsgerr { int error; struct nlmsghdr msg; }
-  const { len: reqLen, ...request } = readHeader(view, 4);
+  const reqLen = headerLength(view, 4);
+  const request = { type: headerType(view, 4), flags: headerFlags(view, 4), seq: headerSeq(view, 4), pid: headerPid(view, 4) };
   const result: ErrorPayload = { errno: error < 0 ? -error : error, request };
   if (msg.flags & NLM_F_ACK_TLVS) {
     // Without NLM_F_CAPPED the whole request is echoed before the TLVs.
