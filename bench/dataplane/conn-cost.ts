@@ -230,21 +230,23 @@ export function connCostMarkdown(r: ConnCostResults): string {
     '| --- | --- |',
     ...r.baseline.map((b) => `| ${b.services.toLocaleString('en-US')} | ${k(b.raw.p50)} / ${k(b.raw.p90)} / ${k(b.raw.p99)} |`),
     '',
-    `| N | plane | first: net p50 / p90 / p99 | last: net p50 / p90 / p99 | last: raw p50 | last net p50 / IPVS rr's |`,
-    '| --- | --- | --- | --- | --- | --- |',
+    `| N | plane | first: net p50 / p90 / p99 | last: net p50 / p90 / p99 | last: raw p50 | first net p50 / IPVS rr's | last net p50 / IPVS rr's |`,
+    '| --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const n of r.config.sizes) {
-    const rr = r.runs.find((x) => x.plane === 'ipvs-rr' && x.services === n && x.target === 'last');
+    const rr = (target: 'first' | 'last') => r.runs.find((x) => x.plane === 'ipvs-rr' && x.services === n && x.target === target);
+    const ratio = (mine: ConnCostRun, theirs: ConnCostRun | undefined) => (theirs && theirs.net.p50 > 0 ? `${(mine.net.p50 / theirs.net.p50).toFixed(2)}x` : 'n/a');
     for (const plane of r.config.planes) {
       const first = r.runs.find((x) => x.plane === plane && x.services === n && x.target === 'first');
       const last = r.runs.find((x) => x.plane === plane && x.services === n && x.target === 'last');
       if (!first || !last) {
         const why = n > (r.config.maxServices?.[plane] ?? Number.POSITIVE_INFINITY) ? 'not run (--max-services)' : 'failed';
-        lines.push(`| ${n.toLocaleString('en-US')} | ${SHORT[plane]} | ${why} | ${why} | | |`);
+        lines.push(`| ${n.toLocaleString('en-US')} | ${SHORT[plane]} | ${why} | ${why} | | | |`);
         continue;
       }
-      const ratio = rr && rr.net.p50 > 0 ? `${(last.net.p50 / rr.net.p50).toFixed(2)}x` : 'n/a';
-      lines.push(`| ${n.toLocaleString('en-US')} | ${SHORT[plane]} | ${k(first.net.p50)} / ${k(first.net.p90)} / ${k(first.net.p99)} | ${k(last.net.p50)} / ${k(last.net.p90)} / ${k(last.net.p99)} | ${k(last.raw.p50)} | ${ratio} |`);
+      lines.push(
+        `| ${n.toLocaleString('en-US')} | ${SHORT[plane]} | ${k(first.net.p50)} / ${k(first.net.p90)} / ${k(first.net.p99)} | ${k(last.net.p50)} / ${k(last.net.p90)} / ${k(last.net.p99)} | ${k(last.raw.p50)} | ${ratio(first, rr('first'))} | ${ratio(last, rr('last'))} |`,
+      );
     }
   }
   for (const f of r.failures) lines.push('', `failed: ${f.plane} N=${f.services}: ${f.message}`);
