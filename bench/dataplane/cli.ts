@@ -194,6 +194,13 @@ interface ConnCostFlags {
   maxServices?: Partial<Record<PlaneName, number>>;
   out: string;
   prefix: string;
+  compare?: [string, string];
+}
+
+function filePair(text: string): [string, string] {
+  const files = text.split(',');
+  if (files.length !== 2 || files.some((f) => f.trim() === '')) throw new InvalidArgumentError(`--compare wants two result files "a.json,b.json", got "${text}"`);
+  return [files[0].trim(), files[1].trim()];
 }
 
 const CONN_COST_PLANES: readonly PlaneName[] = ['iptables', 'nftables', 'ipvs-rr', 'ipvs-mh'];
@@ -209,6 +216,7 @@ export function addConnCostBench(bench: Command): void {
     .option('--max-services <plane=n,...>', 'largest N per data plane, or "none" (default: nftables=5000, whose first load grows quadratically with N)', maxServicesList)
     .option('--out <dir>', 'directory for the JSON, Markdown and chart', 'bench/results')
     .option('--prefix <name>', 'prefix of the namespaces and interfaces created', prefixName, 'imc')
+    .option('--compare <a.json,b.json>', 'only compare two result files: each p50 in both runs, how far apart, and whether the rankings agree (Markdown on stdout)', filePair)
     .action(async (flags: ConnCostFlags) => {
       const code = await connCostCommand(flags);
       if (code !== 0) process.exitCode = code;
@@ -216,6 +224,7 @@ export function addConnCostBench(bench: Command): void {
 }
 
 async function connCostCommand(flags: ConnCostFlags): Promise<number> {
+  if (flags.compare) return compareConnCostFiles(flags.compare);
   const inVm = runInVmUnlessIpvs(flags.out, { VM_ICOUNT: '1' });
   if (inVm !== undefined) return inVm;
   if (process.getuid?.() !== 0) {
@@ -249,4 +258,26 @@ async function connCostCommand(flags: ConnCostFlags): Promise<number> {
   process.stderr.write(`wrote ${written.join(', ')}\n`);
   for (const f of results.failures) process.stderr.write(`failed: ${f.plane} N=${f.services}: ${f.message}\n`);
   return results.failures.length > 0 ? 1 : 0;
+}
+
+async function compareConnCostFiles(files: [string, string]): Promise<number> {
+  const { compareConnCost, repeatabilityMarkdown, validateConnCost } = await import('./conn-cost.ts');
+  const runs: import('./conn-cost.ts').ConnCostResults[] = [];
+  for (const file of files) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(file, 'utf8'));
+    } catch (e) {
+      process.stderr.write(`error: cannot read results from ${file}: ${(e as Error).message}\n`);
+      return 2;
+    }
+    const problems = validateConnCost(parsed);
+    if (problems.length > 0) {
+      process.stderr.write(`error: ${file} is not a conn-cost results file: ${problems.slice(0, 3).join('; ')}\n`);
+      return 2;
+    }
+    runs.push(parsed as import('./conn-cost.ts').ConnCostResults);
+  }
+  process.stdout.write(repeatabilityMarkdown(compareConnCost(runs[0], runs[1])));
+  return 0;
 }

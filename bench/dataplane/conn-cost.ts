@@ -288,3 +288,71 @@ export async function writeConnCostReport(r: ConnCostResults, outDir: string, ba
   }
   return written;
 }
+
+/** One (plane, N, target) in two runs: raw and net p50 of each and how far apart (share of the first run's). */
+export interface RepeatRow {
+  plane: PlaneName;
+  services: number;
+  target: 'first' | 'last';
+  rawP50: [number, number];
+  netP50: [number, number];
+  rawDiff: number;
+  netDiff: number;
+}
+
+export interface Repeatability {
+  rows: RepeatRow[];
+  /** Per (N, target): the planes ordered by net p50 in each run, and whether the orders agree. */
+  rankings: { services: number; target: 'first' | 'last'; orders: [PlaneName[], PlaneName[]]; same: boolean }[];
+  maxRawDiff: number;
+  maxNetDiff: number;
+}
+
+/**
+ * How well two runs agree: the issue's target is the same ranking at every N and each plane's p50
+ * within 5% of the other run's. Only (plane, N, target)s present in both runs are compared.
+ */
+export function compareConnCost(a: ConnCostResults, b: ConnCostResults): Repeatability {
+  const rows: RepeatRow[] = [];
+  const diff = (x: number, y: number) => (x === 0 ? (y === 0 ? 0 : Number.POSITIVE_INFINITY) : Math.abs(y - x) / Math.abs(x));
+  for (const ra of a.runs) {
+    const rb = b.runs.find((x) => x.plane === ra.plane && x.services === ra.services && x.target === ra.target);
+    if (!rb) continue;
+    rows.push({
+      plane: ra.plane,
+      services: ra.services,
+      target: ra.target,
+      rawP50: [ra.raw.p50, rb.raw.p50],
+      netP50: [ra.net.p50, rb.net.p50],
+      rawDiff: diff(ra.raw.p50, rb.raw.p50),
+      netDiff: diff(ra.net.p50, rb.net.p50),
+    });
+  }
+  const rankings: Repeatability['rankings'] = [];
+  const keys = [...new Set(rows.map((r) => `${r.services}:${r.target}`))];
+  for (const key of keys) {
+    const group = rows.filter((r) => `${r.services}:${r.target}` === key);
+    const order = (i: 0 | 1) => [...group].sort((x, y) => x.netP50[i] - y.netP50[i] || x.plane.localeCompare(y.plane)).map((r) => r.plane);
+    const orders: [PlaneName[], PlaneName[]] = [order(0), order(1)];
+    rankings.push({ services: group[0].services, target: group[0].target, orders, same: orders[0].join() === orders[1].join() });
+  }
+  return { rows, rankings, maxRawDiff: Math.max(0, ...rows.map((r) => r.rawDiff)), maxNetDiff: Math.max(0, ...rows.map((r) => r.netDiff)) };
+}
+
+export function repeatabilityMarkdown(rep: Repeatability): string {
+  const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : 'n/a');
+  const lines = [
+    `| N | target | plane | raw p50 run 1 / run 2 (k) | apart | net p50 run 1 / run 2 (k) | apart |`,
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rep.rows.map(
+      (r) => `| ${r.services.toLocaleString('en-US')} | ${r.target} | ${SHORT[r.plane]} | ${k(r.rawP50[0])} / ${k(r.rawP50[1])} | ${pct(r.rawDiff)} | ${k(r.netP50[0])} / ${k(r.netP50[1])} | ${pct(r.netDiff)} |`,
+    ),
+    '',
+    '| N | target | ranking by net p50, run 1 | run 2 | same |',
+    '| --- | --- | --- | --- | --- |',
+    ...rep.rankings.map((g) => `| ${g.services.toLocaleString('en-US')} | ${g.target} | ${g.orders[0].map((p) => SHORT[p]).join(' < ')} | ${g.orders[1].map((p) => SHORT[p]).join(' < ')} | ${g.same ? 'yes' : 'no'} |`),
+    '',
+    `Largest difference: raw p50 ${pct(rep.maxRawDiff)}, net p50 ${pct(rep.maxNetDiff)}; rankings the same at ${rep.rankings.filter((g) => g.same).length} of ${rep.rankings.length} (N, target).`,
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONN_COST_SCHEMA, type ConnCostResults, type ConnCostRun, connCostChart, connCostMarkdown, summarize, validateConnCost } from '../../bench/dataplane/conn-cost.ts';
+import { CONN_COST_SCHEMA, type ConnCostResults, type ConnCostRun, compareConnCost, connCostChart, connCostMarkdown, repeatabilityMarkdown, summarize, validateConnCost } from '../../bench/dataplane/conn-cost.ts';
 import { renderChart } from '../../bench/dataplane/report.ts';
 
 const CONNECTIONS = 10;
@@ -109,5 +109,46 @@ describe('conn-cost report', () => {
     expect(svg).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
     expect(svg).toContain('net cost (k instructions)');
     expect([...png.subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
+  });
+});
+
+describe('compareConnCost', () => {
+  it('finds two identical runs 0% apart with the same rankings', () => {
+    const rep = compareConnCost(results(), results());
+    expect(rep.rows).toHaveLength(8);
+    expect(rep.maxRawDiff).toBe(0);
+    expect(rep.maxNetDiff).toBe(0);
+    expect(rep.rankings.map((g) => [g.services, g.target, g.orders[0].join('<'), g.same])).toEqual([
+      [100, 'first', 'iptables<ipvs-rr', true],
+      [100, 'last', 'iptables<ipvs-rr', true],
+      [1000, 'first', 'iptables<ipvs-rr', true],
+      [1000, 'last', 'ipvs-rr<iptables', true],
+    ]);
+  });
+
+  it('measures how far apart the p50s are and sees a ranking that flips', () => {
+    const b = results();
+    // IPVS rr's last service at 100 gets 10% dearer in run 2 (raw 99.0 k -> 101.9 k, net 29.0 k -> 31.9 k).
+    const rr = b.runs.find((r) => r.plane === 'ipvs-rr' && r.services === 100 && r.target === 'last')!;
+    rr.raw = { ...rr.raw, p50: rr.raw.p50 + 2900 };
+    rr.net = { ...rr.net, p50: rr.net.p50 + 2900 };
+    // iptables' last service at 1,000 becomes cheaper than IPVS rr in run 2.
+    const ipt = b.runs.find((r) => r.plane === 'iptables' && r.services === 1000 && r.target === 'last')!;
+    ipt.net = { ...ipt.net, p50: 20_000 };
+    const rep = compareConnCost(results(), b);
+    expect(rep.rows.find((x) => x.plane === 'ipvs-rr' && x.services === 100 && x.target === 'last')?.netDiff).toBeCloseTo(0.1);
+    expect(rep.maxRawDiff).toBeCloseTo(2900 / 99_000);
+    expect(rep.maxNetDiff).toBeCloseTo(25_000 / 45_000);
+    expect(rep.rankings.filter((g) => !g.same).map((g) => `${g.services}:${g.target}`)).toEqual(['1000:last']);
+    const md = repeatabilityMarkdown(rep);
+    expect(md).toContain('| 100 | last | IPVS rr | 99.0 / 101.9 | 2.9% | 29.0 / 31.9 | 10.0% |');
+    expect(md).toContain('| 1,000 | last | IPVS rr < iptables | iptables < IPVS rr | no |');
+    expect(md).toContain('rankings the same at 3 of 4 (N, target)');
+  });
+
+  it('compares only what both runs have', () => {
+    const b = results();
+    b.runs = b.runs.filter((r) => r.services === 100);
+    expect(compareConnCost(results(), b).rows.map((r) => r.services)).toEqual([100, 100, 100, 100]);
   });
 });
