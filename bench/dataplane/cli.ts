@@ -185,3 +185,99 @@ async function makeProgress(total: number): Promise<{ step: (label: string) => v
     stop: () => undefined,
   };
 }
+
+interface ConnCostFlags {
+  quick?: boolean;
+  services?: number[];
+  planes?: PlaneName[];
+  connections?: number;
+  maxServices?: Partial<Record<PlaneName, number>>;
+  out: string;
+  prefix: string;
+  compare?: [string, string];
+}
+
+function filePair(text: string): [string, string] {
+  const files = text.split(',');
+  if (files.length !== 2 || files.some((f) => f.trim() === '')) throw new InvalidArgumentError(`--compare wants two result files "a.json,b.json", got "${text}"`);
+  return [files[0].trim(), files[1].trim()];
+}
+
+const CONN_COST_PLANES: readonly PlaneName[] = ['iptables', 'nftables', 'ipvs-rr', 'ipvs-mh'];
+
+export function addConnCostBench(bench: Command): void {
+  bench
+    .command('conn-cost')
+    .description('first-packet cost of a new connection per data plane (iptables, nftables, IPVS rr, IPVS mh) vs number of services, from a C client timed under qemu instruction counting (boots the test VM with VM_ICOUNT=1 when this kernel has no IPVS)')
+    .option('--quick', 'N = 100 and 1000, 30 connections a target (CI check of the figures\' form)')
+    .option('--services <list>', 'service counts N, comma-separated (default 100,1000,5000,10000)', sizeList)
+    .option('--planes <list>', `data planes, comma-separated, from ${PLANE_NAMES.join(',')} (default ${CONN_COST_PLANES.join(',')})`, planeList)
+    .option('--connections <n>', 'timed connections per target (default 300; quick: 30)', intFlag('connections', 1, 100_000))
+    .option('--max-services <plane=n,...>', 'largest N per data plane, or "none" (default: nftables=5000, whose first load grows quadratically with N)', maxServicesList)
+    .option('--out <dir>', 'directory for the JSON, Markdown and chart', 'bench/results')
+    .option('--prefix <name>', 'prefix of the namespaces and interfaces created', prefixName, 'imc')
+    .option('--compare <a.json,b.json>', 'only compare two result files: each p50 in both runs, how far apart, and whether the rankings agree (Markdown on stdout)', filePair)
+    .action(async (flags: ConnCostFlags) => {
+      const code = await connCostCommand(flags);
+      if (code !== 0) process.exitCode = code;
+    });
+}
+
+async function connCostCommand(flags: ConnCostFlags): Promise<number> {
+  if (flags.compare) return compareConnCostFiles(flags.compare);
+  const inVm = runInVmUnlessIpvs(flags.out, { VM_ICOUNT: '1' });
+  if (inVm !== undefined) return inVm;
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('error: bench conn-cost needs root (it creates network namespaces and programs the kernel)\n');
+    return 2;
+  }
+  const { fullConnCostConfig, quickConnCostConfig, runConnCost, writeConnCostReport } = await import('./conn-cost.ts');
+  const planes = flags.planes ?? [...CONN_COST_PLANES];
+  const base = flags.quick ? quickConnCostConfig(planes) : fullConnCostConfig(planes);
+  const config = { ...base, sizes: flags.services ?? base.sizes, connections: flags.connections ?? base.connections, maxServices: flags.maxServices ?? (flags.quick ? {} : { nftables: 5000 }) };
+  const { makePlaneFactory } = await import('./factory.ts');
+  let factory: Awaited<ReturnType<typeof makePlaneFactory>>;
+  try {
+    factory = await makePlaneFactory(planes);
+  } catch (e) {
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const t0 = Date.now();
+  const log = (line: string) => process.stderr.write(`  [${Math.round((Date.now() - t0) / 1000)}s] ${line}\n`);
+  let results: import('./conn-cost.ts').ConnCostResults;
+  try {
+    results = await runConnCost(config, factory.make, flags.prefix, { log });
+  } catch (e) {
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    return 1;
+  } finally {
+    await factory.close();
+  }
+  const written = await writeConnCostReport(results, flags.out, config.quick ? 'conn-cost-quick' : 'conn-cost');
+  process.stderr.write(`wrote ${written.join(', ')}\n`);
+  for (const f of results.failures) process.stderr.write(`failed: ${f.plane} N=${f.services}: ${f.message}\n`);
+  return results.failures.length > 0 ? 1 : 0;
+}
+
+async function compareConnCostFiles(files: [string, string]): Promise<number> {
+  const { compareConnCost, repeatabilityMarkdown, validateConnCost } = await import('./conn-cost.ts');
+  const runs: import('./conn-cost.ts').ConnCostResults[] = [];
+  for (const file of files) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(await readFile(file, 'utf8'));
+    } catch (e) {
+      process.stderr.write(`error: cannot read results from ${file}: ${(e as Error).message}\n`);
+      return 2;
+    }
+    const problems = validateConnCost(parsed);
+    if (problems.length > 0) {
+      process.stderr.write(`error: ${file} is not a conn-cost results file: ${problems.slice(0, 3).join('; ')}\n`);
+      return 2;
+    }
+    runs.push(parsed as import('./conn-cost.ts').ConnCostResults);
+  }
+  process.stdout.write(repeatabilityMarkdown(compareConnCost(runs[0], runs[1])));
+  return 0;
+}

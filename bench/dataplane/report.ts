@@ -14,7 +14,7 @@ const PLANE_LABEL: Record<string, string> = {
   'ipvs-mh': 'IPVS mh (Maglev)',
 };
 
-const SHORT: Record<string, string> = { iptables: 'iptables', 'iptables-nft': 'iptables-nft', nftables: 'nftables', 'ipvs-rr': 'IPVS rr', 'ipvs-mh': 'IPVS mh (Maglev)' };
+export const SHORT: Record<string, string> = { iptables: 'iptables', 'iptables-nft': 'iptables-nft', nftables: 'nftables', 'ipvs-rr': 'IPVS rr', 'ipvs-mh': 'IPVS mh (Maglev)' };
 
 const fmt = (x: number, digits = 0) => (Number.isFinite(x) ? x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
 const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : 'n/a');
@@ -99,7 +99,7 @@ function nScale(r: BenchResults): { type: 'log'; domain: [number, number] } {
   return { type: 'log', domain: [Math.min(...sizes) / 1.4, Math.max(...sizes) * 1.4] };
 }
 
-const COMMON = {
+export const COMMON = {
   $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
   background: 'white',
   config: { font: 'DejaVu Sans', axis: { labelFontSize: 11, titleFontSize: 12 }, legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 260 }, title: { fontSize: 14 } },

@@ -28,9 +28,10 @@ export function hostHasIpvs(): boolean {
  * When the host cannot run an IPVS bench, runs this same command line in the test VM and returns its
  * exit code; otherwise returns undefined and the caller runs the bench here. The guest writes only
  * where VM_RW lets it, so `outDir` (the bench's output folder, made absolute and created first) is
- * shared read-write and the results land on the host.
+ * shared read-write and the results land on the host. `vmEnv` adds settings for run-in-vm.sh (e.g. VM_ICOUNT=1);
+ * the caller's own environment wins, so a user can override them.
  */
-export function runInVmUnlessIpvs(outDir?: string): number | undefined {
+export function runInVmUnlessIpvs(outDir?: string, vmEnv: Record<string, string> = {}): number | undefined {
   if (process.env.IPVS_MAGLEV_IN_VM === '1' || process.env.IPVS_MAGLEV_DIRECT === '1' || hostHasIpvs()) return undefined;
   const argv = process.argv.slice(2).filter((a, i, all) => a !== '--out' && all[i - 1] !== '--out' && !a.startsWith('--out='));
   const rw = [process.env.VM_RW].filter((d): d is string => Boolean(d));
@@ -43,7 +44,7 @@ export function runInVmUnlessIpvs(outDir?: string): number | undefined {
   process.stderr.write('this kernel has no IPVS (or this is not root): running the bench in the test VM (test/kernel/vm/run-in-vm.sh)\n');
   const r = spawnSync('bash', [join(root, 'test/kernel/vm/run-in-vm.sh'), 'node', join(root, 'bin/ipvs-maglev.mjs'), ...argv], {
     stdio: 'inherit',
-    env: { ...process.env, VM_RW: rw.join(' '), VM_SLOTS: process.env.VM_SLOTS ?? '1' },
+    env: { ...vmEnv, ...process.env, VM_RW: rw.join(' '), VM_SLOTS: process.env.VM_SLOTS ?? '1' },
   });
   return r.status ?? 1;
 }

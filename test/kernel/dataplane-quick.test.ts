@@ -1,11 +1,12 @@
-// `ipvs-maglev bench dataplane --quick` on a real IPVS kernel (the test VM): every data plane
-// must carry traffic to every endpoint and the result files must be well-formed. Timings are
-// measured but never asserted here.
+// `ipvs-maglev bench dataplane --quick` and `bench conn-cost --quick` on a real IPVS kernel (the test
+// VM): every data plane must carry traffic to every endpoint and the result files must be
+// well-formed. Timings and costs are measured but never asserted here.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConnCostResults, validateConnCost } from '../../bench/dataplane/conn-cost.ts';
 import { DEFAULT_PLANES } from '../../bench/dataplane/planes.ts';
 import { type BenchResults, validateResults } from '../../bench/dataplane/results.ts';
 import { quickConfig } from '../../bench/dataplane/run.ts';
@@ -85,5 +86,48 @@ describe.skipIf(!hasIpvs)('bench dataplane --quick on a real kernel', () => {
     const iptables = results.churn.find((c) => c.plane === 'iptables')!;
     expect(mh.moves.needlessMovedShare).toBeLessThan(0.15);
     expect(iptables.moves.needlessMovedShare).toBeGreaterThan(0.4);
+  });
+});
+
+// The per-connection cost figures: present for every plane, N and target, and well-formed (counts,
+// integer percentiles in order, the baseline at every N); their values are the bench's to report.
+describe.skipIf(!hasIpvs)('bench conn-cost --quick on a real kernel', () => {
+  let out: string;
+  let status: number | null;
+  let stderr: string;
+  let results: ConnCostResults;
+
+  beforeAll(() => {
+    out = mkdtempSync(join(tmpdir(), 'conn-cost-quick-'));
+    const r = spawnSync(process.execPath, ['bin/ipvs-maglev.mjs', 'bench', 'conn-cost', '--quick', '--prefix', 'ccq', '--out', out], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 10 * 60_000,
+    });
+    status = r.status;
+    stderr = r.stderr;
+    results = JSON.parse(readFileSync(join(out, 'conn-cost-quick.json'), 'utf8'));
+  }, 11 * 60_000);
+
+  afterAll(() => {
+    if (out) rmSync(out, { recursive: true, force: true });
+  });
+
+  it('finishes without failures and writes well-formed cost figures for every plane, N and target', () => {
+    expect(results.failures, stderr.slice(-2000)).toEqual([]);
+    expect(status, stderr.slice(-2000)).toBe(0);
+    expect(validateConnCost(results)).toEqual([]);
+    const got = results.runs.map((r) => `${r.plane}@${r.services}:${r.target}`).sort();
+    const want = results.config.planes.flatMap((p) => results.config.sizes.flatMap((n) => [`${p}@${n}:first`, `${p}@${n}:last`])).sort();
+    expect(got).toEqual(want);
+    expect([...results.config.planes].sort()).toEqual(['ipvs-mh', 'ipvs-rr', 'iptables', 'nftables']);
+  });
+
+  it('writes the Markdown table and the chart', () => {
+    const md = readFileSync(join(out, 'conn-cost-quick.md'), 'utf8');
+    expect(md).toContain('baseline p50 / p90 / p99');
+    for (const plane of ['iptables', 'nftables', 'IPVS rr', 'IPVS mh (Maglev)']) expect(md).toContain(`| 1,000 | ${plane} |`);
+    expect(readFileSync(join(out, 'conn-cost-quick.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+    expect([...readFileSync(join(out, 'conn-cost-quick.png')).subarray(0, 4)]).toEqual([0x89, 0x50, 0x4e, 0x47]);
   });
 });

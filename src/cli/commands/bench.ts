@@ -2,7 +2,7 @@
 // only when its subcommand runs, so the CLI starts fast.
 
 import type { Command } from 'commander';
-import { addDataplaneBench } from '../../../bench/dataplane/cli.ts';
+import { addConnCostBench, addDataplaneBench } from '../../../bench/dataplane/cli.ts';
 import { addFailoverBench } from '../../../bench/failover/command.ts';
 import { addK8sBench } from '../../../bench/k8s/command.ts';
 import { addNetlinkBench } from '../../../bench/netlink/command.ts';
@@ -12,6 +12,7 @@ export function registerBench(program: Command): void {
   const bench = program.command('bench').description('Run a benchmark and print its measurements (JSON lines with --json)');
   addMaglevBench(bench);
   addDataplaneBench(bench);
+  addConnCostBench(bench);
   addReconcileBench(bench);
   addNetlinkBench(bench);
   addK8sBench(bench);

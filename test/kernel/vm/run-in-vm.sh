@@ -7,11 +7,11 @@
 # In the VM the command runs as root, in the caller's cwd, with the host's files visible (read-only
 # underneath, writes go to RAM and vanish), IPVS + netfilter + veth/bridge/dummy/tunnel modules
 # loaded, the project's Node 24 first on PATH. Its output streams here; its exit code is ours.
-# Environment: VM_TIMEOUT (default 40m; timeout(1) syntax), VM_MEM (MiB, 3072), VM_CPUS (2),
+# Environment: VM_TIMEOUT (default 40m; timeout(1) syntax), VM_MEM (MiB, 3072), VM_CPUS (2; 1 with VM_ICOUNT=1),
 # VM_RW="dir ..." (host directories the guest may write, at the same path), VM_ENV="NAME ..."
 # (variables to pass in; IPVS_MAGLEV_*, CI, NO_COLOR, FORCE_COLOR, DEBUG, LOG_LEVEL always are),
 # IPVS_MAGLEV_DIRECT=1|0 (force direct / VM), VM_SLOTS (concurrent VMs, default CPUs+1),
-# VM_PRELOAD=netfilter, VM_KEEP=1 (keep the run dir + boot log), VM_QUIET=1.
+# VM_ICOUNT=1 (guest time = instruction count, see below), VM_PRELOAD=netfilter, VM_KEEP=1 (keep the run dir + boot log), VM_QUIET=1.
 # See test/kernel/README.md.
 set -euo pipefail
 
@@ -144,6 +144,8 @@ guest_term=dumb
     "$(sq "$guest_term")" "$(sq "$GUEST_PATH")"
   [ "$host_tty" = 1 ] || printf ' NO_COLOR=1'
   printf ' IPVS_MAGLEV_IN_VM=1'
+  # Tells a bench in the guest that its clock counts instructions (it says so in its results).
+  [ "${VM_ICOUNT:-0}" = 1 ] && printf ' IPVS_MAGLEV_ICOUNT=1'
   while IFS= read -r n; do
     [ -n "$n" ] && printf ' %s' "$(sq "$n=${!n}")"
   done < <(pass_env_names | sort -u)
@@ -157,9 +159,12 @@ qopt() { printf '%s' "${1//,/,,}"; } # a comma inside a qemu option value is wri
 # Westmere (SSE4.2, no AVX) rather than `max`: QEMU 7.2 (Debian 12) was the first release to emulate AVX/AVX2
 # under TCG; a conservative model keeps that young code out of the way. (The guest crashes first suspected of it
 # were V8 tiering up WebAssembly, see bin/ipvs-maglev.mjs; they happened on Westmere too.)
+# With -icount qemu runs every vCPU on one host thread in turn; with two the boot did not finish in 12 min
+# here, with one it takes ~18 s. So instruction counting means one vCPU unless VM_CPUS says otherwise.
+if [ "${VM_ICOUNT:-0}" = 1 ]; then vm_cpus=${VM_CPUS:-1}; else vm_cpus=${VM_CPUS:-2}; fi
 qemu_args=(
   -nodefaults -no-user-config -no-reboot
-  -accel tcg -cpu "${VM_CPU_MODEL:-Westmere}" -m "${VM_MEM:-3072}" -smp "${VM_CPUS:-2}"
+  -accel tcg -cpu "${VM_CPU_MODEL:-Westmere}" -m "${VM_MEM:-3072}" -smp "$vm_cpus"
   -display none -vga none -monitor none -serial stdio
   -kernel "$VMLINUZ" -initrd "$INITRAMFS"
   -append "console=ttyS0 quiet loglevel=1 panic=-1 mitigations=off rdinit=/init"
@@ -169,6 +174,11 @@ qemu_args=(
   -fsdev "local,id=ipvsrun,path=$(qopt "$RUNDIR"),security_model=passthrough,multidevs=remap"
   -device "virtio-9p-pci,fsdev=ipvsrun,mount_tag=ipvsrun"
 )
+# VM_ICOUNT=1: the guest clock advances with the instructions the guest executes (TCG instruction counting,
+# one instruction = 1 ns), so time measured inside the guest is an instruction count: it repeats within ~1% whatever
+# the host's load, where wall time under emulation varies by tens of percent. Cache and memory effects are not
+# modelled, and it runs the vCPUs round-robin on one host thread (slower overall).
+[ "${VM_ICOUNT:-0}" = 1 ] && qemu_args+=(-icount shift=0,sleep=off)
 for i in "${!rw_dirs[@]}"; do
   qemu_args+=(-fsdev "local,id=rw$i,path=$(qopt "${rw_dirs[$i]}"),security_model=passthrough,multidevs=remap"
               -device "virtio-9p-pci,fsdev=rw$i,mount_tag=rw$i")
