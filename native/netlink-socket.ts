@@ -1,3 +1,5 @@
+import { NETLINK_CAP_ACK, NETLINK_EXT_ACK, SOL_NETLINK } from '../src/netlink/constants.ts';
+import { HOST_LITTLE_ENDIAN } from '../src/netlink/endian.ts';
 import { TransportError } from '../src/netlink/errors.ts';
 import { errnoName } from '../src/netlink/errno.ts';
 import type { Transport } from '../src/netlink/transport.ts';
@@ -10,10 +12,7 @@ import {
 // logic). Reads try the socket first and, only when it is empty, wait in poll() on a
 // koffi worker thread with the caller's deadline, so the event loop never blocks.
 
-const SOL_NETLINK = 270;
-const NETLINK_CAP_ACK = 10;
-const NETLINK_EXT_ACK = 11;
-const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LE = HOST_LITTLE_ENDIAN;
 
 /** A system call failed; `errnoName` says how (EPERM, ENOENT, ...). */
 export class SocketError extends TransportError {
