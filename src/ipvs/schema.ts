@@ -109,8 +109,7 @@ export const infoAttrs = defineAttributeSet('ipvs info', {
   connTableSize: { type: 2, kind: 'u32' },
 });
 
-export const AF_INET = 2;
-export const AF_INET6 = 10;
+export { AF_INET, AF_INET6 } from '../netlink/constants.ts';
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 export const IPPROTO_SCTP = 132;

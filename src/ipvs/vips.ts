@@ -1,8 +1,9 @@
 import type { Conn } from '../netlink/conn.ts';
 import { ClosedError, DecodeError, DumpInterruptedError, NetlinkError, ProtocolError, TimeoutError, TransportError } from '../netlink/errors.ts';
 import type { Message } from '../netlink/message.ts';
+import { AF_INET, AF_INET6 } from '../netlink/constants.ts';
 import {
-  AF_INET, AF_INET6, decodeAddressEntry, decodeLink, encodeCreateDummy, encodeDumpAddresses, encodeGetLink, encodeHostAddress,
+  decodeAddressEntry, decodeLink, encodeCreateDummy, encodeDumpAddresses, encodeGetLink, encodeHostAddress,
   encodeSetUp, IFF_UP, type LinkInfo,
 } from '../netlink/rtnetlink.ts';
 import { AddressError, formatAddress, parseAddress } from './address.ts';

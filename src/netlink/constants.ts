@@ -1,6 +1,11 @@
 // Numbers from include/uapi/linux/netlink.h and genetlink.h. Only what the project uses.
 
 export const NETLINK_ROUTE = 0;
+
+// Address families (include/linux/socket.h), as IPVS and rtnetlink carry them.
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
 export const NETLINK_GENERIC = 16;
 
 /** sizeof(struct nlmsghdr) */

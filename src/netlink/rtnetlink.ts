@@ -1,5 +1,5 @@
 import { AttributeDecoder, Encoder, HOST_LITTLE_ENDIAN } from './attribute.ts';
-import { NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST } from './constants.ts';
+import { AF_INET, AF_INET6, AF_UNSPEC, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST } from './constants.ts';
 import { DecodeError } from './errors.ts';
 import type { Message } from './message.ts';
 
@@ -20,9 +20,6 @@ export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
 export const IFA_F_NODAD = 0x02;
 export const IFA_F_PERMANENT = 0x80;
-export const AF_UNSPEC = 0;
-export const AF_INET = 2;
-export const AF_INET6 = 10;
 /** sizeof(struct ifinfomsg) */
 const IFINFOMSG_LEN = 16;
 /** sizeof(struct ifaddrmsg) */
