@@ -110,30 +110,29 @@ export function murmur3Block6(block: number, tail: number, seed: number): number
  * little-endian blocks: each word is byte-swapped.
  */
 export function murmur3IPv4Flow(src: number, dst: number, ports: number, protocol: number, seed: number): number {
-  let h = murmur3Step(seed | 0, byteSwap(src));
-  h = murmur3Step(h, byteSwap(dst));
-  h = murmur3Step(h, byteSwap(ports));
+  const h = swappedBlock(swappedBlock(swappedBlock(seed | 0, src), dst), ports);
   let k = Math.imul(protocol & 0xff, C1);
   k = (k << 15) | (k >>> 17);
-  h ^= Math.imul(k, C2);
-  h ^= 13;
-  h ^= h >>> 16;
+  return fmix32Signed(h ^ Math.imul(k, C2) ^ 13);
+}
+
+// One block step on a big-endian word (byte-swapped to the little-endian block murmur3 reads).
+// Helpers rather than the steps written out: written out the function was 596 bytes of bytecode,
+// above V8's inlining limit (460), and not being inlined into the lookup boxed every unsigned
+// address above 2^31 passed to it.
+function swappedBlock(h: number, w: number): number {
+  let k = Math.imul((w >>> 24) | ((w >>> 8) & 0xff00) | ((w << 8) & 0xff0000) | (w << 24), C1);
+  k = (k << 15) | (k >>> 17);
+  const x = h ^ Math.imul(k, C2);
+  return (Math.imul((x << 13) | (x >>> 19), 5) + N1) | 0;
+}
+
+function fmix32Signed(x: number): number {
+  let h = x ^ (x >>> 16);
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   return h ^ (h >>> 16);
-}
-
-function murmur3Step(h: number, block: number): number {
-  let k = Math.imul(block, C1);
-  k = (k << 15) | (k >>> 17);
-  let x = h ^ Math.imul(k, C2);
-  x = (x << 13) | (x >>> 19);
-  return (Math.imul(x, 5) + N1) | 0;
-}
-
-function byteSwap(w: number): number {
-  return (w >>> 24) | ((w >>> 8) & 0xff00) | ((w << 8) & 0xff0000) | (w << 24);
 }
 
 /** MurmurHash3 x86_32 of one 32-bit word taken as 4 little-endian bytes. */
