@@ -9,7 +9,7 @@ export { MaglevError } from './errors.ts';
 export type { KernelDest, KernelLookupOptions, KernelTable } from './kernel.ts';
 export { buildKernelTable, kernelLookup, kernelLookupFolded, MAX_KERNEL_WEIGHT } from './kernel.ts';
 export { mhHashKey, mhLookupHash } from './mh-hash.ts';
-export { murmur3Block6, murmur3Bytes, murmur3View, murmur3View13, murmur3Word } from './murmur3.ts';
+export { murmur3Block6, murmur3Bytes, murmur3IPv4Flow, murmur3View, murmur3View13, murmur3Word } from './murmur3.ts';
 export type { Flow, MaglevBackend, MaglevTable } from './paper.ts';
 export {
   buildMaglevTable,
@@ -19,6 +19,7 @@ export {
   MAX_MAGLEV_WEIGHT,
   maglevLookup,
   maglevLookupHash,
+  maglevLookupIPv4,
   maglevLookupKey,
   maglevLookupView,
   populateMaglev,

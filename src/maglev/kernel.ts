@@ -9,7 +9,7 @@ import { DEFAULT_KERNEL_TABLE_SIZE, KERNEL_TABLE_SIZES, kernelTableBits } from '
 import { canonicalIPv4Order } from './ipv4-order.ts';
 import { mhHashKey, mhLookupHash } from './mh-hash.ts';
 import { mod32, mod32Fast } from './mod.ts';
-import { startWalk, takeNextFree, WALK_FIELDS } from './probe.ts';
+import { occupiedMap, startWalk, takeNextFree, WALK_FIELDS, walkState } from './probe.ts';
 import type { SlotTable } from './table.ts';
 
 export interface KernelDest {
@@ -199,12 +199,12 @@ function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Arra
   const size = slots.length;
   const n = offsets.length;
   // The probes read a one-byte-per-slot occupied map, not the 4-byte table (see populateMaglev).
-  const used = new Uint8Array(size);
+  const used = occupiedMap(size);
   // Per destination that takes turns, in the kernel's list order (reverse of addition): its walk
-  // (probe.ts), then its input index and its turns, in one array (one allocation: at 4093x3 a
+  // (probe.ts), then its input index and its turns, in one array (scratch, probe.ts: at 4093x3 a
   // build is ~40 us, of which each typed array allocated costs a few).
   const stride = WALK_FIELDS + 2;
-  const state = new Int32Array(stride * n);
+  const state = walkState(stride * n);
   let end = 0;
   let single = true;
   for (let i = n - 1; i >= 0; i--) {

@@ -3,6 +3,9 @@
 
 const C1 = 0xcc9e2d51;
 const C2 = 0x1b873593;
+// The block step's addend as an int32: written as 0xe6546b64 (above 2^31) the add was a float64
+// add and a truncation in V8; as an int32 it is one lea (measured 3-5% more 13-byte hashes/s).
+const N1 = 0xe6546b64 | 0;
 
 // Reading 4-byte blocks through a DataView compiles to one unaligned load each, where four byte
 // loads and shifts cost ~3.5x more per hash (8 ns against 29 ns for a 13-byte flow key here). One
@@ -34,7 +37,7 @@ export function murmur3View(view: DataView, start: number, length: number, seed:
     k = Math.imul(k, C2);
     h ^= k;
     h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    h = (Math.imul(h, 5) + N1) | 0;
   }
   const tail = length & 3;
   if (tail !== 0) {
@@ -65,7 +68,7 @@ export function murmur3View13(view: DataView, start: number, seed: number): numb
     k = (k << 15) | (k >>> 17);
     h ^= Math.imul(k, C2);
     h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    h = (Math.imul(h, 5) + N1) | 0;
   }
   let k = Math.imul(view.getUint8(end), C1);
   k = (k << 15) | (k >>> 17);
@@ -88,12 +91,44 @@ export function murmur3Block6(block: number, tail: number, seed: number): number
   k = (k << 15) | (k >>> 17);
   let h = (seed | 0) ^ Math.imul(k, C2);
   h = (h << 13) | (h >>> 19);
-  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  h = (Math.imul(h, 5) + N1) | 0;
   k = Math.imul(tail & 0xffff, C1);
   k = (k << 15) | (k >>> 17);
   h ^= Math.imul(k, C2);
   h ^= 6;
   h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/**
+ * murmur3View13 of the IPv4 flow key given as numbers, without a byte buffer: `src` and `dst` as
+ * parseIPv4Word gives them (a.b.c.d as a << 24 | b << 16 | c << 8 | d), `ports` as
+ * srcPort << 16 | dstPort, `protocol` in its low byte. The key's bytes are big-endian, murmur3 reads
+ * little-endian blocks: each word is byte-swapped.
+ */
+export function murmur3IPv4Flow(src: number, dst: number, ports: number, protocol: number, seed: number): number {
+  const h = swappedBlock(swappedBlock(swappedBlock(seed | 0, src), dst), ports);
+  let k = Math.imul(protocol & 0xff, C1);
+  k = (k << 15) | (k >>> 17);
+  return fmix32Signed(h ^ Math.imul(k, C2) ^ 13);
+}
+
+// One block step on a big-endian word (byte-swapped to the little-endian block murmur3 reads).
+// Helpers rather than the steps written out: written out the function was 596 bytes of bytecode,
+// above V8's inlining limit (460), and not being inlined into the lookup boxed every unsigned
+// address above 2^31 passed to it.
+function swappedBlock(h: number, w: number): number {
+  let k = Math.imul((w >>> 24) | ((w >>> 8) & 0xff00) | ((w << 8) & 0xff0000) | (w << 24), C1);
+  k = (k << 15) | (k >>> 17);
+  const x = h ^ Math.imul(k, C2);
+  return (Math.imul((x << 13) | (x >>> 19), 5) + N1) | 0;
+}
+
+function fmix32Signed(x: number): number {
+  let h = x ^ (x >>> 16);
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
@@ -107,7 +142,7 @@ export function murmur3Word(word: number, seed: number): number {
   k = Math.imul(k, C2);
   let h = (seed | 0) ^ k;
   h = (h << 13) | (h >>> 19);
-  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  h = (Math.imul(h, 5) + N1) | 0;
   return fmix32(h ^ 4);
 }
 

@@ -7,8 +7,10 @@ import {
   type MaglevBackend,
   MaglevError,
   maglevLookup,
+  maglevLookupIPv4,
   maglevLookupKey,
   murmur3Bytes,
+  murmur3IPv4Flow,
   populateMaglev,
   tableStats,
 } from '../../src/maglev/index.ts';
@@ -143,6 +145,27 @@ describe('maglev flavour: lookups', () => {
     const expected = table.slots[murmur3Bytes(key, 0, 13, 0x5bd1e995) % 65537];
     expect(maglevLookup(table, flow)).toBe(expected);
     expect(maglevLookupKey(table, key, 0, 13)).toBe(expected);
+  });
+
+  it('looks up an IPv4 flow given as numbers exactly as its 13-byte key (murmur3 of the same bytes)', () => {
+    const big = buildMaglevTable(
+      Array.from({ length: 50 }, (_, i) => ({ address: `10.0.${i}.1`, port: 8080 })),
+      5003,
+    );
+    const key = new Uint8Array(13);
+    const word = fc.integer({ min: 0, max: 0xffffffff });
+    const port = fc.integer({ min: 0, max: 0xffff });
+    fc.assert(
+      fc.property(word, word, port, port, fc.integer({ min: 0, max: 255 }), (src, dst, sp, dp, proto) => {
+        const text = (w: number): string => `${w >>> 24}.${(w >>> 16) & 0xff}.${(w >>> 8) & 0xff}.${w & 0xff}`;
+        encodeFlow({ srcAddress: text(src), dstAddress: text(dst), srcPort: sp, dstPort: dp, protocol: proto }, key, 0);
+        expect(murmur3IPv4Flow(src, dst, (sp << 16) | dp, proto, 0x5bd1e995) >>> 0).toBe(murmur3Bytes(key, 0, 13, 0x5bd1e995));
+        // Signed and unsigned address words are the same 32 bits.
+        expect(maglevLookupIPv4(big, src | 0, dst, sp, dp, proto)).toBe(maglevLookupKey(big, key, 0, 13));
+        expect(maglevLookupIPv4(big, src, dst | 0, sp, dp, proto)).toBe(big.slots[murmur3Bytes(key, 0, 13, 0x5bd1e995) % 5003]);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('refuses a key that reaches outside its array, on the IPv4 fast path and the general one', () => {
