@@ -11,7 +11,8 @@ import type { LoadedConfig } from './types.ts';
 
 export { ConfigError, MAX_ISSUES, formatIssue } from './errors.ts';
 export type { ConfigErrorCode, ConfigIssue } from './errors.ts';
-export { CHECK_DEFAULTS, DEFAULT_MH_FLAGS, MAX_WEIGHT, SCHEDULERS } from './schema.ts';
+export { CHECK_DEFAULTS, DEFAULT_MH_FLAGS, MAX_WEIGHT } from './schema.ts';
+export { SCHEDULERS } from '../../ipvs/vocabulary.ts';
 export type { FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget, LbSettings, LoadedConfig } from './types.ts';
 export { DEFAULT_MAX_CONFIG_BYTES, readConfigText } from './read.ts';
 export type { ConfigReadOptions } from './read.ts';
