@@ -16,8 +16,8 @@
 // Lower level, pure: plan(actual, desired, ownership, drains, now, options) and apply(plan, ipvs, vips).
 // Ownership across restarts: see README.md in this folder.
 
-export { apply, emptyCounts } from './apply.ts';
-export type { ApplyOptions, BatchingIpvs, BatchWrite } from './apply.ts';
+export { apply, emptyCounts, ipvsOperation } from './apply.ts';
+export type { ApplyOptions } from './apply.ts';
 export { compareDestinationKeys, drainKey } from './compare.ts';
 export { defaultFlowMoveEstimator } from './flow-move.ts';
 export { compareCanonicalMh, isCanonicalMhOrder, planMhReorder } from './mh-order.ts';
@@ -40,6 +40,7 @@ export type {
   DrainState,
   FlowMove,
   FlowMoveEstimator,
+  IpvsStep,
   Logger,
   MhDest,
   Operation,
