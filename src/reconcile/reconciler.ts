@@ -3,7 +3,8 @@ import { ValidationError, desiredServiceEqual, validateDesiredState } from '../m
 import type { IpvsApi, VipApi } from '../ipvs/types.ts';
 import { apply, emptyCounts } from './apply.ts';
 import { destId, drainKey, svcId } from './compare.ts';
-import { CopyOnWriteSet, plan } from './plan.ts';
+import { CopyOnWriteSet } from './copy-on-write.ts';
+import { indexDesired, planIndexed } from './plan.ts';
 import { MemoryStateStore } from './store.ts';
 import type {
   ActualService,
@@ -117,7 +118,7 @@ export class Reconciler {
       const reads = { serviceDumps: 0, destinationDumps: 0 };
       const read = await this.readFull(view, desired, reads);
       if (read.error) throw read.error;
-      return plan({ services: [...view.services.values()], boundAddresses: view.boundAddresses ? [...view.boundAddresses] : undefined }, desired, this.ownership(), this.drains, this.now(), { ...this.options, services: read.scope });
+      return planIndexed({ actual: view, desired: indexDesired(desired.services), ownership: this.ownership(), drains: this.drains, now: this.now(), scope: read.scope }, this.options);
     });
   }
 
@@ -204,13 +205,18 @@ export class Reconciler {
       scope = await this.readChanged(this.commitDelta(desired, delta ?? { gone: [], came: [] }), reads, errors);
     }
 
-    const result = plan(
-      { services: this.view.services, boundAddresses: this.view.boundAddresses },
-      desired,
-      this.ownership(),
-      this.drains,
-      this.now(),
-      { ...this.options, services: scope, desiredIndex: mode === 'full' ? undefined : this.lastDesired },
+    const desiredById = mode === 'full' ? indexDesired(desired.services) : this.lastDesired;
+    const result = planIndexed(
+      {
+        actual: this.view,
+        desired: desiredById,
+        ownership: this.ownership(),
+        drains: this.drains,
+        now: this.now(),
+        scope,
+        walkScopeOnly: mode === 'incremental',
+      },
+      this.options,
     );
     for (const c of result.conflicts) this.log.warn({ service: c.service, name: c.name }, c.reason);
 
@@ -283,7 +289,7 @@ export class Reconciler {
       }
     }
     if (mode === 'full') {
-      this.lastDesired = new Map(desired.services.map((s) => [svcId(s.key), s]));
+      this.lastDesired = desiredById;
       this.lastServices = desired.services;
     }
 

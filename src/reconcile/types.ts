@@ -22,12 +22,19 @@ export interface ActualService {
   destinations: Destination[];
 }
 
-/** What the kernel holds, as far as the planner needs to know. */
+/** What the kernel holds, as far as the planner needs to know: as read (lists). */
 export interface ActualState {
-  /** A list, or a map by serviceKeyString (the reconciler's cached view: no copy per sync). */
-  services: readonly ActualService[] | ReadonlyMap<string, ActualService>;
+  services: readonly ActualService[];
   /** Addresses on our dummy interface (canonical form); undefined = addresses not managed (no bind/unbind). */
-  boundAddresses: readonly string[] | ReadonlySet<string> | undefined;
+  boundAddresses: readonly string[] | undefined;
+}
+
+/** The same, indexed as the planner reads it (the reconciler's KernelView is one: no copy per sync). */
+export interface KernelIndex {
+  /** Every service in the kernel (owned or not) by serviceKeyString; unowned ones need no destinations. */
+  services: ReadonlyMap<string, ActualService>;
+  /** Addresses on our dummy interface (canonical form); undefined = addresses not managed (no bind/unbind). */
+  boundAddresses: ReadonlySet<string> | undefined;
 }
 
 /**
