@@ -3,7 +3,7 @@ import { GENL_HDRLEN, NLA_HDRLEN, NLA_TYPE_MASK, NLM_F_DUMP } from '../netlink/c
 import { beginGenl, genlPayload } from '../netlink/genetlink.ts';
 import type { Message } from '../netlink/message.ts';
 import { decodeAttributes, encodeAttributes, type Values } from '../netlink/schema.ts';
-import { AddressError, addressBytes, formatAddress, netmaskToPrefix } from './address.ts';
+import { AddressError, addressBytes, formatAddress, netmaskToPrefix } from '../address/address.ts';
 import { InvalidArgument } from './errors.ts';
 import {
   AF_INET, AF_INET6, commandAttrs, destAttrs, FWD_MASK, FwdMethod, infoAttrs, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,

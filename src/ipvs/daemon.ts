@@ -4,7 +4,7 @@ import { NLM_F_DUMP } from '../netlink/constants.ts';
 import { beginGenl, genlPayload, resolveFamily } from '../netlink/genetlink.ts';
 import type { Message } from '../netlink/message.ts';
 import { decodeAttributes, defineAttributeSet, encodeAttributes, type Values } from '../netlink/schema.ts';
-import { addressBytes, AddressError, formatAddress } from './address.ts';
+import { addressBytes, AddressError, formatAddress } from '../address/address.ts';
 import { IpvsDecodeError } from './codec.ts';
 import { toIpvsError } from './error-map.ts';
 import { InvalidArgument, KernelError } from './errors.ts';

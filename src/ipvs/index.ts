@@ -90,7 +90,7 @@ export { VipClient, VipError, type VipErrorCode } from './vips.ts';
 export {
   AddressError, addressBytes, addressFamily, canonicalAddress, formatAddress, isAddress, netmaskToPrefix, parseAddress,
   prefixToNetmask, type ParsedAddress,
-} from './address.ts';
+} from '../address/address.ts';
 export { formatVersion } from './codec.ts';
 export * from './errors.ts';
 export * from './keys.ts';

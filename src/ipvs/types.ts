@@ -3,7 +3,9 @@
 // types (scheduler, flags, weights, counters): plans and diffs compare identities,
 // and stats never make two services "different".
 
-export type Family = 'inet' | 'inet6';
+import type { Family } from '../address/address.ts';
+
+export type { Family };
 export type Protocol = 'tcp' | 'udp' | 'sctp';
 
 /** A virtual service is named by family plus either protocol+address+port or a firewall mark. */

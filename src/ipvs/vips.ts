@@ -6,7 +6,7 @@ import {
   decodeAddressEntry, decodeLink, encodeCreateDummy, encodeDumpAddresses, encodeGetLink, encodeHostAddress,
   encodeSetUp, IFF_UP, type LinkInfo,
 } from '../netlink/rtnetlink.ts';
-import { AddressError, formatAddress, parseAddress } from './address.ts';
+import { AddressError, formatAddress, parseAddress } from '../address/address.ts';
 import type { VipApi } from './types.ts';
 
 // VIP binding over rtnetlink: a dummy interface (default "ipvs0") holding the virtual

@@ -1,4 +1,4 @@
-import { canonicalAddress, netmaskToPrefix, parseAddress } from '../ipvs/address.ts';
+import { canonicalAddress, netmaskToPrefix, parseAddress } from '../address/address.ts';
 import { destinationKeyString, serviceKeyId, serviceKeyString } from '../ipvs/keys.ts';
 import type { Protocol } from '../ipvs/types.ts';
 import type { DesiredState } from './types.ts';

@@ -1,4 +1,4 @@
-import { addressFamily } from '../ipvs/address.ts';
+import { addressFamily } from '../address/address.ts';
 import type { Family, Protocol } from '../ipvs/types.ts';
 
 // The masquerade (SNAT) rules a Service data path needs next to IPVS, as nftables text for

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatLargeNum, formatList, formatSave } from '../../src/cli/ipvsadm/format.ts';
 import { ntop6 } from '../../src/cli/ipvsadm/inet.ts';
 import { glibcMergeSort } from '../../src/cli/ipvsadm/sort.ts';
-import { parseAddress } from '../../src/ipvs/address.ts';
+import { parseAddress } from '../../src/address/address.ts';
 import { dest, SAMPLE, svc } from './ipvsadm-fixtures.ts';
 
 // Golden strings produced with Python's printf from ipvsadm 1.31's format strings (ipvsadm.c),

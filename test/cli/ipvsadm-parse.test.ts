@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { formatSave, type ServiceWithDestinations } from '../../src/cli/ipvsadm/format.ts';
 import { opsToEntries, parseRestore, RestoreSyntaxError } from '../../src/cli/ipvsadm/parse.ts';
 import { sortDestinationsLikeIpvsadm, sortServicesLikeIpvsadm } from '../../src/cli/ipvsadm/sort.ts';
-import { formatAddress, prefixToNetmask } from '../../src/ipvs/address.ts';
+import { formatAddress, prefixToNetmask } from '../../src/address/address.ts';
 import type { Destination, DestinationConfig, Family, Protocol, Service, ServiceKey } from '../../src/ipvs/types.ts';
 import { dest, flags, SAMPLE, svc } from './ipvsadm-fixtures.ts';
 

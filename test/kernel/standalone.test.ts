@@ -319,4 +319,25 @@ describe('ipvs-maglev run against the real kernel', () => {
     long.close();
     await lb.stop();
   }, SLOW);
+
+  it('an IPv6 service with an IPv4-mapped destination (::ffff:a.b.c.d) validates, is programmed, and reads back as written', async () => {
+    const mapped = `::ffff:${topo.backend('b1').ip}`;
+    // Written the way a user might (upper case, hex tail): every layer must agree on one canonical form.
+    const hexTail = topo.backend('b1').ip.split('.').map(Number);
+    const asTyped = `::FFFF:${((hexTail[0] << 8) | hexTail[1]).toString(16)}:${((hexTail[2] << 8) | hexTail[3]).toString(16)}`;
+    writeFileSync(configFile, ['services:', '  - name: web6', '    address: fd00:100::20', '    port: 80', '    destinations:', `      - { address: "${asTyped}", port: 8080 }`, ''].join('\n'));
+    const valid = await runResult([process.execPath, BIN, 'validate', '--config', configFile], { timeoutMs: SLOW });
+    expect(valid.exitCode, valid.stderr).toBe(0);
+    const v6 = await startLb();
+    try {
+      await until('the IPv6 service with its mapped destination in the kernel', async () => (await ipvsadm(['-Ln'])).includes(`[${mapped}]:8080`));
+      expect(await ipvsadm(['-Ln', '-t', '[fd00:100::20]:80'])).toContain(`-> [${mapped}]:8080`);
+      // What the kernel dumps back compares equal to the desired state: nothing left to do.
+      const plan = await runResult([process.execPath, BIN, 'plan', '--config', configFile, '--state-dir', stateDir, '--interface', IFACE], { timeoutMs: SLOW });
+      expect(plan.exitCode, plan.stderr).toBe(0);
+      expect(plan.stdout).toContain('No changes: the kernel already matches the configuration.');
+    } finally {
+      expect(await v6.stop()).toBe(0);
+    }
+  }, SLOW);
 });

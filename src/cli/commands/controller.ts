@@ -11,7 +11,7 @@ import { NftMasquerade, cidrFamily } from '../../nat/index.ts';
 import { FileStateStore } from '../../reconcile/index.ts';
 import type { StateStore } from '../../reconcile/index.ts';
 import { quote, readBoundedFile } from '../../bounded-read.ts';
-import { canonicalAddress } from '../../sources/kubernetes/address.ts';
+import { canonicalize } from '../../address/address.ts';
 import { DEFAULT_NODE_PORT_RANGE, type NodePortRange, parseNodePortRange } from '../../sources/kubernetes/objects.ts';
 import type { KubernetesController } from '../../sources/kubernetes/controller.ts';
 import { HealthCheckServers } from '../../sources/kubernetes/health-check-server.ts';
@@ -137,7 +137,7 @@ export function checkFlags(flags: ControllerFlags): CheckedFlags {
   if (!nodeName) throw new FlagError('--node-name (or NODE_NAME) is required: the name of the node this controller runs on');
   const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
   const nodeIPs = list(flags.nodeIp);
-  for (const ip of nodeIPs) if (!canonicalAddress(ip)) throw new FlagError(`--node-ip: ${JSON.stringify(ip)} is not an IP address`);
+  for (const ip of nodeIPs) if (!canonicalize(ip)) throw new FlagError(`--node-ip: ${JSON.stringify(ip)} is not an IP address`);
   const nodePortRange = parseNodePortRange(flags.nodePortRange ?? `${DEFAULT_NODE_PORT_RANGE.min}-${DEFAULT_NODE_PORT_RANGE.max}`);
   if (!nodePortRange) throw new FlagError(`--node-port-range: ${quote(flags.nodePortRange)} is not a port range such as 30000-32767`);
   const clusterCIDRs = list(flags.clusterCidr);
@@ -156,7 +156,7 @@ export function checkFlags(flags: ControllerFlags): CheckedFlags {
   if (!['set', 'skip'].includes(flags.sysctls)) throw new FlagError(`--sysctls: ${JSON.stringify(flags.sysctls)} is not set or skip`);
   if (!isLogLevel(flags.logLevel)) throw new FlagError(`--log-level: ${JSON.stringify(flags.logLevel)} is not one of ${LOG_LEVELS.join(', ')}`);
   const hc = flags.healthCheckAddress;
-  if (hc !== undefined && hc !== 'none' && canonicalAddress(hc) === undefined) {
+  if (hc !== undefined && hc !== 'none' && canonicalize(hc) === undefined) {
     throw new FlagError(`--health-check-address: ${JSON.stringify(hc)} is not an IP address or "none"`);
   }
   try {

@@ -1,4 +1,4 @@
-import { parseAddress } from '../../ipvs/address.ts';
+import { parseAddress } from '../../address/address.ts';
 import type { Family } from '../../ipvs/types.ts';
 
 // Address text exactly as ipvsadm prints it. ipvsadm formats with glibc's inet_ntop, which

@@ -1,5 +1,5 @@
 import { clip, quote } from '../../bounded-read.ts';
-import { formatAddress, parseAddress } from '../../ipvs/address.ts';
+import { formatAddress, parseAddress } from '../../address/address.ts';
 import { serviceKeyString } from '../../ipvs/keys.ts';
 import type {
   DestinationConfig,

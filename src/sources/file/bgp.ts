@@ -2,7 +2,7 @@ import type { AnnounceConfig, BgpPeer, BirdPaths } from '../../announce/types.ts
 import type { SyncDaemonConfig } from '../../ipvs/daemon.ts';
 import type { Reader } from './reader.ts';
 import { childPath, readBool, readChoice, readDuration, readFields, readInt, readList, readString } from './reader.ts';
-import { canonicalAddress } from './values.ts';
+import { canonicalize } from '../../address/address.ts';
 
 // The scale-out sections of lb.yaml: `bgp` (VIP announcement through BIRD) and `connectionSync`
 // (the kernel's IPVS sync daemon, for NAT nodes). Documented in examples/README.md and the README.
@@ -38,7 +38,7 @@ export function readBgp(r: Reader, node: unknown, path: string): AnnounceConfig 
   const routerIdText = readString(r, f, 'routerId');
   let routerId: string | undefined;
   if (routerIdText !== undefined) {
-    const a = canonicalAddress(routerIdText);
+    const a = canonicalize(routerIdText);
     if (a?.family !== 'inet') r.fail(f.get('routerId'), f.at('routerId'), `"${routerIdText}" is not an IPv4 address (a BGP router id is written as one)`);
     else routerId = a.address;
   }
@@ -97,7 +97,7 @@ function readPeer(r: Reader, node: unknown, path: string, index: number): BgpPee
   if (!f) return undefined;
   const name = readString(r, f, 'name', { pattern: PEER_NAME, patternHint: 'letters, digits and _ (up to 32), starting with a letter or _' }) ?? `peer${index + 1}`;
   const text = readString(r, f, 'address', { required: true });
-  const address = text === undefined ? undefined : canonicalAddress(text);
+  const address = text === undefined ? undefined : canonicalize(text);
   if (text !== undefined && !address) r.fail(f.get('address'), f.at('address'), `"${text}" is not an IPv4 or IPv6 address`);
   const asn = readInt(r, f, 'asn', 1, MAX_ASN, { required: true });
   // BGP: a hold time is 0 (no keepalives) or at least 3 s; BIRD takes up to 65535.
@@ -129,7 +129,7 @@ export function readConnectionSync(r: Reader, node: unknown, path: string): Sync
   const groupText = readString(r, f, 'group');
   let group: string | undefined;
   if (groupText !== undefined) {
-    const a = canonicalAddress(groupText);
+    const a = canonicalize(groupText);
     const multicast = a && (a.family === 'inet' ? /^2(2[4-9]|3\d)\./.test(a.address) : a.address.toLowerCase().startsWith('ff'));
     if (!a || !multicast) r.fail(f.get('group'), f.at('group'), `"${groupText}" is not a multicast address (224.0.0.0/4 or ff00::/8)`);
     else group = a.address;

@@ -12,8 +12,8 @@ import { childPath, describe, readBool, readChoice, readDuration, readFields, re
 import type { FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget, LbSettings, LoadedConfig, QuorumPolicy } from './types.ts';
 import type { DnsCheck, ExecCheck, TlsCheck, UdpCheck, UdpExpect } from '../../health/types.ts';
 import { DNS_QUERY_TYPES, RCODES } from '../../health/probe-dns.ts';
-import type { AddressFamily } from './values.ts';
-import { canonicalAddress, closest, isIpv4Netmask } from './values.ts';
+import { type Family, canonicalize, isIpv4Netmask } from '../../address/address.ts';
+import { closest } from './values.ts';
 
 // The configuration schema (documented for users in examples/README.md). This module turns a parsed
 // YAML document into the desired state, recording every problem with its position via the Reader.
@@ -276,10 +276,10 @@ function readServiceKey(r: Reader, f: Fields): ServiceKey | undefined {
   return { kind: 'addr', family: address.family, protocol, address: address.address, port };
 }
 
-function readAddress(r: Reader, f: Fields, key: string): { address: string; family: AddressFamily } | undefined {
+function readAddress(r: Reader, f: Fields, key: string): { address: string; family: Family } | undefined {
   const text = readString(r, f, key, { required: true });
   if (text === undefined) return undefined;
-  const parsed = canonicalAddress(text);
+  const parsed = canonicalize(text);
   if (!parsed) return r.fail(f.get(key), f.at(key), `${quote(text)} is not an IPv4 or IPv6 address`);
   return parsed;
 }
@@ -315,7 +315,7 @@ function readFlags(r: Reader, f: Fields, scheduler: string | undefined): Service
   return flags;
 }
 
-function readPersistence(r: Reader, node: unknown, path: string, family: AddressFamily, config: ServiceConfig): void {
+function readPersistence(r: Reader, node: unknown, path: string, family: Family, config: ServiceConfig): void {
   const f = readFields(r, node, path, PERSISTENCE_FIELDS, '"persistence"');
   if (!f) return;
   const ms = readDuration(r, f, 'timeout', 1000, MAX_U32 * 1000);
@@ -429,7 +429,7 @@ function readTls(r: Reader, f: Fields): TlsCheck {
   const tls: TlsCheck = { verify: readBool(r, f, 'verify') ?? false };
   const serverName = readString(r, f, 'serverName', { pattern: DNS_NAME, patternHint: 'a DNS name (SNI carries names, not addresses)' });
   if (serverName !== undefined) {
-    if (canonicalAddress(serverName)) r.fail(f.get('serverName'), f.at('serverName'), 'SNI carries a DNS name, not an IP address (leave it out to send none)');
+    if (canonicalize(serverName)) r.fail(f.get('serverName'), f.at('serverName'), 'SNI carries a DNS name, not an IP address (leave it out to send none)');
     else tls.serverName = serverName.replace(/\.$/, '');
   }
   const caFile = readString(r, f, 'caFile', { pattern: /^[^\0]{1,4096}$/, patternHint: 'a file path' });
@@ -450,7 +450,7 @@ function readDns(r: Reader, f: Fields): DnsCheck {
   const answer = readString(r, f, 'expectAnswer');
   if (answer !== undefined) {
     if (queryType === 'A' || queryType === 'AAAA') {
-      const ip = canonicalAddress(answer);
+      const ip = canonicalize(answer);
       if (ip === undefined || (ip.family === 'inet') !== (queryType === 'A')) {
         r.fail(f.get('expectAnswer'), f.at('expectAnswer'), `${quote(answer)} is not an ${queryType === 'A' ? 'IPv4' : 'IPv6'} address (the answer to an ${queryType} query)`);
       } else dns.expectAnswer = ip.address;

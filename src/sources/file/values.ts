@@ -1,23 +1,6 @@
-import { isIPv4, isIPv6 } from 'node:net';
-
-// Small value parsers for the configuration: IP addresses in canonical form, durations, netmasks.
-// Each returns undefined for bad input; the caller owns the error message and its position.
-
-export type AddressFamily = 'inet' | 'inet6';
-
-export interface CanonicalAddress {
-  address: string;
-  family: AddressFamily;
-}
-
-/** IPv4 dotted quad, or IPv6 in RFC 5952 form (lower case, longest zero run compressed). */
-export function canonicalAddress(text: string): CanonicalAddress | undefined {
-  if (isIPv4(text)) return { address: text, family: 'inet' };
-  if (!isIPv6(text) || text.includes('%')) return undefined;
-  // The WHATWG URL serializer applies exactly RFC 5952's compression rules.
-  const host = new URL(`http://[${text}]/`).hostname;
-  return { address: host.slice(1, -1), family: 'inet6' };
-}
+// Small value parsers for the configuration: durations and "did you mean" hints (addresses and
+// netmasks are the address module's). Each returns undefined for bad input; the caller owns the error
+// message and its position.
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -29,14 +12,6 @@ export function parseDuration(value: unknown): number | undefined {
   const m = DURATION.exec(value.trim());
   if (m === null) return undefined;
   return Math.round(Number(m[1]) * UNIT_MS[m[2]]);
-}
-
-/** A contiguous IPv4 netmask in dotted form ("255.255.255.0"). */
-export function isIpv4Netmask(text: string): boolean {
-  if (!isIPv4(text)) return false;
-  const n = text.split('.').reduce((acc, part) => acc * 256 + Number(part), 0);
-  const inverted = ~n >>> 0;
-  return (inverted & (inverted + 1)) === 0;
 }
 
 /** Edit distance, for "did you mean" hints on misspelt field names. */

@@ -1,7 +1,6 @@
 import { quote } from '../../bounded-read.ts';
-import { specialAddressKind } from '../../ipvs/address.ts';
 import type { Family, Protocol } from '../../ipvs/types.ts';
-import { type CanonicalAddress, canonicalAddress } from './address.ts';
+import { type CanonicalAddress, canonicalize, specialAddressKind } from '../../address/address.ts';
 
 // Narrowing of Kubernetes objects (as the API server, an informer or a YAML file hands them
 // over: untrusted `unknown`) into the few fields translation reads. Every defect becomes a
@@ -144,7 +143,7 @@ function asString(v: unknown): string | undefined {
 function canonicalCidr(raw: string): string | undefined {
   const slash = raw.indexOf('/');
   if (slash < 0) return undefined;
-  const ip = canonicalAddress(raw.slice(0, slash));
+  const ip = canonicalize(raw.slice(0, slash));
   const bitsText = raw.slice(slash + 1);
   const bits = Number(bitsText);
   if (!ip || !/^\d{1,3}$/.test(bitsText) || bits > (ip.family === 'inet' ? 32 : 128)) return undefined;
@@ -229,7 +228,7 @@ export function parseService(obj: unknown, options: ParseOptions = {}): Parsed<S
   const clusterIPs: CanonicalAddress[] = [];
   if (rawIPs.length > 2) return skip(`spec.clusterIPs has ${rawIPs.length} addresses; a Service has at most one per family`);
   for (const raw of rawIPs) {
-    const ip = typeof raw === 'string' ? canonicalAddress(raw) : undefined;
+    const ip = typeof raw === 'string' ? canonicalize(raw) : undefined;
     if (!ip) return skip(`spec.clusterIPs has ${quote(raw)}, which is not an IP address`);
     const special = specialAddressKind(ip.address);
     if (special) return skip(`spec.clusterIPs has ${ip.address}, a ${special} address`);
@@ -360,7 +359,7 @@ function readIPs(raw: readonly unknown[], onBad: (quoted: string, why: string) =
   const out: CanonicalAddress[] = [];
   const seen = new Set<string>();
   for (const r of raw) {
-    const ip = typeof r === 'string' ? canonicalAddress(r) : undefined;
+    const ip = typeof r === 'string' ? canonicalize(r) : undefined;
     if (!ip) {
       onBad(quote(r), 'is not an IP address');
       continue;
@@ -419,7 +418,7 @@ export function parseEndpointSlice(obj: unknown): Parsed<EndpointSliceView> {
   for (const [i, rawEp] of capped(asArray(obj.endpoints), OBJECT_CAPS.sliceEndpoints, 'endpoints', warn).entries()) {
     const ep = asRecord(rawEp);
     const first = asArray(ep.addresses)[0];
-    const ip = typeof first === 'string' ? canonicalAddress(first) : undefined;
+    const ip = typeof first === 'string' ? canonicalize(first) : undefined;
     if (!ip) {
       warn('InvalidEndpoint', `endpoints[${i}].addresses[0] ${quote(first)} is not an IP address; endpoint skipped`);
       continue;
@@ -465,7 +464,7 @@ export function parseNode(obj: unknown): Parsed<NodeView> {
     for (const rawAddr of raw) {
       const a = asRecord(rawAddr);
       if (a.type !== wanted) continue;
-      const ip = typeof a.address === 'string' ? canonicalAddress(a.address) : undefined;
+      const ip = typeof a.address === 'string' ? canonicalize(a.address) : undefined;
       if (!ip) warn('InvalidNodeAddress', `status.addresses ${wanted} ${quote(a.address)} is not an IP address; ignored`);
       else if (!seen.has(ip.address)) {
         seen.add(ip.address);

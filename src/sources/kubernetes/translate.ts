@@ -2,7 +2,7 @@ import { quote } from '../../bounded-read.ts';
 import type { DestinationConfig, Family, ServiceConfig, ServiceKey } from '../../ipvs/types.ts';
 import { serviceKeyId } from '../../ipvs/keys.ts';
 import type { DesiredDestination, DesiredService, DesiredState } from '../../model/types.ts';
-import { type CanonicalAddress, addressSortKey, canonicalAddress } from './address.ts';
+import { type CanonicalAddress, addressOrderKey, canonicalize } from '../../address/address.ts';
 import { schedulerFromAnnotations } from './annotations.ts';
 import { categorizeEndpoints } from './endpoints.ts';
 import {
@@ -81,7 +81,7 @@ export function nodeContext(nodeName: string, nodeIPs: readonly string[] | undef
   if (nodeIPs && nodeIPs.length > 0) {
     ips = [];
     for (const raw of nodeIPs) {
-      const ip = canonicalAddress(raw.trim());
+      const ip = canonicalize(raw.trim());
       if (!ip) throw new InvalidNodeIPError(raw);
       if (!ips.some((x) => x.address === ip.address)) ips.push(ip);
     }
@@ -191,7 +191,7 @@ function endpointsFor(svc: ServiceView, port: ServicePortView, family: Family, s
 function toDestinations(endpoints: readonly PortedEndpoint[]): DesiredDestination[] {
   // The sort key once per endpoint, not twice per comparison.
   return endpoints
-    .map((ep) => ({ order: addressSortKey(ep.address), dest: { key: { family: ep.family, address: ep.address, port: ep.port }, config: DESTINATION } }))
+    .map((ep) => ({ order: addressOrderKey(ep.address), dest: { key: { family: ep.family, address: ep.address, port: ep.port }, config: DESTINATION } }))
     .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : a.dest.key.port - b.dest.key.port))
     .map((e) => e.dest);
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfig } from '../../../src/sources/file/index.ts';
+import { validateDesiredState } from '../../../src/model/validate.ts';
 import { BAD_INPUT, errorOf } from './bad-input.ts';
 
 describe('YAML config: the bad-input table', () => {
@@ -106,3 +107,14 @@ describe('YAML config: what a valid file becomes', () => {
     await expect(loadConfigFile(path)).resolves.toMatchObject({ file: path, desired: { services: [] } });
   });
 });
+
+describe('YAML config: IPv4-mapped IPv6 destinations (issue 13)', () => {
+  it('::ffff:a.b.c.d, however written, becomes the one canonical form that the model accepts', () => {
+    for (const written of ['::ffff:10.0.0.1', '::FFFF:a00:1', '0:0:0:0:0:ffff:10.0.0.1']) {
+      const c = parseConfig(`services:\n  - name: web6\n    address: 2001:db8::10\n    port: 80\n    destinations: [{ address: "${written}", port: 8080 }]\n`);
+      expect(c.desired.services[0].destinations.map((d) => d.key)).toEqual([{ family: 'inet6', address: '::ffff:10.0.0.1', port: 8080 }]);
+      expect(validateDesiredState(c.desired)).toEqual([]);
+    }
+  });
+});
+

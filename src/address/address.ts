@@ -1,9 +1,11 @@
-import type { Family } from './types.ts';
+// The one definition of an IP address for every layer (maglev, ipvs, model, reconcile, the sources,
+// the CLI): parse an IPv4/IPv6 string into the 16-byte form the kernel uses (IPv4 in the first 4
+// bytes), format it back in the canonical text form (IPv4 dotted quad; IPv6 RFC 5952: lower case,
+// longest zero run compressed, IPv4-mapped as ::ffff:a.b.c.d, which is also how the kernel's
+// addresses are printed back to us), order addresses, and classify the special ones. Pure: no I/O,
+// imports nothing, so the lowest layers can use it.
 
-// Canonical address handling shared by every layer: parse an IPv4/IPv6 string into the
-// 16-byte form the kernel uses (IPv4 in the first 4 bytes), and format it back in the
-// canonical text form (IPv4 dotted quad; IPv6 RFC 5952: lower case, longest zero run
-// compressed, IPv4-mapped as ::ffff:a.b.c.d).
+export type Family = 'inet' | 'inet6';
 
 export class AddressError extends Error {
   readonly code = 'INVALID_ADDRESS';
@@ -21,29 +23,45 @@ export interface ParsedAddress {
 
 const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
 
-/** Dotted quad: four decimal parts 0..255, no leading zeros, nothing else (one pass, no allocation). */
-function parseIpv4Into(text: string, out: Uint8Array, offset: number): boolean {
-  const n = text.length;
-  let i = 0;
-  for (let part = 0; part < 4; part++) {
-    if (part > 0) {
-      if (i >= n || text.charCodeAt(i) !== 46) return false;
-      i++;
+/**
+ * A dotted-quad IPv4 address as an unsigned 32-bit number, or -1 when `text` is not one. Allocates
+ * nothing: the Maglev table builds call it once per destination. Accepted text is always canonical
+ * (leading zeros are refused: some parsers read them as octal, so their meaning is ambiguous).
+ */
+export function parseIPv4Word(text: string): number {
+  let word = 0;
+  let octet = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 46 /* . */) {
+      if (digits === 0 || dots === 3) return -1;
+      word = word * 256 + octet;
+      octet = 0;
+      digits = 0;
+      dots++;
+    } else if (ch >= 48 && ch <= 57) {
+      if (digits === 1 && octet === 0) return -1;
+      octet = octet * 10 + (ch - 48);
+      if (octet > 255) return -1;
+      digits++;
+    } else {
+      return -1;
     }
-    const start = i;
-    let value = 0;
-    while (i < n) {
-      const c = text.charCodeAt(i) - 48;
-      if (c < 0 || c > 9) break;
-      value = value * 10 + c;
-      i++;
-      if (i - start > 3) return false;
-    }
-    const digits = i - start;
-    if (digits === 0 || value > 255 || (digits > 1 && text.charCodeAt(start) === 48)) return false;
-    out[offset + part] = value;
   }
-  return i === n;
+  if (dots !== 3 || digits === 0) return -1;
+  return word * 256 + octet;
+}
+
+function parseIpv4Into(text: string, out: Uint8Array, offset: number): boolean {
+  const word = parseIPv4Word(text);
+  if (word < 0) return false;
+  out[offset] = word >>> 24;
+  out[offset + 1] = (word >>> 16) & 0xff;
+  out[offset + 2] = (word >>> 8) & 0xff;
+  out[offset + 3] = word & 0xff;
+  return true;
 }
 
 function parseIpv6Into(text: string, out: Uint8Array): boolean {
@@ -153,6 +171,52 @@ export function canonicalAddress(text: string): string {
   return formatAddress(family, bytes);
 }
 
+export interface CanonicalAddress {
+  family: Family;
+  address: string;
+}
+
+/**
+ * The family and canonical text of an address as a user or an API object wrote it, or undefined when
+ * it is not one (zone ids, prefixes and brackets are refused). The sources call it once per address.
+ */
+export function canonicalize(text: string): CanonicalAddress | undefined {
+  // IPv4 first and without allocation: accepted dotted quads are already canonical.
+  if (!text.includes(':')) return parseIPv4Word(text) < 0 ? undefined : { family: 'inet', address: text };
+  const bytes = new Uint8Array(16);
+  if (!parseIpv6Into(text, bytes)) return undefined;
+  return { family: 'inet6', address: formatAddress('inet6', bytes) };
+}
+
+/**
+ * Total order on addresses: IPv4 before IPv6, then numerically by bytes. Text that is not an address
+ * sorts after every address, by its text, so the order stays total.
+ */
+export function compareAddresses(a: string, b: string): number {
+  if (a === b) return 0;
+  // IPv4 pairs (nearly every destination list) without allocating.
+  const wa = parseIPv4Word(a);
+  const wb = parseIPv4Word(b);
+  if (wa >= 0 && wb >= 0) return wa - wb;
+  const ka = addressOrderKey(a);
+  const kb = addressOrderKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : a < b ? -1 : 1;
+}
+
+/** A string whose order is compareAddresses' order, for sorting many addresses with one parse each. */
+export function addressOrderKey(text: string): string {
+  let parsed: ParsedAddress;
+  try {
+    parsed = parseAddress(text);
+  } catch {
+    return `9${text}`;
+  }
+  const n = parsed.family === 'inet' ? 4 : 16;
+  let key = parsed.family === 'inet' ? '4' : '6';
+  for (let i = 0; i < n; i++) key += parsed.bytes[i].toString(16).padStart(2, '0');
+  return key;
+}
+
 /** 16-byte kernel form of an address that must be of `family`. */
 export function addressBytes(text: string, family: Family): Uint8Array {
   const parsed = parseAddress(text);
@@ -173,13 +237,21 @@ export function netmaskToPrefix(mask: string): number {
   return n;
 }
 
+/** A contiguous IPv4 netmask in dotted form ("255.255.255.0"). */
+export function isIpv4Netmask(text: string): boolean {
+  try {
+    netmaskToPrefix(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function prefixToNetmask(prefix: number): string {
   if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new AddressError(`invalid IPv4 prefix length: ${prefix}`);
   const v = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
 }
-
-const IPV4_TEXT = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
 /** Addresses that are never a Service's or an endpoint's own: refused wherever a source supplies one. */
 export type SpecialAddressKind = 'unspecified' | 'loopback' | 'link-local' | 'multicast' | 'broadcast';
@@ -191,11 +263,10 @@ export type SpecialAddressKind = 'unspecified' | 'loopback' | 'link-local' | 'mu
  */
 export function specialAddressKind(text: string): SpecialAddressKind | undefined {
   if (!text.includes(':')) {
-    // IPv4 (the common case, once per endpoint): the first two octets decide, without building bytes.
-    const d1 = text.indexOf('.');
-    const d2 = text.indexOf('.', d1 + 1);
-    if (!IPV4_TEXT.test(text)) return undefined;
-    return ipv4Kind(Number(text.slice(0, d1)), Number(text.slice(d1 + 1, d2)), text === '255.255.255.255');
+    // IPv4 (the common case, once per endpoint): no bytes built.
+    const w = parseIPv4Word(text);
+    if (w < 0) return undefined;
+    return ipv4Kind(w >>> 24, (w >>> 16) & 0xff, w === 0xffffffff);
   }
   let parsed: ParsedAddress;
   try {

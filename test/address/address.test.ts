@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AddressError, canonicalAddress, formatAddress, isAddress, netmaskToPrefix, parseAddress, prefixToNetmask, specialAddressKind } from '../../src/ipvs/address.ts';
+import { AddressError, addressOrderKey, canonicalAddress, canonicalize, compareAddresses, formatAddress, isIpv4Netmask, isAddress, netmaskToPrefix, parseAddress, parseIPv4Word, prefixToNetmask, specialAddressKind } from '../../src/address/address.ts';
 
 describe('addresses', () => {
   it('parses IPv4 into the first 4 of 16 bytes', () => {
@@ -86,3 +86,46 @@ describe('specialAddressKind (addresses no Service or endpoint may use)', () => 
     },
   );
 });
+
+describe('the one address module: what every layer shares', () => {
+  it('canonicalize gives family and canonical text, or undefined for anything that is not a bare address', () => {
+    expect(canonicalize('10.0.0.1')).toEqual({ family: 'inet', address: '10.0.0.1' });
+    expect(canonicalize('2001:DB8:0::1')).toEqual({ family: 'inet6', address: '2001:db8::1' });
+    // The case the file source and the model used to disagree on: one form, as the kernel's dump is printed.
+    for (const mapped of ['::ffff:10.0.0.1', '::FFFF:a00:1', '0:0:0:0:0:ffff:10.0.0.1', '::ffff:0a00:0001']) {
+      expect(canonicalize(mapped), mapped).toEqual({ family: 'inet6', address: '::ffff:10.0.0.1' });
+      expect(canonicalAddress(mapped)).toBe('::ffff:10.0.0.1');
+    }
+    for (const bad of ['', 'fe80::1%eth0', '10.0.0.1/32', '[::1]', '010.0.0.1', 'example.com']) expect(canonicalize(bad), bad).toBeUndefined();
+  });
+
+  it('canonicalize agrees with parse + format on random addresses (property)', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.ipV4(), fc.ipV6()), (text) => {
+        const p = parseAddress(text);
+        expect(canonicalize(text)).toEqual({ family: p.family, address: formatAddress(p.family, p.bytes) });
+      }),
+    );
+  });
+
+  it('parseIPv4Word is the dotted quad as an unsigned number, -1 otherwise', () => {
+    expect(parseIPv4Word('10.0.0.1')).toBe(0x0a000001);
+    expect(parseIPv4Word('255.255.255.255')).toBe(0xffffffff);
+    for (const bad of ['', '1.2.3', '1.2.3.4.5', '256.0.0.1', '01.2.3.4', '1.2.3.4 ', '::1']) expect(parseIPv4Word(bad), bad).toBe(-1);
+  });
+
+  it('compareAddresses: IPv4 before IPv6, then numeric (not text) order; addressOrderKey sorts the same', () => {
+    const sorted = ['10.0.0.2', '10.0.0.10', '192.168.0.1', '::1', '::ffff:10.0.0.1', '2001:db8::2', '2001:db8::10'];
+    const shuffled = [...sorted].reverse();
+    expect([...shuffled].sort(compareAddresses)).toEqual(sorted);
+    expect([...shuffled].sort((a, b) => (addressOrderKey(a) < addressOrderKey(b) ? -1 : 1))).toEqual(sorted);
+    expect(compareAddresses('2001:db8::1', '2001:DB8:0::1')).not.toBe(0); // texts differ: only canonical text is compared equal
+    expect(compareAddresses('10.0.0.1', 'not an address')).toBeLessThan(0);
+  });
+
+  it('isIpv4Netmask accepts contiguous dotted masks only', () => {
+    expect(['255.255.255.255', '255.255.255.0', '0.0.0.0', '255.128.0.0'].map(isIpv4Netmask)).toEqual([true, true, true, true]);
+    expect(['255.0.255.0', '255.255.255.1', '::', '24', '255.255.255'].map(isIpv4Netmask)).toEqual([false, false, false, false, false]);
+  });
+});
+
