@@ -303,10 +303,20 @@ export interface RepeatRow {
 export interface Repeatability {
   rows: RepeatRow[];
   /** Per (N, target): the planes ordered by net p50 in each run, and whether the orders agree. */
-  rankings: { services: number; target: 'first' | 'last'; orders: [PlaneName[], PlaneName[]]; same: boolean }[];
+  rankings: {
+    services: number;
+    target: 'first' | 'last';
+    orders: [PlaneName[], PlaneName[]];
+    /** Per run: the planes within RANKING_TIE of the one before them (shown as "≈"). */
+    ties: [PlaneName[], PlaneName[]];
+    same: boolean;
+  }[];
   maxRawDiff: number;
   maxNetDiff: number;
 }
+
+/** Net p50s this close (relative) are a tie when rankings are compared. */
+export const RANKING_TIE = 0.02;
 
 /**
  * How well two runs agree: the issue's target is the same ranking at every N and each plane's p50
@@ -334,7 +344,15 @@ export function compareConnCost(a: ConnCostResults, b: ConnCostResults): Repeata
     const group = rows.filter((r) => `${r.services}:${r.target}` === key);
     const order = (i: 0 | 1) => [...group].sort((x, y) => x.netP50[i] - y.netP50[i] || x.plane.localeCompare(y.plane)).map((r) => r.plane);
     const orders: [PlaneName[], PlaneName[]] = [order(0), order(1)];
-    rankings.push({ services: group[0].services, target: group[0].target, orders, same: orders[0].join() === orders[1].join() });
+    // Two planes closer than RANKING_TIE in either run have no order to agree on (run-to-run noise is ~1%).
+    const tie = (x: RepeatRow, y: RepeatRow, i: 0 | 1) => Math.abs(x.netP50[i] - y.netP50[i]) <= RANKING_TIE * Math.min(Math.abs(x.netP50[i]), Math.abs(y.netP50[i]));
+    const same = group.every((x) => group.every((y) => x === y || tie(x, y, 0) || tie(x, y, 1) || Math.sign(x.netP50[0] - y.netP50[0]) === Math.sign(x.netP50[1] - y.netP50[1])));
+    const ties: [Set<PlaneName>, Set<PlaneName>] = [new Set(), new Set()];
+    for (const i of [0, 1] as const) {
+      const sorted = order(i).map((plane) => group.find((r) => r.plane === plane)!);
+      for (let j = 1; j < sorted.length; j++) if (tie(sorted[j - 1], sorted[j], i)) ties[i].add(sorted[j].plane);
+    }
+    rankings.push({ services: group[0].services, target: group[0].target, orders, ties: [[...ties[0]], [...ties[1]]], same });
   }
   return { rows, rankings, maxRawDiff: Math.max(0, ...rows.map((r) => r.rawDiff)), maxNetDiff: Math.max(0, ...rows.map((r) => r.netDiff)) };
 }
@@ -350,9 +368,13 @@ export function repeatabilityMarkdown(rep: Repeatability): string {
     '',
     '| N | target | ranking by net p50, run 1 | run 2 | same |',
     '| --- | --- | --- | --- | --- |',
-    ...rep.rankings.map((g) => `| ${g.services.toLocaleString('en-US')} | ${g.target} | ${g.orders[0].map((p) => SHORT[p]).join(' < ')} | ${g.orders[1].map((p) => SHORT[p]).join(' < ')} | ${g.same ? 'yes' : 'no'} |`),
+    ...rep.rankings.map((g) => `| ${g.services.toLocaleString('en-US')} | ${g.target} | ${rankText(g.orders[0], g.ties[0])} | ${rankText(g.orders[1], g.ties[1])} | ${g.same ? 'yes' : 'no'} |`),
     '',
-    `Largest difference: raw p50 ${pct(rep.maxRawDiff)}, net p50 ${pct(rep.maxNetDiff)}; rankings the same at ${rep.rankings.filter((g) => g.same).length} of ${rep.rankings.length} (N, target).`,
+    `Largest difference: raw p50 ${pct(rep.maxRawDiff)}, net p50 ${pct(rep.maxNetDiff)}; rankings the same at ${rep.rankings.filter((g) => g.same).length} of ${rep.rankings.length} (N, target) ("≈": within ${RANKING_TIE * 100}%, no order to agree on).`,
   ];
   return `${lines.join('\n')}\n`;
+}
+
+function rankText(order: readonly PlaneName[], ties: readonly PlaneName[]): string {
+  return order.map((p, i) => (i === 0 ? SHORT[p] : `${ties.includes(p) ? ' ≈ ' : ' < '}${SHORT[p]}`)).join('');
 }

@@ -5,13 +5,14 @@ import type { Message } from '../netlink/message.ts';
 import { decodeAttributes, encodeAttributes, type Values } from '../netlink/schema.ts';
 import { AddressError, addressBytes, formatAddress, netmaskToPrefix } from '../address/address.ts';
 import { InvalidArgument } from './errors.ts';
+import { FORWARDING_METHODS, flagBits, flagsFromBits, TUNNEL_TYPES } from './vocabulary.ts';
 import {
   AF_INET, AF_INET6, commandAttrs, destAttrs, FWD_MASK, FwdMethod, infoAttrs, IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP,
-  IPVS_GENL_VERSION, IpvsCmd, serviceAttrs, stats64Attrs, statsAttrs, SvcFlag, TunType,
+  IPVS_GENL_VERSION, IpvsCmd, serviceAttrs, stats64Attrs, statsAttrs, TunType,
 } from './schema.ts';
 import type {
-  Destination, DestinationConfig, DestinationKey, Family, ForwardingMethod, IpvsInfo, IpvsTimeouts, Protocol, Service,
-  ServiceConfig, ServiceFlags, ServiceKey, Stats, TunnelType,
+  Destination, DestinationConfig, DestinationKey, Family, IpvsInfo, IpvsTimeouts, Protocol, Service,
+  ServiceConfig, ServiceKey, Stats,
 } from './types.ts';
 
 // Translation between the typed IPVS vocabulary (types.ts) and IPVS generic netlink
@@ -30,8 +31,6 @@ const U32_MAX = 0xffffffff;
 
 const AF_OF: Record<Family, number> = { inet: AF_INET, inet6: AF_INET6 };
 const PROTO_OF: Record<Protocol, number> = { tcp: IPPROTO_TCP, udp: IPPROTO_UDP, sctp: IPPROTO_SCTP };
-const FWD_NAMES: ForwardingMethod[] = ['masq', 'local', 'tunnel', 'droute', 'bypass'];
-const TUN_NAMES: TunnelType[] = ['ipip', 'gue', 'gre'];
 
 function familyOf(af: number | undefined): Family | undefined {
   return af === AF_INET ? 'inet' : af === AF_INET6 ? 'inet6' : undefined;
@@ -71,16 +70,6 @@ export function serviceIdentity(key: ServiceKey): ServiceValues {
     addr: addr(key.address, key.family, 'service address'),
     port: checkInt('service port', key.port, 0, 65535),
   };
-}
-
-export function flagBits(flags: ServiceFlags): number {
-  let bits = 0;
-  if (flags.persistent) bits |= SvcFlag.PERSISTENT;
-  if (flags.onePacket) bits |= SvcFlag.ONEPACKET;
-  if (flags.fallback) bits |= SvcFlag.SCHED1;
-  if (flags.portHash) bits |= SvcFlag.SCHED2;
-  if (flags.sched3) bits |= SvcFlag.SCHED3;
-  return bits;
 }
 
 function netmaskBytes(family: Family, netmask: string): Uint8Array {
@@ -271,12 +260,7 @@ export function decodeServiceValues(s: ServiceValues): Service {
     if (s.flags.length < 4) throw new IpvsDecodeError('service flags attribute too short');
     bits = new DataView(s.flags.buffer, s.flags.byteOffset, s.flags.byteLength).getUint32(0, LE);
   }
-  const flags: ServiceFlags = {};
-  if (bits & SvcFlag.PERSISTENT) flags.persistent = true;
-  if (bits & SvcFlag.ONEPACKET) flags.onePacket = true;
-  if (bits & SvcFlag.SCHED1) flags.fallback = true;
-  if (bits & SvcFlag.SCHED2) flags.portHash = true;
-  if (bits & SvcFlag.SCHED3) flags.sched3 = true;
+  const flags = flagsFromBits(bits);
   let netmask = family === 'inet' ? '255.255.255.255' : '128';
   if (s.netmask) {
     if (s.netmask.length !== 4) throw new IpvsDecodeError(`service netmask attribute has ${s.netmask.length} bytes`);
@@ -571,7 +555,7 @@ export function decodeDestValues(d: DestValues, serviceFamily: Family): Destinat
   if (!family) throw new IpvsDecodeError(`destination with unknown address family ${d.addrFamily}`);
   if (!d.addr || d.addr.length < (family === 'inet' ? 4 : 16)) throw new IpvsDecodeError('destination without a valid address');
   if (d.port === undefined) throw new IpvsDecodeError('destination without a port');
-  const fwd = FWD_NAMES[(d.fwdMethod ?? 0) & FWD_MASK];
+  const fwd = FORWARDING_METHODS[(d.fwdMethod ?? 0) & FWD_MASK];
   if (!fwd) throw new IpvsDecodeError(`destination with unknown forwarding method ${d.fwdMethod}`);
   const config: DestinationConfig = {
     forwarding: fwd,
@@ -581,7 +565,7 @@ export function decodeDestValues(d: DestValues, serviceFamily: Family): Destinat
   };
   if (fwd === 'tunnel') {
     if (d.tunType !== undefined) {
-      const t = TUN_NAMES[d.tunType];
+      const t = TUNNEL_TYPES[d.tunType];
       if (!t) throw new IpvsDecodeError(`destination with unknown tunnel type ${d.tunType}`);
       config.tunnelType = t;
     }

@@ -8,6 +8,7 @@ import { InvalidArgument, type IpvsError, KernelError } from './errors.ts';
 import { permissionDenied } from './error-map.ts';
 import { VipClient } from './vips.ts';
 import { SyncDaemons } from './daemon.ts';
+import { DEFAULT_INTERFACE } from './vocabulary.ts';
 
 // Public surface of the IPVS client: open a client (per network namespace), the VIP
 // binder, the shared types, errors and address helpers.
@@ -63,7 +64,7 @@ export async function openIpvs(options: OpenIpvsOptions = {}): Promise<IpvsClien
 
 /** Opens the VIP binder (rtnetlink) for the dummy interface `interfaceName` (default ipvs0). */
 export async function openVips(options: OpenVipsOptions = {}): Promise<VipClient> {
-  const name = options.interfaceName ?? 'ipvs0';
+  const name = options.interfaceName ?? DEFAULT_INTERFACE;
   const conn = openConn(NETLINK_ROUTE, 'open rtnetlink socket', options.netns, options.timeoutMs);
   try {
     return new VipClient(conn, name);
@@ -95,3 +96,4 @@ export { formatVersion } from './codec.ts';
 export * from './errors.ts';
 export * from './keys.ts';
 export type * from './types.ts';
+export * from './vocabulary.ts';

@@ -4,6 +4,7 @@
 // and stats never make two services "different".
 
 import type { Family } from '../address/address.ts';
+import type { FwdMethod, TunType } from './schema.ts';
 
 export type { Family };
 export type Protocol = 'tcp' | 'udp' | 'sctp';
@@ -20,8 +21,9 @@ export interface DestinationKey {
   readonly port: number;
 }
 
-export type ForwardingMethod = 'masq' | 'local' | 'tunnel' | 'droute' | 'bypass';
-export type TunnelType = 'ipip' | 'gue' | 'gre';
+/** Named by the kernel's forwarding and tunnel type tables (schema.ts), so names and numbers cannot drift. */
+export type ForwardingMethod = keyof typeof FwdMethod;
+export type TunnelType = keyof typeof TunType;
 
 /** Service flags by meaning; the client maps them to the kernel's bits (SCHED1..3 depend on the scheduler). */
 export interface ServiceFlags {

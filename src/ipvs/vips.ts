@@ -8,6 +8,7 @@ import {
 } from '../netlink/rtnetlink.ts';
 import { AddressError, formatAddress, parseAddress } from '../address/address.ts';
 import type { VipApi } from './types.ts';
+import { DEFAULT_INTERFACE } from './vocabulary.ts';
 
 // VIP binding over rtnetlink: a dummy interface (default "ipvs0") holding the virtual
 // service addresses as /32 or /128 host addresses, so the kernel delivers their traffic
@@ -95,7 +96,7 @@ export class VipClient implements VipApi {
   private readonly conn: Conn;
   readonly interfaceName: string;
 
-  constructor(conn: Conn, interfaceName = 'ipvs0') {
+  constructor(conn: Conn, interfaceName = DEFAULT_INTERFACE) {
     if (!validInterfaceName(interfaceName)) throw new VipError('INVALID_ARGUMENT', `invalid interface name ${JSON.stringify(interfaceName)} (1-15 characters)`);
     this.conn = conn;
     this.interfaceName = interfaceName;

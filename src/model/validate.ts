@@ -1,6 +1,7 @@
 import { canonicalAddress, netmaskToPrefix, parseAddress } from '../address/address.ts';
 import { destinationKeyString, serviceKeyId, serviceKeyString } from '../ipvs/keys.ts';
 import type { Protocol } from '../ipvs/types.ts';
+import { FORWARDING_METHODS, KERNEL_MAX_WEIGHT, SCHEDULERS, TUNNEL_TYPES } from '../ipvs/vocabulary.ts';
 import type { DesiredState } from './types.ts';
 
 // Validation of a desired state against what the kernel accepts, so bad input is refused with every problem
@@ -24,14 +25,14 @@ export class ValidationError extends Error {
   }
 }
 
-/** Schedulers in the Linux tree (net/netfilter/ipvs/ip_vs_*.c). */
-export const KNOWN_SCHEDULERS: readonly string[] = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos'];
-const FORWARDING = new Set(['masq', 'local', 'tunnel', 'droute', 'bypass']);
-const TUNNEL_TYPES = new Set(['ipip', 'gue', 'gre']);
+/** Schedulers in the Linux tree (the one list: ipvs/vocabulary.ts). */
+export const KNOWN_SCHEDULERS: readonly string[] = SCHEDULERS;
+const FORWARDING = new Set<string>(FORWARDING_METHODS);
+const TUNNELS = new Set<string>(TUNNEL_TYPES);
 const PROTOCOLS = new Set(['tcp', 'udp', 'sctp']);
 const U32_MAX = 0xffffffff;
-/** The kernel keeps weights in a signed int: negative values are refused with ERANGE. */
-export const MAX_WEIGHT = 0x7fffffff;
+/** What the kernel accepts (ipvs/vocabulary.ts says why this differs from a file's limit). */
+export const MAX_WEIGHT = KERNEL_MAX_WEIGHT;
 /** IP_VS_SCHEDNAME_MAXLEN / IP_VS_PENAME_MAXLEN include the terminating NUL. */
 const NAME_MAX = 15;
 
@@ -250,7 +251,7 @@ function validateDestinationConfig(config: unknown, at: string, add: Add): void 
     add(at, 'must be an object');
     return;
   }
-  if (typeof config.forwarding !== 'string' || !FORWARDING.has(config.forwarding)) add(`${at}.forwarding`, 'must be masq, local, tunnel, droute or bypass');
+  if (typeof config.forwarding !== 'string' || !FORWARDING.has(config.forwarding)) add(`${at}.forwarding`, `must be ${FORWARDING_METHODS.slice(0, -1).join(', ')} or ${FORWARDING_METHODS.at(-1)}`);
   if (!isInt(config.weight, 0, MAX_WEIGHT)) add(`${at}.weight`, `must be an integer 0..${MAX_WEIGHT}`);
   const upperOk = isInt(config.upperThreshold, 0, U32_MAX);
   const lowerOk = isInt(config.lowerThreshold, 0, U32_MAX);
@@ -267,7 +268,7 @@ function validateDestinationConfig(config: unknown, at: string, add: Add): void 
     }
     return;
   }
-  if (tunnelType !== undefined && (typeof tunnelType !== 'string' || !TUNNEL_TYPES.has(tunnelType))) add(`${at}.tunnelType`, 'must be ipip, gue or gre');
+  if (tunnelType !== undefined && (typeof tunnelType !== 'string' || !TUNNELS.has(tunnelType))) add(`${at}.tunnelType`, `must be ${TUNNEL_TYPES.slice(0, -1).join(', ')} or ${TUNNEL_TYPES.at(-1)}`);
   if (tunnelPort !== undefined && !isInt(tunnelPort, 0, 65535)) add(`${at}.tunnelPort`, 'must be an integer 0..65535');
   if (tunnelType === 'gue' && !isInt(tunnelPort, 1, 65535)) add(`${at}.tunnelPort`, 'a GUE tunnel needs a UDP port 1..65535');
   if (tunnelFlags !== undefined && !isInt(tunnelFlags, 0, 0xffff)) add(`${at}.tunnelFlags`, 'must be an integer 0..65535');

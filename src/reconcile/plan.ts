@@ -1,3 +1,4 @@
+import { DEFAULT_KERNEL_TABLE_SIZE } from '../maglev/primes.ts';
 import type { DesiredDestination, DesiredService, DesiredState } from '../model/types.ts';
 import type { Destination, DestinationConfig, Protocol } from '../ipvs/types.ts';
 import { compareDestinationKeys, destId, destinationConfigEqual, drainKey, serviceConfigEqual, svcId } from './compare.ts';
@@ -28,7 +29,8 @@ import type {
 
 export const DEFAULT_DRAIN_TIMEOUT_MS = 300_000;
 export const DEFAULT_DELETE_AT_ONCE: readonly Protocol[] = ['udp', 'sctp'];
-export const DEFAULT_MH_TABLE_SIZE = 4093;
+/** The kernel's mh table size unless told otherwise (CONFIG_IP_VS_MH_TAB_INDEX's default; maglev/primes.ts). */
+export const DEFAULT_MH_TABLE_SIZE = DEFAULT_KERNEL_TABLE_SIZE;
 
 /**
  * What the planner works on, indexed: the kernel and desired services by serviceKeyString (the reconciler's

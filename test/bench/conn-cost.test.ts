@@ -152,3 +152,24 @@ describe('compareConnCost', () => {
     expect(compareConnCost(results(), b).rows.map((r) => r.services)).toEqual([100, 100, 100, 100]);
   });
 });
+
+describe('conn-cost --compare: ties', () => {
+  it('planes within 2% of each other have no order to agree on: a swap between them is not a disagreement', () => {
+    const a = results();
+    const b = results();
+    const iptOf = (r: typeof a) => r.runs.find((x) => x.plane === 'iptables' && x.services === 100 && x.target === 'last')!;
+    const rrOf = (r: typeof a) => r.runs.find((x) => x.plane === 'ipvs-rr' && x.services === 100 && x.target === 'last')!;
+    // Run 1: iptables 1% dearer than IPVS rr; run 2: 1% cheaper. Noise, not a different ranking.
+    iptOf(a).net = { ...iptOf(a).net, p50: rrOf(a).net.p50 * 1.01 };
+    iptOf(b).net = { ...iptOf(b).net, p50: rrOf(b).net.p50 * 0.99 };
+    const rep = compareConnCost(a, b);
+    const g = rep.rankings.find((x) => x.services === 100 && x.target === 'last')!;
+    expect(g.same).toBe(true);
+    expect(repeatabilityMarkdown(rep)).toContain('| 100 | last | IPVS rr ≈ iptables | iptables ≈ IPVS rr | yes |');
+    // 5% apart is an order: swapping it is a disagreement.
+    iptOf(b).net = { ...iptOf(b).net, p50: rrOf(b).net.p50 * 0.95 };
+    iptOf(a).net = { ...iptOf(a).net, p50: rrOf(a).net.p50 * 1.05 };
+    expect(compareConnCost(a, b).rankings.find((x) => x.services === 100 && x.target === 'last')!.same).toBe(false);
+  });
+});
+

@@ -7,6 +7,7 @@ import {
   UnknownScheduler,
 } from '../../src/ipvs/errors.ts';
 import { destinationKeyString, serviceKeyString } from '../../src/ipvs/keys.ts';
+import { SCHEDULERS } from '../../src/ipvs/vocabulary.ts';
 import type {
   Destination,
   DestinationConfig,
@@ -33,7 +34,7 @@ import type {
 // kernel (through the netlink client) and requires identical results.
 // Faults can be injected per method to test error handling.
 
-export const KERNEL_SCHEDULERS = new Set(['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos']);
+export const KERNEL_SCHEDULERS = new Set<string>(SCHEDULERS);
 
 interface MemDest {
   key: DestinationKey;

@@ -3,6 +3,7 @@ import { BoundedReadError, readBoundedFile } from '../../bounded-read.ts';
 import { serviceKeyString } from '../../ipvs/keys.ts';
 import type { Destination, ServiceConfig } from '../../ipvs/types.ts';
 import { type Agreement, buildKernelTable, DEFAULT_KERNEL_TABLE_SIZE, KERNEL_TABLE_SIZES, type KernelDest, MaglevError, tableAgreement } from '../../maglev/index.ts';
+import { SCHEDULER_FLAG_NAMES } from '../../ipvs/vocabulary.ts';
 import type { ServiceWithDestinations } from '../ipvsadm/format.ts';
 import { opsToEntries, parseRestore, RestoreSyntaxError } from '../ipvsadm/parse.ts';
 import { withIpvsClient } from '../netns-option.ts';
@@ -40,7 +41,7 @@ export interface AuditReport {
   errors: number;
 }
 
-const flagText = (c: ServiceConfig): string => `${c.flags.portHash ? 'mh-port' : ''}${c.flags.portHash && c.flags.fallback ? ',' : ''}${c.flags.fallback ? 'mh-fallback' : ''}`;
+const flagText = (c: ServiceConfig): string => SCHEDULER_FLAG_NAMES.filter((n) => n.scheduler === 'mh' && c.flags[n.field]).map((n) => n.name).join(',');
 const destKey = (d: Destination): string => `${d.key.family} ${d.key.address} ${d.key.port}`;
 
 /**

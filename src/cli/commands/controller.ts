@@ -12,6 +12,7 @@ import { FileStateStore } from '../../reconcile/index.ts';
 import type { StateStore } from '../../reconcile/index.ts';
 import { quote, readBoundedFile } from '../../bounded-read.ts';
 import { canonicalize } from '../../address/address.ts';
+import { KUBE_PROXY_INTERFACE } from '../../ipvs/vocabulary.ts';
 import { DEFAULT_NODE_PORT_RANGE, type NodePortRange, parseNodePortRange } from '../../sources/kubernetes/objects.ts';
 import type { KubernetesController } from '../../sources/kubernetes/controller.ts';
 import { HealthCheckServers } from '../../sources/kubernetes/health-check-server.ts';
@@ -89,7 +90,7 @@ export function registerController(program: Command): void {
     .addOption(
       opt('--health-check-address <address>', 'address for the health check node ports of LoadBalancer Services with externalTrafficPolicy Local ("none" = not served)', 'health-check-address').default('0.0.0.0'),
     )
-    .addOption(opt('--interface <name>', 'dummy interface for cluster, external and load-balancer IPs', 'interface').default('kube-ipvs0'))
+    .addOption(opt('--interface <name>', 'dummy interface for cluster, external and load-balancer IPs', 'interface').default(KUBE_PROXY_INTERFACE))
     .addOption(opt('--cluster-cidr <cidrs>', 'pod CIDRs, comma separated: cluster-IP traffic from elsewhere is masqueraded', 'cluster-cidr'))
     .addOption(opt('--masquerade-all', 'masquerade all cluster-IP traffic', 'masquerade-all').default(false))
     .addOption(opt('--masquerade <mode>', 'masquerade rules: nft (nftables table inet ipvs-maglev) or none', 'masquerade').default('nft'))

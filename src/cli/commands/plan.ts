@@ -10,7 +10,9 @@ import { loadValidConfig, maxConfigSizeOption, reportConfigError } from './valid
 // Nothing is written: not the kernel, not the VIP interface, not the state file.
 
 export const DEFAULT_STATE_DIR = '/var/lib/ipvs-maglev';
-export const DEFAULT_INTERFACE = 'ipvs0';
+import { DEFAULT_INTERFACE } from '../../ipvs/vocabulary.ts';
+
+export { DEFAULT_INTERFACE };
 /** Exit status when the kernel cannot be used (no IPVS, no permission, netns missing). */
 export const EXIT_KERNEL = 1;
 

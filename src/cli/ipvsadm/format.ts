@@ -1,4 +1,5 @@
 import type { Destination, ForwardingMethod, IpvsInfo, Protocol, Service, ServiceConfig, Stats } from '../../ipvs/types.ts';
+import { schedulerFlagNames } from '../../ipvs/vocabulary.ts';
 import { numericHostPort } from './inet.ts';
 import { sortDestinationsLikeIpvsadm, sortServicesLikeIpvsadm } from './sort.ts';
 
@@ -75,20 +76,7 @@ const TUN_FLAG_OPTS = ['--tun-nocsum', '--tun-csum', '--tun-remcsum'];
 const TUN_FLAG_SHORT = ['-c', '+c', 'r+c'];
 
 function schedFlagsText(config: ServiceConfig): string {
-  const f = config.flags;
-  const out: string[] = [];
-  if (config.scheduler === 'sh') {
-    if (f[SCHED1]) out.push('sh-fallback');
-    if (f[SCHED2]) out.push('sh-port');
-  } else if (config.scheduler === 'mh') {
-    if (f[SCHED1]) out.push('mh-fallback');
-    if (f[SCHED2]) out.push('mh-port');
-  } else {
-    if (f[SCHED1]) out.push('flag-1');
-    if (f[SCHED2]) out.push('flag-2');
-    if (f.sched3) out.push('flag-3');
-  }
-  return out.join(',');
+  return schedulerFlagNames(config.scheduler, config.flags).join(',');
 }
 
 function hasSchedFlags(config: ServiceConfig): boolean {

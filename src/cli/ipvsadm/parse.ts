@@ -1,6 +1,7 @@
 import { clip, quote } from '../../bounded-read.ts';
 import { formatAddress, parseAddress } from '../../address/address.ts';
 import { serviceKeyString } from '../../ipvs/keys.ts';
+import { IPVSADM_DEFAULT_SCHEDULER, IPVSADM_MAX_WEIGHT, SCHEDULER_FLAG_NAMES } from '../../ipvs/vocabulary.ts';
 import type {
   DestinationConfig,
   DestinationKey,
@@ -386,25 +387,18 @@ function parseServiceKey(st: LineState, fail: (m: string) => never): { key: Serv
 function parseSchedFlags(sched: string, text: string, fail: (m: string) => never): ServiceConfig['flags'] {
   const flags = { fallback: false, portHash: false, sched3: false };
   for (const flag of text.split(',').filter((s) => s !== '')) {
-    const need = (name: string): void => {
-      if (sched !== name) fail(`incompatible scheduler flag '${clip(flag)}' (it needs scheduler ${name}, not ${sched})`);
-    };
-    if (flag === 'flag-1') flags.fallback = true;
-    else if (flag === 'flag-2') flags.portHash = true;
-    else if (flag === 'flag-3') flags.sched3 = true;
-    else if (flag === 'sh-fallback' || flag === 'mh-fallback') {
-      need(flag.slice(0, 2));
-      flags.fallback = true;
-    } else if (flag === 'sh-port' || flag === 'mh-port') {
-      need(flag.slice(0, 2));
-      flags.portHash = true;
-    } else fail(`invalid scheduler flag '${clip(flag)}'`);
+    const named = SCHEDULER_FLAG_NAMES.find((n) => n.name === flag);
+    if (named === undefined) fail(`invalid scheduler flag '${clip(flag)}'`);
+    if (named.scheduler !== undefined && sched !== named.scheduler) {
+      fail(`incompatible scheduler flag '${clip(flag)}' (it needs scheduler ${named.scheduler}, not ${sched})`);
+    }
+    flags[named.field as keyof typeof flags] = true;
   }
   return flags;
 }
 
 function serviceConfig(st: LineState, key: ServiceKey, netmaskDefault: string, fail: (m: string) => never): ServiceConfig {
-  const sched = st.values.get('s') ?? 'wlc';
+  const sched = st.values.get('s') ?? IPVSADM_DEFAULT_SCHEDULER;
   if (sched === '' || sched.length > SCHEDNAME_MAXLEN || !/^[A-Za-z0-9_-]+$/.test(sched)) fail(`invalid scheduler name ${quote(sched)}`);
   const persistent = st.seen.has('persistent');
   let timeout = 0;
@@ -476,7 +470,7 @@ function destination(
   };
   const config: DestinationConfig = {
     forwarding,
-    weight: num('w', 'weight', 0, 65535, 1),
+    weight: num('w', 'weight', 0, IPVSADM_MAX_WEIGHT, 1),
     upperThreshold: num('x', 'u_threshold', 0, INT_MAX, 0),
     lowerThreshold: num('y', 'l_threshold', 0, INT_MAX, 0),
   };

@@ -1,7 +1,7 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isScalar, isSeq } from 'yaml';
 import type { Node } from 'yaml';
-import type { DestinationConfig, DestinationKey, ForwardingMethod, ServiceConfig, ServiceFlags, ServiceKey, TunnelType } from '../../ipvs/types.ts';
+import type { DestinationConfig, DestinationKey, ServiceConfig, ServiceFlags, ServiceKey } from '../../ipvs/types.ts';
 import { destinationKeyString, serviceKeyString } from '../../ipvs/keys.ts';
 import { quote } from '../../bounded-read.ts';
 import { HTTP_PATH, hostHeaderProblem } from '../../health/host.ts';
@@ -13,22 +13,22 @@ import type { FailureAction, HealthCheckSpec, HealthCheckType, HealthTarget, LbS
 import type { DnsCheck, ExecCheck, TlsCheck, UdpCheck, UdpExpect } from '../../health/types.ts';
 import { DNS_QUERY_TYPES, RCODES } from '../../health/probe-dns.ts';
 import { type Family, canonicalize, isIpv4Netmask } from '../../address/address.ts';
+import { DEFAULT_MH_FLAGS as DEFAULT_MH_FLAGS_BY_FIELD, DEFAULT_SCHEDULER, FORWARDING_METHODS, IPVSADM_MAX_WEIGHT, SCHEDULER_FLAG_NAMES, SCHEDULERS, type SchedulerName, TUNNEL_TYPES } from '../../ipvs/vocabulary.ts';
 import { closest } from './values.ts';
 
 // The configuration schema (documented for users in examples/README.md). This module turns a parsed
 // YAML document into the desired state, recording every problem with its position via the Reader.
 
-export const SCHEDULERS = ['mh', 'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'twos'] as const;
-export const FORWARDING: readonly ForwardingMethod[] = ['masq', 'droute', 'tunnel', 'local', 'bypass'];
-const TUNNEL_TYPES: readonly TunnelType[] = ['ipip', 'gue', 'gre'];
+/** The kernel's schedulers (ipvs/vocabulary.ts), ours first: error messages list the default first. */
+const SCHEDULER_CHOICES: readonly SchedulerName[] = [DEFAULT_SCHEDULER, ...SCHEDULERS.filter((s) => s !== DEFAULT_SCHEDULER)];
 const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
-/** Scheduler flags by ipvsadm's names (`-b`), plus one-packet (`-o`). */
-const FLAG_NAMES = ['mh-port', 'mh-fallback', 'sh-port', 'sh-fallback', 'one-packet'] as const;
-/** What an `mh` service gets when it names no flags: per-connection hashing and fall-over from drained backends. */
-export const DEFAULT_MH_FLAGS = ['mh-port', 'mh-fallback'] as const;
+/** Scheduler flags by ipvsadm's names (`-b`) for the schedulers that name them, plus one-packet (`-o`). */
+const FLAG_NAMES: readonly string[] = [...SCHEDULER_FLAG_NAMES.filter((n) => n.scheduler !== undefined).map((n) => n.name), 'one-packet'];
+/** What an `mh` service gets when it names no flags (ipvs/vocabulary.ts DEFAULT_MH_FLAGS), by the names a file uses. */
+export const DEFAULT_MH_FLAGS = SCHEDULER_FLAG_NAMES.filter((n) => n.scheduler === 'mh' && DEFAULT_MH_FLAGS_BY_FIELD[n.field] === true).map((n) => n.name);
 
-/** ipvsadm's limit; the kernel takes up to 2^31-1 but nothing useful needs more. */
-export const MAX_WEIGHT = 65535;
+/** What a file may set: ipvsadm's limit (ipvs/vocabulary.ts says why it is not the kernel's). */
+export const MAX_WEIGHT = IPVSADM_MAX_WEIGHT;
 const MAX_U32 = 0xffff_ffff;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,62}$/;
 
@@ -157,10 +157,10 @@ function readService(r: Reader, node: unknown, index: number): ReadService | und
   const g = f.withPath(path);
 
   const key = readServiceKey(r, g);
-  const scheduler = readChoice(r, g, 'scheduler', SCHEDULERS, { what: 'scheduler' }) ?? (g.has('scheduler') ? undefined : 'mh');
+  const scheduler = readChoice(r, g, 'scheduler', SCHEDULER_CHOICES, { what: 'scheduler' }) ?? (g.has('scheduler') ? undefined : DEFAULT_SCHEDULER);
   const flags = readFlags(r, g, scheduler);
   const config: ServiceConfig = {
-    scheduler: scheduler ?? 'mh',
+    scheduler: scheduler ?? DEFAULT_SCHEDULER,
     flags: flags ?? {},
     timeout: 0,
     netmask: key?.family === 'inet6' ? '128' : '255.255.255.255',
@@ -288,7 +288,7 @@ function readFlags(r: Reader, f: Fields, scheduler: string | undefined): Service
   const node = f.get('flags');
   if (node === undefined) {
     if (f.has('flags')) return {};
-    return scheduler === 'mh' ? { portHash: true, fallback: true } : {};
+    return scheduler === 'mh' ? { ...DEFAULT_MH_FLAGS_BY_FIELD } : {};
   }
   if (!isSeq(node)) return r.fail(node, f.at('flags'), `must be a list of flag names (${FLAG_NAMES.join(', ')}), got ${describe(node)}`);
   const flags: ServiceFlags = {};
@@ -304,13 +304,13 @@ function readFlags(r: Reader, f: Fields, scheduler: string | undefined): Service
       flags.onePacket = true;
       return;
     }
-    const [sched, what] = v.split('-');
-    if (scheduler !== undefined && sched !== scheduler) {
-      r.fail(item, path, `flag "${v}" belongs to the "${sched}" scheduler, this service uses "${scheduler}"`);
+    const named = SCHEDULER_FLAG_NAMES.find((n) => n.name === v);
+    if (named?.scheduler === undefined) return;
+    if (scheduler !== undefined && named.scheduler !== scheduler) {
+      r.fail(item, path, `flag "${v}" belongs to the "${named.scheduler}" scheduler, this service uses "${scheduler}"`);
       return;
     }
-    if (what === 'port') flags.portHash = true;
-    else flags.fallback = true;
+    flags[named.field] = true;
   });
   return flags;
 }
@@ -357,7 +357,7 @@ function readDestination(
   let port = readInt(r, f, 'port', service?.kind === 'fwmark' ? 0 : 1, 65535);
   if (port === undefined && !f.has('port')) port = defaultPort;
   const weight = readInt(r, f, 'weight', 0, MAX_WEIGHT) ?? 1;
-  const forwarding = readChoice(r, f, 'forwarding', FORWARDING, { what: 'forwarding method' }) ?? 'masq';
+  const forwarding = readChoice(r, f, 'forwarding', FORWARDING_METHODS, { what: 'forwarding method' }) ?? 'masq';
   const upper = readInt(r, f, 'upperThreshold', 0, MAX_U32) ?? 0;
   const lower = readInt(r, f, 'lowerThreshold', 0, MAX_U32) ?? 0;
   // The kernel refuses lower > upper with ERANGE even when upper is 0 (no limit).

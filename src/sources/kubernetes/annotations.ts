@@ -1,5 +1,6 @@
 import { quote } from '../../bounded-read.ts';
 import type { ServiceFlags } from '../../ipvs/types.ts';
+import { DEFAULT_SCHEDULER, isScheduler, SCHEDULERS } from '../../ipvs/vocabulary.ts';
 import type { TranslationWarning } from './objects.ts';
 
 // Per-Service scheduling choices through annotations. Defaults: Maglev (`mh`) hashing on
@@ -10,15 +11,11 @@ export const ANNOTATION_SCHEDULER = 'ipvs-maglev.io/scheduler';
 export const ANNOTATION_MH_PORT = 'ipvs-maglev.io/mh-port';
 export const ANNOTATION_MH_FALLBACK = 'ipvs-maglev.io/mh-fallback';
 
-/** The schedulers of the mainline kernel (net/netfilter/ipvs/ip_vs_*.c). */
-export const KNOWN_SCHEDULERS: readonly string[] = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos'];
 
 export interface SchedulerChoice {
   scheduler: string;
   flags: ServiceFlags;
 }
-
-export const DEFAULT_SCHEDULER = 'mh';
 
 export function schedulerFromAnnotations(
   annotations: Readonly<Record<string, string>>,
@@ -28,12 +25,12 @@ export function schedulerFromAnnotations(
   const warn = (message: string): void => {
     warnings.push({ kind: 'Service', object, reason: 'InvalidAnnotation', message });
   };
-  let scheduler = DEFAULT_SCHEDULER;
+  let scheduler: string = DEFAULT_SCHEDULER;
   const raw = annotations[ANNOTATION_SCHEDULER];
   if (raw !== undefined) {
     const v = raw.trim();
-    if (KNOWN_SCHEDULERS.includes(v)) scheduler = v;
-    else warn(`${ANNOTATION_SCHEDULER}: ${quote(raw)} is not an IPVS scheduler (${KNOWN_SCHEDULERS.join(', ')}); using ${DEFAULT_SCHEDULER}`);
+    if (isScheduler(v)) scheduler = v;
+    else warn(`${ANNOTATION_SCHEDULER}: ${quote(raw)} is not an IPVS scheduler (${SCHEDULERS.join(', ')}); using ${DEFAULT_SCHEDULER}`);
   }
   const portHash = boolAnnotation(annotations, ANNOTATION_MH_PORT, scheduler, warn);
   const fallback = boolAnnotation(annotations, ANNOTATION_MH_FALLBACK, scheduler, warn);

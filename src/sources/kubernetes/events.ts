@@ -325,11 +325,13 @@ export class EventRecorder implements WarningRecorder {
           continue;
         }
         const retriable = code === undefined || code === 429 || code >= 500;
-        if (!retriable || attempt >= this.limits.maxAttempts || this.stopped) {
+        if (!retriable || attempt >= this.limits.maxAttempts) {
           this.outcome('failed');
           this.opts.logger.debug({ namespace: e.namespace, event: e.name, status: code ?? null, err: describe(err) }, 'cannot write the Kubernetes Event; the warning stays in the log');
           return;
         }
+        // A retry stop() abandons records nothing, whether stop() came during the wait or during this attempt.
+        if (this.stopped) return;
         await this.sleep(this.limits.retryDelayMs * 2 ** (attempt - 1));
         if (this.stopped) return;
       }
