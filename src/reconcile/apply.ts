@@ -117,7 +117,8 @@ export async function apply(
   return { results, counts, failedServices, failed };
 }
 
-function isIpvsStep(op: Operation): op is IpvsStep {
+/** Whether a plan step writes IPVS (rather than a VIP). */
+export function isIpvsStep(op: Operation): op is IpvsStep {
   return op.kind !== 'bindAddress' && op.kind !== 'unbindAddress';
 }
 

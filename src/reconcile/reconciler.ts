@@ -1,7 +1,7 @@
 import { ValidationError, validateDesiredState } from '../model/index.ts';
 import type { DesiredService, DesiredState } from '../model/types.ts';
 import type { IpvsApi, VipApi } from '../ipvs/types.ts';
-import { apply, emptyCounts } from './apply.ts';
+import { apply, emptyCounts, isIpvsStep } from './apply.ts';
 import { svcId } from './compare.ts';
 import { DesiredTracker } from './desired.ts';
 import { OwnershipLedger } from './ledger.ts';
@@ -231,7 +231,7 @@ export class Reconciler {
     for (const r of applied.results) {
       if (r.outcome !== 'failed') continue;
       const op = r.operation;
-      errors.push({ code: r.error?.code ?? 'ERROR', message: r.error?.message ?? 'failed', service: 'service' in op ? svcId(op.service) : undefined, operation: op });
+      errors.push({ code: r.error?.code ?? 'ERROR', message: r.error?.message ?? 'failed', service: isIpvsStep(op) ? svcId(op.service) : undefined, operation: op });
       // Scoped plans only look at the addresses of the services they touch: retry through a full one.
       if (op.kind === 'bindAddress' || op.kind === 'unbindAddress') this.haveFullView = false;
     }
