@@ -4,12 +4,12 @@ import type {
   DestinationKey,
   IpvsApi,
   IpvsInfo,
+  IpvsOperation,
   IpvsTimeouts,
   Service,
   ServiceConfig,
   ServiceKey,
 } from '../../src/ipvs/types.ts';
-import type { BatchingIpvs, BatchWrite } from '../../src/reconcile/index.ts';
 
 // Counts kernel requests made through an IpvsApi: one per call, one per write inside a batch (each is its own
 // netlink message), dumps counted separately, plus the number of batch round trips.
@@ -34,12 +34,12 @@ export class CountingIpvs implements IpvsApi {
   counts = zeroCounts();
   private readonly inner: IpvsApi;
   /** Present only when the wrapped client can batch, so apply() keeps pipelining. */
-  readonly batch?: (ops: readonly BatchWrite[]) => Promise<ReadonlyArray<Error | undefined>>;
+  readonly batch?: (ops: readonly IpvsOperation[]) => Promise<ReadonlyArray<Error | undefined>>;
 
   constructor(inner: IpvsApi) {
     this.inner = inner;
-    const b = (inner as Partial<BatchingIpvs>).batch;
-    if (typeof b === 'function') {
+    const b = inner.batch;
+    if (b) {
       this.batch = async (ops) => {
         this.counts.batches++;
         this.counts.writes += ops.length;

@@ -7,20 +7,12 @@ import { InvalidArgument, type IpvsError } from './errors.ts';
 import { destinationKeyString, serviceKeyString } from './keys.ts';
 import { IPVS_GENL_NAME, type IpvsCmdName } from './schema.ts';
 import type {
-  Destination, DestinationConfig, DestinationKey, IpvsApi, IpvsInfo, IpvsTimeouts, Service, ServiceConfig, ServiceKey,
+  Destination, DestinationConfig, DestinationKey, IpvsApi, IpvsInfo, IpvsOperation, IpvsTimeouts, Service, ServiceConfig, ServiceKey,
 } from './types.ts';
+
 
 // The typed IPVS client over a netlink Conn. One request per call, except listServices
 // (one dump for all services, with STATS64) and batch() (many writes pipelined).
-
-/** One write for IpvsClient.batch(). */
-export type IpvsOperation =
-  | { op: 'addService'; service: ServiceKey; config: ServiceConfig }
-  | { op: 'updateService'; service: ServiceKey; config: ServiceConfig }
-  | { op: 'deleteService'; service: ServiceKey }
-  | { op: 'addDestination'; service: ServiceKey; destination: DestinationKey; config: DestinationConfig }
-  | { op: 'updateDestination'; service: ServiceKey; destination: DestinationKey; config: DestinationConfig }
-  | { op: 'deleteDestination'; service: ServiceKey; destination: DestinationKey };
 
 /** Per operation: undefined when it succeeded, else its typed error. Same order as the input. */
 export type BatchResult = Array<IpvsError | undefined>;

@@ -86,7 +86,7 @@ export async function openSyncDaemons(options: OpenIpvsOptions = {}): Promise<Sy
 }
 
 export { SyncDaemons, sameDaemon, type SyncDaemon, type SyncDaemonConfig, type SyncRole } from './daemon.ts';
-export { IpvsClient, type BatchResult, type FlushGuard, type IpvsOperation } from './client.ts';
+export { IpvsClient, type BatchResult, type FlushGuard } from './client.ts';
 export { VipClient, VipError, type VipErrorCode } from './vips.ts';
 export {
   AddressError, addressBytes, addressFamily, canonicalAddress, formatAddress, isAddress, netmaskToPrefix, parseAddress,

@@ -120,7 +120,28 @@ export interface IpvsApi {
   getTimeouts(): Promise<IpvsTimeouts>;
   setTimeouts(timeouts: IpvsTimeouts): Promise<void>;
   zero(service?: ServiceKey): Promise<void>;
+  /**
+   * Optional fast path: many writes pipelined, one result per write in input order (undefined = done), each
+   * the error the matching single call would have thrown. The kernel applies them in order and one failure
+   * does not stop the rest. The netlink client has it; callers without it make one call per write.
+   */
+  batch?(ops: readonly IpvsOperation[]): Promise<ReadonlyArray<Error | undefined>>;
 }
+
+/**
+ * One IPVS write, as data: what batch() takes, what the reconciler's plan entries and a restore's steps are
+ * turned into. The single definition of a kernel write; the layers above wrap it, never redefine it.
+ */
+export type IpvsOperation =
+  | { op: 'addService'; service: ServiceKey; config: ServiceConfig }
+  | { op: 'updateService'; service: ServiceKey; config: ServiceConfig }
+  | { op: 'deleteService'; service: ServiceKey }
+  | { op: 'addDestination'; service: ServiceKey; destination: DestinationKey; config: DestinationConfig }
+  | { op: 'updateDestination'; service: ServiceKey; destination: DestinationKey; config: DestinationConfig }
+  | { op: 'deleteDestination'; service: ServiceKey; destination: DestinationKey };
+
+/** The fields of the write `K` besides its name (what a wrapper of that write carries). */
+export type IpvsOperationFields<K extends IpvsOperation['op']> = Omit<Extract<IpvsOperation, { op: K }>, 'op'>;
 
 /**
  * Binding of virtual-service addresses to a local dummy interface (default "ipvs0"), so the

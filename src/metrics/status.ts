@@ -102,32 +102,53 @@ function mhTable(mh: readonly MhEntry[], size: number): BuiltTable {
  * an mh table with when the current weight is 0. One entry per destination that exists; deletes forget.
  */
 export class LastWeights {
-  private readonly byDest = new Map<string, number>();
+  /** By service key string, then destination key string. */
+  private readonly byService = new Map<string, Map<string, number>>();
+  private count = 0;
 
   observe(results: readonly OperationResult[]): void {
     for (const r of results) {
       if (r.outcome !== 'ok' && r.outcome !== 'converted') continue;
       const op = r.operation;
       if (op.kind === 'deleteService') {
-        const prefix = drainKey(serviceKeyString(op.service), '');
-        for (const k of this.byDest.keys()) if (k.startsWith(prefix)) this.byDest.delete(k);
+        const service = serviceKeyString(op.service);
+        this.count -= this.byService.get(service)?.size ?? 0;
+        this.byService.delete(service);
         continue;
       }
       if (op.kind !== 'addDestination' && op.kind !== 'updateDestination' && op.kind !== 'drainDestination' && op.kind !== 'deleteDestination') continue;
-      const key = drainKey(serviceKeyString(op.service), destinationKeyString(op.destination));
-      if (op.kind === 'deleteDestination') this.byDest.delete(key);
+      const service = serviceKeyString(op.service);
+      const destination = destinationKeyString(op.destination);
+      if (op.kind === 'deleteDestination') this.forget(service, destination);
       // Added at 0: the kernel's last weight is 0 (no slots) until a non-zero weight is written.
-      else if (op.kind === 'addDestination') this.byDest.set(key, op.config.weight);
-      else if (op.config.weight > 0) this.byDest.set(key, op.config.weight);
+      else if (op.kind === 'addDestination') this.set(service, destination, op.config.weight);
+      else if (op.config.weight > 0) this.set(service, destination, op.config.weight);
     }
   }
 
   get(service: string, destination: string): number | undefined {
-    return this.byDest.get(drainKey(service, destination));
+    return this.byService.get(service)?.get(destination);
   }
 
   get size(): number {
-    return this.byDest.size;
+    return this.count;
+  }
+
+  private set(service: string, destination: string, weight: number): void {
+    let weights = this.byService.get(service);
+    if (weights === undefined) {
+      weights = new Map();
+      this.byService.set(service, weights);
+    }
+    if (!weights.has(destination)) this.count++;
+    weights.set(destination, weight);
+  }
+
+  private forget(service: string, destination: string): void {
+    const weights = this.byService.get(service);
+    if (weights === undefined || !weights.delete(destination)) return;
+    this.count--;
+    if (weights.size === 0) this.byService.delete(service);
   }
 }
 

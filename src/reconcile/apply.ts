@@ -1,8 +1,9 @@
 import { IpvsError } from '../ipvs/errors.ts';
-import type { DestinationConfig, DestinationKey, IpvsApi, ServiceConfig, ServiceKey, VipApi } from '../ipvs/types.ts';
+import type { IpvsApi, IpvsOperation, VipApi } from '../ipvs/types.ts';
 import { svcId } from './compare.ts';
 import {
   type ApplyResult,
+  type IpvsStep,
   OPERATION_KINDS,
   type Operation,
   type OperationKind,
@@ -28,24 +29,6 @@ export interface ApplyOptions {
   batchSize?: number;
 }
 
-/** A write as the netlink client's batch() takes it. */
-export type BatchWrite =
-  | { op: 'addService'; service: ServiceKey; config: ServiceConfig }
-  | { op: 'updateService'; service: ServiceKey; config: ServiceConfig }
-  | { op: 'deleteService'; service: ServiceKey }
-  | { op: 'addDestination'; service: ServiceKey; destination: DestinationKey; config: DestinationConfig }
-  | { op: 'updateDestination'; service: ServiceKey; destination: DestinationKey; config: DestinationConfig }
-  | { op: 'deleteDestination'; service: ServiceKey; destination: DestinationKey };
-
-/** An IPVS client that can pipeline writes: one result per write, undefined = success. */
-export interface BatchingIpvs extends IpvsApi {
-  batch(ops: readonly BatchWrite[]): Promise<ReadonlyArray<Error | undefined>>;
-}
-
-function canBatch(ipvs: IpvsApi): ipvs is BatchingIpvs {
-  return typeof (ipvs as Partial<BatchingIpvs>).batch === 'function';
-}
-
 export function emptyCounts(): Record<OperationKind, Record<OperationOutcome, number>> {
   const counts = {} as Record<OperationKind, Record<OperationOutcome, number>>;
   for (const k of OPERATION_KINDS) counts[k] = { ok: 0, converted: 0, skipped: 0, failed: 0 };
@@ -64,7 +47,8 @@ export async function apply(
   // Services found missing by a destination operation: their other destination operations are pointless.
   const goneServices = new Set<string>();
   let failed = 0;
-  const batchSize = canBatch(ipvs) ? Math.max(1, options.batchSize ?? 512) : 1;
+  const batch = ipvs.batch?.bind(ipvs);
+  const batchSize = batch ? Math.max(1, options.batchSize ?? 512) : 1;
 
   const finish = (operation: Operation, result: OperationResult, sid: string | undefined): void => {
     if (result.outcome === 'failed') {
@@ -91,15 +75,20 @@ export async function apply(
   const ops = plan.operations;
   for (let i = 0; i < ops.length; ) {
     const operation = ops[i];
-    const sid = 'service' in operation ? svcId(operation.service) : undefined;
-    if (batchSize > 1 && sid !== undefined) {
+    const sid = isIpvsStep(operation) ? svcId(operation.service) : undefined;
+    if (batch && batchSize > 1 && sid !== undefined) {
       // A run of IPVS writes: pipeline them, then settle each one in order.
-      const chunk: Operation[] = [];
-      while (i < ops.length && chunk.length < batchSize && 'service' in ops[i]) chunk.push(ops[i++]);
-      const sent: Operation[] = [];
+      const chunk: IpvsStep[] = [];
+      while (i < ops.length && chunk.length < batchSize) {
+        const next = ops[i];
+        if (!isIpvsStep(next)) break;
+        chunk.push(next);
+        i++;
+      }
+      const sent: IpvsStep[] = [];
       const sentIds: string[] = [];
       for (const op of chunk) {
-        const id = svcId((op as { service: ServiceKey }).service);
+        const id = svcId(op.service);
         const early = decided(op, id);
         if (early) finish(op, early, id);
         else {
@@ -109,7 +98,7 @@ export async function apply(
       }
       let outcomes: ReadonlyArray<Error | undefined>;
       try {
-        outcomes = await (ipvs as BatchingIpvs).batch(sent.map(toBatchWrite));
+        outcomes = await batch(sent.map(ipvsOperation));
       } catch (err) {
         for (let k = 0; k < sent.length; k++) finish(sent[k], failure(sent[k], err), sentIds[k]);
         continue;
@@ -128,7 +117,13 @@ export async function apply(
   return { results, counts, failedServices, failed };
 }
 
-function toBatchWrite(op: Operation): BatchWrite {
+/** Whether a plan step writes IPVS (rather than a VIP). */
+export function isIpvsStep(op: Operation): op is IpvsStep {
+  return op.kind !== 'bindAddress' && op.kind !== 'unbindAddress';
+}
+
+/** The kernel write a plan step stands for (a drain is an update to weight 0). */
+export function ipvsOperation(op: IpvsStep): IpvsOperation {
   switch (op.kind) {
     case 'addService':
     case 'updateService':
@@ -142,8 +137,6 @@ function toBatchWrite(op: Operation): BatchWrite {
       return { op: 'updateDestination', service: op.service, destination: op.destination, config: op.config };
     case 'deleteDestination':
       return { op: 'deleteDestination', service: op.service, destination: op.destination };
-    default:
-      throw new Error(`not an IPVS write: ${op.kind}`);
   }
 }
 

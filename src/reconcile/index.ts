@@ -13,19 +13,20 @@
 // Treat desired states as immutable values: build new objects for changed services (reusing unchanged ones is
 // encouraged: event-driven syncs recognise them by identity and skip re-validating them).
 // Dry run (`plan` command): `await reconciler.preview(desired)` -> Plan (operations, flowMoves, conflicts).
-// Lower level, pure: plan(actual, desired, ownership, drains, now, options) and apply(plan, ipvs, vips).
+// Lower level, pure: plan(actual, desired, ownership, drains, now, options) (or planIndexed(input, options) on
+// maps) and apply(plan, ipvs, vips).
 // Ownership across restarts: see README.md in this folder.
 
-export { apply, emptyCounts } from './apply.ts';
-export type { ApplyOptions, BatchingIpvs, BatchWrite } from './apply.ts';
+export { apply, emptyCounts, ipvsOperation } from './apply.ts';
+export type { ApplyOptions } from './apply.ts';
 export { compareDestinationKeys, drainKey } from './compare.ts';
 export { defaultFlowMoveEstimator } from './flow-move.ts';
 export { compareCanonicalMh, isCanonicalMhOrder, planMhReorder } from './mh-order.ts';
 export type { MhReorder } from './mh-order.ts';
 export { SyncLoop } from './loop.ts';
 export type { SyncLoopOptions } from './loop.ts';
-export { DEFAULT_DELETE_AT_ONCE, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MH_TABLE_SIZE, mhList, plan, simulateMh } from './plan.ts';
-export type { PlanScope } from './plan.ts';
+export { DEFAULT_DELETE_AT_ONCE, DEFAULT_DRAIN_TIMEOUT_MS, DEFAULT_MH_TABLE_SIZE, mhList, plan, planIndexed, simulateMh } from './plan.ts';
+export type { PlanInput } from './plan.ts';
 export { Reconciler } from './reconciler.ts';
 export type { ReconcilerOptions } from './reconciler.ts';
 export { FileStateStore, MemoryStateStore, STATE_FILE_ERROR, StateFileError, StateFileHealth } from './store.ts';
@@ -40,6 +41,8 @@ export type {
   DrainState,
   FlowMove,
   FlowMoveEstimator,
+  IpvsStep,
+  KernelIndex,
   Logger,
   MhDest,
   Operation,

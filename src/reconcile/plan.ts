@@ -1,17 +1,11 @@
 import { DEFAULT_KERNEL_TABLE_SIZE } from '../maglev/primes.ts';
 import type { DesiredDestination, DesiredService, DesiredState } from '../model/types.ts';
-import type { Destination, DestinationConfig, Protocol, ServiceKey } from '../ipvs/types.ts';
-import {
-  compareDestinationKeys,
-  destId,
-  destinationConfigEqual,
-  drainKey,
-  serviceAddress,
-  serviceConfigEqual,
-  svcId,
-} from './compare.ts';
+import type { Destination, DestinationConfig, Protocol } from '../ipvs/types.ts';
+import { compareDestinationKeys, destId, destinationConfigEqual, drainKey, serviceConfigEqual, svcId } from './compare.ts';
+import { CopyOnWriteSet } from './copy-on-write.ts';
 import { defaultFlowMoveEstimator } from './flow-move.ts';
 import { planMhReorder } from './mh-order.ts';
+import { planAddresses } from './plan-addresses.ts';
 import type {
   ActualService,
   ActualState,
@@ -21,6 +15,7 @@ import type {
   DrainState,
   FlowMove,
   FlowMoveEstimator,
+  KernelIndex,
   MhDest,
   Operation,
   OwnershipState,
@@ -37,27 +32,33 @@ export const DEFAULT_DELETE_AT_ONCE: readonly Protocol[] = ['udp', 'sctp'];
 /** The kernel's mh table size unless told otherwise (CONFIG_IP_VS_MH_TAB_INDEX's default; maglev/primes.ts). */
 export const DEFAULT_MH_TABLE_SIZE = DEFAULT_KERNEL_TABLE_SIZE;
 
-export interface PlanScope {
+/**
+ * What the planner works on, indexed: the kernel and desired services by serviceKeyString (the reconciler's
+ * KernelView and desired index are such maps already, so an event-driven sync copies nothing).
+ */
+export interface PlanInput {
+  actual: KernelIndex;
+  /** Desired services by serviceKeyString, in the desired state's order. */
+  desired: ReadonlyMap<string, DesiredService>;
+  ownership: OwnershipState;
+  drains: DrainState;
+  /** The clock for drain starts and timeouts (ms). */
+  now: number;
   /**
    * Service key strings to plan. Services outside the scope get no operations and keep their drain records;
    * they still count for which addresses are in use. Undefined = every service.
    */
-  services?: ReadonlySet<string>;
+  scope?: ReadonlySet<string>;
   /**
-   * `desired.services` by serviceKeyString, when the caller keeps such an index up to date. With a scope and a
-   * map of actual services, the plan then walks only the scope: O(changed services), not O(services).
+   * Walk only the scope (sorted, so the operation order does not depend on the order changes arrived in)
+   * instead of every desired and actual service: O(changed services), not O(services). Needs `scope`.
    */
-  desiredIndex?: ReadonlyMap<string, DesiredService>;
+  walkScopeOnly?: boolean;
 }
 
 /**
- * Plan the operations turning `actual` into `desired`.
- *
- * Safe order: add/update services, add/update destinations (capacity first), drain, delete destinations,
- * delete services, then bind new VIPs (their services exist by then) and unbind VIPs no service uses.
- * New destinations are added in a canonical order (address, port), and each `mh` service's kernel list is put
- * back in canonical order with the fewest delete+re-adds (mh-order.ts), so every node gets the same `mh` table
- * whatever its history. Those re-adds run in the add phase, each delete followed at once by its add.
+ * Plan the operations turning `actual` into `desired` (lists, as a caller has them at hand; see planIndexed).
+ * `options.services` limits the plan to those service key strings, as PlanInput.scope.
  */
 export function plan(
   actual: ActualState,
@@ -65,13 +66,58 @@ export function plan(
   ownership: OwnershipState,
   drains: DrainState,
   now: number,
-  options: PlanOptions & PlanScope = {},
+  options: PlanOptions & { services?: ReadonlySet<string> } = {},
 ): Plan {
-  const drainTimeout = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
-  const deleteAtOnce = new Set<string>(options.deleteAtOnceProtocols ?? DEFAULT_DELETE_AT_ONCE);
-  const tableSize = options.mhTableSize ?? DEFAULT_MH_TABLE_SIZE;
-  const estimator = options.flowMoveEstimator === undefined ? defaultFlowMoveEstimator : options.flowMoveEstimator;
-  const scope = options.services;
+  const services = new Map<string, ActualService>();
+  for (const a of actual.services) services.set(svcId(a.service.key), a);
+  const index: KernelIndex = { services, boundAddresses: actual.boundAddresses === undefined ? undefined : new Set(actual.boundAddresses) };
+  return planIndexed({ actual: index, desired: indexDesired(desired.services), ownership, drains, now, scope: options.services }, options);
+}
+
+/** The options with their defaults, as the per-service planning reads them. */
+interface Settings {
+  readonly now: number;
+  readonly drainTimeout: number;
+  readonly deleteDrainedAtTimeoutOnly: boolean;
+  readonly canonicalMh: boolean;
+  readonly deleteAtOnce: ReadonlySet<string>;
+  readonly adoptExisting: boolean;
+  readonly tableSize: number;
+  readonly estimator: FlowMoveEstimator | null;
+}
+
+/** The destination operations of one service, by phase, and how many of its destinations keep draining. */
+interface DestinationPlan {
+  /** Updates, adds and the delete+re-adds of a reorder (capacity first). */
+  add: Operation[];
+  drain: Operation[];
+  delete: Operation[];
+  draining: number;
+}
+
+/**
+ * Plan the operations turning `input.actual` into `input.desired`.
+ *
+ * Safe order: add/update services, add/update destinations (capacity first), drain, delete destinations,
+ * delete services, then bind new VIPs (their services exist by then) and unbind VIPs no service uses.
+ * New destinations are added in a canonical order (address, port), and each `mh` service's kernel list is put
+ * back in canonical order with the fewest delete+re-adds (mh-order.ts), so every node gets the same `mh` table
+ * whatever its history. Those re-adds run in the add phase, each delete followed at once by its add.
+ */
+export function planIndexed(input: PlanInput, options: PlanOptions = {}): Plan {
+  const settings: Settings = {
+    now: input.now,
+    drainTimeout: options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+    deleteDrainedAtTimeoutOnly: options.deleteDrainedAtTimeoutOnly === true,
+    canonicalMh: options.canonicalMhOrder !== false,
+    deleteAtOnce: new Set<string>(options.deleteAtOnceProtocols ?? DEFAULT_DELETE_AT_ONCE),
+    adoptExisting: options.adoptExisting === true,
+    tableSize: options.mhTableSize ?? DEFAULT_MH_TABLE_SIZE,
+    estimator: options.flowMoveEstimator === undefined ? defaultFlowMoveEstimator : options.flowMoveEstimator,
+  };
+  const { ownership, drains, scope } = input;
+  const actualById = input.actual.services;
+  const desiredById = input.desired;
   const inScope = (id: string): boolean => scope === undefined || scope.has(id);
 
   const serviceOps: Operation[] = [];
@@ -82,19 +128,17 @@ export function plan(
   const conflicts: Conflict[] = [];
   const flowMoves: FlowMove[] = [];
   const nextDrains = new Map<string, DrainRecord>(drains);
+  const drainsByService = groupDrains(drains);
+  const dropDrainsOf = (id: string): void => {
+    for (const r of drainsByService.get(id) ?? []) nextDrains.delete(drainKey(r.service, r.destination));
+  };
   const owned = new CopyOnWriteSet(ownership.services);
   let draining = 0;
 
-  const actualById = indexActual(actual.services);
-  const desiredById = options.desiredIndex ?? indexDesired(desired.services);
-  // With a scope and both indexes, walk only the scope (sorted, so the operation order does not depend on
-  // the order changes arrived in); otherwise walk everything in desired order, as a full sync does.
-  const walkScope = scope !== undefined && options.desiredIndex !== undefined && !Array.isArray(actual.services);
-  const scopeIds = walkScope ? [...scope].sort() : undefined;
+  const scopeIds = input.walkScopeOnly && scope !== undefined ? [...scope].sort() : undefined;
   const added = new Set<string>();
   const deleted = new Set<string>();
   const newServices: string[] = [];
-  const newAddresses: string[] = [];
 
   for (const [id, want] of scopeIds ? pairs(scopeIds, desiredById) : desiredById) {
     if (!inScope(id)) continue;
@@ -108,11 +152,11 @@ export function plan(
       for (const d of sorted) {
         addDestOps.push({ kind: 'addDestination', service: want.key, name: want.name, destination: d.key, config: d.config });
       }
-      dropDrainsOf(nextDrains, id);
+      dropDrainsOf(id);
       continue;
     }
     if (!owned.has(id)) {
-      if (!options.adoptExisting) {
+      if (!settings.adoptExisting) {
         conflicts.push({ service: id, name: want.name, reason: 'a service with this key exists in the kernel and is not managed by this instance' });
         continue;
       }
@@ -122,22 +166,17 @@ export function plan(
     if (!serviceConfigEqual(have.service.config, want.config)) {
       serviceOps.push({ kind: 'updateService', service: want.key, name: want.name, config: want.config });
     }
-    const before = addDestOps.length + drainOps.length + deleteDestOps.length;
-    const beforeDrainOps = drainOps.length;
-    const beforeDeleteOps = deleteDestOps.length;
-    const beforeAddOps = addDestOps.length;
-    draining += planDestinations(id, want, have, nextDrains, now, drainTimeout, options.deleteDrainedAtTimeoutOnly === true, options.canonicalMhOrder !== false, deleteAtOnce, addDestOps, drainOps, deleteDestOps);
-    const changed = addDestOps.length + drainOps.length + deleteDestOps.length !== before;
-    if (changed && estimator && want.config.scheduler === 'mh' && have.service.config.scheduler === 'mh') {
-      const ops = [
-        ...addDestOps.slice(beforeAddOps),
-        ...drainOps.slice(beforeDrainOps),
-        ...deleteDestOps.slice(beforeDeleteOps),
-      ];
+    const dests = planDestinations(settings, id, want, have, nextDrains, drainsByService.get(id));
+    addDestOps.push(...dests.add);
+    drainOps.push(...dests.drain);
+    deleteDestOps.push(...dests.delete);
+    draining += dests.draining;
+    const changed = dests.add.length + dests.drain.length + dests.delete.length > 0;
+    if (changed && settings.estimator && want.config.scheduler === 'mh' && have.service.config.scheduler === 'mh') {
       const beforeList = mhList(id, have.destinations, drains);
-      const afterList = simulateMh(beforeList, ops);
+      const afterList = simulateMh(beforeList, [...dests.add, ...dests.drain, ...dests.delete]);
       try {
-        const move = estimator(beforeList, afterList, tableSize);
+        const move = settings.estimator(beforeList, afterList, settings.tableSize);
         flowMoves.push({ service: id, name: want.name, ...move });
       } catch {
         // An estimate we cannot make (e.g. destinations of mixed families) never blocks a plan.
@@ -150,103 +189,49 @@ export function plan(
     deleteServiceOps.push({ kind: 'deleteService', service: have.service.key, name: id });
     deleted.add(id);
     owned.delete(id);
-    dropDrainsOf(nextDrains, id);
+    dropDrainsOf(id);
   }
   // Owned services that are neither in the kernel nor desired: forget them (a failed add, or deleted by hand).
   for (const id of scopeIds ?? ownership.services) {
     if (ownership.services.has(id) && inScope(id) && !actualById.has(id) && !desiredById.has(id)) {
       owned.delete(id);
-      dropDrainsOf(nextDrains, id);
+      dropDrainsOf(id);
     }
   }
   // Drain records of destinations that no longer exist were dropped in planDestinations; those of services
   // in scope that vanished entirely are dropped above.
 
-  const addressOps: Operation[] = [];
-  const unbindOps: Operation[] = [];
-  const ownedAddresses = new CopyOnWriteSet(ownership.addresses);
-  if (actual.boundAddresses !== undefined) {
-    const bound: ReadonlySet<string> = Array.isArray(actual.boundAddresses) ? new Set(actual.boundAddresses) : (actual.boundAddresses as ReadonlySet<string>);
-    // A full plan looks at every address; a scoped one only at the addresses of the services in scope (an
-    // address bound by hand or a failed bind elsewhere waits for the next full sync).
-    let needed: Set<string>;
-    let unbindCandidates: Iterable<string>;
-    if (scopeIds) {
-      needed = new Set<string>();
-      const touched = new Set<string>();
-      for (const id of scopeIds) {
-        const want = desiredById.get(id);
-        const wantAddress = want ? serviceAddress(want.key) : undefined;
-        if (want?.bindAddress && wantAddress !== undefined) needed.add(wantAddress);
-        else if (wantAddress !== undefined) touched.add(wantAddress);
-        const haveAddress = actualById.get(id) ? serviceAddress((actualById.get(id) as ActualService).service.key) : undefined;
-        if (haveAddress !== undefined) touched.add(haveAddress);
-      }
-      const candidates: string[] = [];
-      for (const address of touched) if (!needed.has(address) && ownership.addresses.has(address)) candidates.push(address);
-      // A candidate still needed by a service outside the scope is in use by it too: the check below keeps it.
-      unbindCandidates = candidates;
-    } else {
-      needed = new Set<string>();
-      for (const d of desiredById.values()) {
-        const address = serviceAddress(d.key);
-        if (d.bindAddress && address !== undefined) needed.add(address);
-      }
-      unbindCandidates = ownership.addresses;
-    }
-    const toBind: string[] = [];
-    for (const address of needed) {
-      if (!ownedAddresses.has(address)) newAddresses.push(address);
-      ownedAddresses.add(address);
-      if (!bound.has(address)) toBind.push(address);
-    }
-    for (const address of toBind.sort()) addressOps.push({ kind: 'bindAddress', address });
-    const notNeeded: string[] = [];
-    for (const address of unbindCandidates) if (!needed.has(address)) notNeeded.push(address);
-    if (notNeeded.length > 0) {
-      // Addresses of the services that will exist after the plan ("is this VIP still in use"); only
-      // worked out when some owned address is no longer needed, which is rare.
-      const used = new Set<string>();
-      const use = (key: ServiceKey | undefined): void => {
-        const address = key ? serviceAddress(key) : undefined;
-        if (address !== undefined) used.add(address);
-      };
-      for (const [id, a] of actualById) if (!deleted.has(id)) use(a.service.key);
-      for (const id of added) use(desiredById.get(id)?.key);
-      for (const address of notNeeded.sort()) {
-        if (used.has(address)) continue;
-        ownedAddresses.delete(address);
-        if (bound.has(address)) unbindOps.push({ kind: 'unbindAddress', address });
-      }
-    }
-  }
+  const bound = input.actual.boundAddresses;
+  const addresses =
+    bound === undefined
+      ? { bind: [], unbind: [], owned: ownership.addresses, newlyOwned: [] }
+      : planAddresses({ bound, actual: actualById, desired: desiredById, owned: ownership.addresses, scope: scopeIds, added, deleted });
 
   return {
-    operations: [...serviceOps, ...addDestOps, ...drainOps, ...deleteDestOps, ...deleteServiceOps, ...addressOps, ...unbindOps],
+    operations: [...serviceOps, ...addDestOps, ...drainOps, ...deleteDestOps, ...deleteServiceOps, ...addresses.bind, ...addresses.unbind],
     drains: nextDrains,
-    ownership: { services: owned.result(), addresses: ownedAddresses.result() },
-    newlyOwned: { services: newServices, addresses: newAddresses },
+    ownership: { services: owned.result(), addresses: addresses.owned },
+    newlyOwned: { services: newServices, addresses: addresses.newlyOwned },
     flowMoves,
     conflicts,
     draining,
   };
 }
 
-/** Returns how many destinations of this service keep draining. */
+/**
+ * The destination operations of one service that exists in the kernel. Updates `drains` (the plan's drain
+ * records): drains that start, continue or end, and the records of this service's destinations that are gone
+ * (`recorded`: its records when the plan started).
+ */
 function planDestinations(
+  settings: Settings,
   id: string,
   want: DesiredService,
   have: ActualService,
   drains: Map<string, DrainRecord>,
-  now: number,
-  drainTimeout: number,
-  deleteDrainedAtTimeoutOnly: boolean,
-  canonicalMh: boolean,
-  deleteAtOnce: ReadonlySet<string>,
-  addOps: Operation[],
-  drainOps: Operation[],
-  deleteOps: Operation[],
-): number {
+  recorded: readonly DrainRecord[] | undefined,
+): DestinationPlan {
+  const out: DestinationPlan = { add: [], drain: [], delete: [], draining: 0 };
   const haveById = new Map<string, Destination>();
   for (const d of have.destinations) haveById.set(destId(d.key), d);
   const wantById = new Map<string, DesiredDestination>();
@@ -269,8 +254,7 @@ function planDestinations(
   }
 
   const protocol = want.key.kind === 'addr' ? want.key.protocol : undefined;
-  const noDrain = protocol !== undefined && deleteAtOnce.has(protocol);
-  let draining = 0;
+  const noDrain = protocol !== undefined && settings.deleteAtOnce.has(protocol);
   const deletedIds = new Set<string>();
   const drainsById = new Map<string, Operation>();
   for (const [did, d] of haveById) {
@@ -280,104 +264,104 @@ function planDestinations(
     const conns = d.activeConns !== undefined && d.inactiveConns !== undefined ? d.activeConns + d.inactiveConns : undefined;
     const reason: DeleteReason | undefined = noDrain
       ? 'no-drain-protocol'
-      : conns === 0 && !deleteDrainedAtTimeoutOnly
+      : conns === 0 && !settings.deleteDrainedAtTimeoutOnly
         ? 'drained'
-        : record && now - record.since >= drainTimeout
+        : record && settings.now - record.since >= settings.drainTimeout
           ? 'drain-timeout'
           : undefined;
     if (reason !== undefined) {
-      deleteOps.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: d.key, reason });
+      out.delete.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: d.key, reason });
       deletedIds.add(did);
       drains.delete(dk);
       continue;
     }
     const lastWeight = d.config.weight > 0 ? d.config.weight : (record?.lastWeight ?? 0);
-    drains.set(dk, { service: id, destination: did, since: record?.since ?? now, lastWeight });
-    draining++;
+    drains.set(dk, { service: id, destination: did, since: record?.since ?? settings.now, lastWeight });
+    out.draining++;
     if (d.config.weight !== 0) {
       const config: DestinationConfig = { ...d.config, weight: 0 };
       drainsById.set(did, { kind: 'drainDestination', service: want.key, name: want.name, destination: d.key, config });
     }
   }
 
-  if (!canonicalMh || want.config.scheduler !== 'mh') {
-    addOps.push(...updates.values());
+  if (!settings.canonicalMh || want.config.scheduler !== 'mh') {
+    out.add.push(...updates.values());
     adds.sort((a, b) => compareDestinationKeys(a.destination, b.destination));
-    addOps.push(...adds);
-    drainOps.push(...drainsById.values());
+    out.add.push(...adds);
+    out.drain.push(...drainsById.values());
   } else {
-    const current = have.destinations.filter((d) => !deletedIds.has(destId(d.key))).map((d) => ({ key: d.key, item: d as Destination | undefined }));
-    const reorder = planMhReorder(current, adds.map((op) => ({ key: op.destination, item: undefined })));
-    const moved = new Set<string>();
-    for (const entry of reorder.toHead) if (entry.moved) moved.add(destId(entry.key));
-    for (const [did, op] of updates) if (!moved.has(did)) addOps.push(op);
-    for (const [did, op] of drainsById) if (!moved.has(did)) drainOps.push(op);
-    const addsById = new Map(adds.map((op) => [destId(op.destination), op]));
-    for (const entry of reorder.toHead) {
-      const did = destId(entry.key);
-      if (!entry.moved) {
-        addOps.push(addsById.get(did) as Operation);
-        continue;
-      }
-      addOps.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: entry.key, reason: 'reorder' });
-      const wanted = wantById.get(did);
-      if (wanted) {
-        addOps.push({ kind: 'addDestination', service: want.key, name: want.name, destination: entry.key, config: wanted.config, reorder: true });
-        continue;
-      }
-      // A draining destination: re-added with its last weight so its slots stay where they were, then drained
-      // again at once (a destination added with weight 0 would get no slots).
-      const d = entry.item as Destination;
-      const lastWeight = drains.get(drainKey(id, did))?.lastWeight ?? 0;
-      addOps.push({ kind: 'addDestination', service: want.key, name: want.name, destination: entry.key, config: { ...d.config, weight: lastWeight }, reorder: true });
-      if (lastWeight !== 0) addOps.push({ kind: 'drainDestination', service: want.key, name: want.name, destination: entry.key, config: { ...d.config, weight: 0 } });
-    }
+    planMhOrder(id, want, have, drains, { updates, adds, drainsById, wantById, deletedIds }, out);
   }
 
   // Drain records for destinations that are gone from the kernel.
-  const prefix = `${id} -> `;
-  for (const [k, r] of drains) {
-    if (k.startsWith(prefix) && !haveById.has(r.destination)) drains.delete(k);
+  for (const r of recorded ?? []) {
+    if (!haveById.has(r.destination)) drains.delete(drainKey(r.service, r.destination));
   }
-  return draining;
+  return out;
 }
 
-/** A set that copies its base only when first changed: most scoped plans change no ownership at all. */
-export class CopyOnWriteSet {
-  private readonly base: ReadonlySet<string>;
-  private own: Set<string> | undefined;
-  constructor(base: ReadonlySet<string>) {
-    this.base = base;
-  }
-  has(x: string): boolean {
-    return (this.own ?? this.base).has(x);
-  }
-  add(x: string): void {
-    if (this.has(x)) return;
-    this.own ??= new Set(this.base);
-    this.own.add(x);
-  }
-  delete(x: string): void {
-    if (!this.has(x)) return;
-    this.own ??= new Set(this.base);
-    this.own.delete(x);
-  }
-  result(): ReadonlySet<string> {
-    return this.own ?? this.base;
+/**
+ * The add and drain phases of an `mh` service kept in canonical order: updates and drains of destinations
+ * that are not moved, then what goes to the head (new ones, and moved ones deleted and re-added at once).
+ */
+function planMhOrder(
+  id: string,
+  want: DesiredService,
+  have: ActualService,
+  drains: ReadonlyMap<string, DrainRecord>,
+  planned: {
+    updates: ReadonlyMap<string, Operation>;
+    adds: ReadonlyArray<Extract<Operation, { kind: 'addDestination' }>>;
+    drainsById: ReadonlyMap<string, Operation>;
+    wantById: ReadonlyMap<string, DesiredDestination>;
+    deletedIds: ReadonlySet<string>;
+  },
+  out: DestinationPlan,
+): void {
+  const current = have.destinations.filter((d) => !planned.deletedIds.has(destId(d.key))).map((d) => ({ key: d.key, item: d as Destination | undefined }));
+  const reorder = planMhReorder(current, planned.adds.map((op) => ({ key: op.destination, item: undefined })));
+  const moved = new Set<string>();
+  for (const entry of reorder.toHead) if (entry.moved) moved.add(destId(entry.key));
+  for (const [did, op] of planned.updates) if (!moved.has(did)) out.add.push(op);
+  for (const [did, op] of planned.drainsById) if (!moved.has(did)) out.drain.push(op);
+  const addsById = new Map(planned.adds.map((op) => [destId(op.destination), op]));
+  for (const entry of reorder.toHead) {
+    const did = destId(entry.key);
+    if (!entry.moved) {
+      out.add.push(addsById.get(did) as Operation);
+      continue;
+    }
+    out.add.push({ kind: 'deleteDestination', service: want.key, name: want.name, destination: entry.key, reason: 'reorder' });
+    const wanted = planned.wantById.get(did);
+    if (wanted) {
+      out.add.push({ kind: 'addDestination', service: want.key, name: want.name, destination: entry.key, config: wanted.config, reorder: true });
+      continue;
+    }
+    // A draining destination: re-added with its last weight so its slots stay where they were, then drained
+    // again at once (a destination added with weight 0 would get no slots).
+    const d = entry.item as Destination;
+    const lastWeight = drains.get(drainKey(id, did))?.lastWeight ?? 0;
+    out.add.push({ kind: 'addDestination', service: want.key, name: want.name, destination: entry.key, config: { ...d.config, weight: lastWeight }, reorder: true });
+    if (lastWeight !== 0) out.add.push({ kind: 'drainDestination', service: want.key, name: want.name, destination: entry.key, config: { ...d.config, weight: 0 } });
   }
 }
 
-function indexActual(services: ActualState['services']): ReadonlyMap<string, ActualService> {
-  if (!Array.isArray(services)) return services as ReadonlyMap<string, ActualService>;
-  const byId = new Map<string, ActualService>();
-  for (const a of services as readonly ActualService[]) byId.set(svcId(a.service.key), a);
-  return byId;
-}
-
-function indexDesired(services: readonly DesiredService[]): ReadonlyMap<string, DesiredService> {
+/** Desired services by serviceKeyString, in order (a later duplicate key wins, as validation forbids them). */
+export function indexDesired(services: readonly DesiredService[]): Map<string, DesiredService> {
   const byId = new Map<string, DesiredService>();
   for (const d of services) byId.set(svcId(d.key), d);
   return byId;
+}
+
+/** Drain records by service key string: a service's records without scanning everyone's. */
+function groupDrains(drains: DrainState): ReadonlyMap<string, DrainRecord[]> {
+  const byService = new Map<string, DrainRecord[]>();
+  for (const r of drains.values()) {
+    const list = byService.get(r.service);
+    if (list) list.push(r);
+    else byService.set(r.service, [r]);
+  }
+  return byService;
 }
 
 /** The [id, value] pairs of `ids` present in `byId`, in the order of `ids`. */
@@ -386,10 +370,6 @@ function* pairs<T>(ids: readonly string[], byId: ReadonlyMap<string, T>): Genera
     const v = byId.get(id);
     if (v !== undefined) yield [id, v];
   }
-}
-
-function dropDrainsOf(drains: Map<string, DrainRecord>, id: string): void {
-  for (const [k, r] of drains) if (r.service === id) drains.delete(k);
 }
 
 /** The kernel's `mh` view of a destination list (kernel order), with last weights from drain records. */

@@ -1,12 +1,15 @@
+import { ValidationError, validateDesiredState } from '../model/index.ts';
 import type { DesiredService, DesiredState } from '../model/types.ts';
-import { ValidationError, desiredServiceEqual, validateDesiredState } from '../model/index.ts';
 import type { IpvsApi, VipApi } from '../ipvs/types.ts';
-import { apply, emptyCounts } from './apply.ts';
-import { destId, drainKey, svcId } from './compare.ts';
-import { CopyOnWriteSet, plan } from './plan.ts';
+import { apply, emptyCounts, isIpvsStep } from './apply.ts';
+import { svcId } from './compare.ts';
+import { DesiredTracker } from './desired.ts';
+import { OwnershipLedger } from './ledger.ts';
+import { indexDesired, planIndexed } from './plan.ts';
+import { codeOf, type FullRead, KernelReader, type Mine, messageOf } from './reader.ts';
 import { MemoryStateStore } from './store.ts';
+import { OwnedTotals } from './totals.ts';
 import type {
-  ActualService,
   DrainRecord,
   Logger,
   OperationResult,
@@ -36,12 +39,6 @@ export interface ReconcilerOptions extends PlanOptions {
   batchSize?: number;
 }
 
-/** Desired services that are new objects since the last sync (`came`) and the objects they replace (`gone`). */
-interface DesiredDelta {
-  gone: DesiredService[];
-  came: DesiredService[];
-}
-
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
@@ -61,38 +58,32 @@ const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
  *
  * `desired === undefined` means "sources not ready": nothing is read or changed. A failed service dump
  * changes nothing; a failed destination dump leaves that service alone. Calls are serialised.
+ *
+ * A sync runs the parts in this order, each its own module: DesiredTracker admits the desired state and says
+ * what changed (desired.ts); KernelReader reads the kernel (reader.ts) into the KernelView (view.ts); the
+ * planner plans (plan.ts); OwnershipLedger records new ownership write-ahead (ledger.ts); apply() writes
+ * (apply.ts); the ledger settles ownership and drains; OwnedTotals keeps the report's totals (totals.ts).
  */
 export class Reconciler {
   private readonly ipvs: IpvsApi;
-  private readonly vips: VipApi | undefined;
-  private readonly store: StateStore;
   private readonly log: Logger;
   private readonly now: () => number;
   private readonly options: ReconcilerOptions;
   private readonly view = new KernelView();
-  private loaded = false;
+  private readonly reader: KernelReader;
+  private readonly ledger: OwnershipLedger;
+  private readonly desired = new DesiredTracker();
+  private readonly totals = new OwnedTotals(this.view);
   private haveFullView = false;
-  private interfaceReady = false;
-  // Never mutated in place: plans share them (copy on write), so a change is a new set.
-  private ownedServices: ReadonlySet<string> = new Set<string>();
-  private ownedAddresses: ReadonlySet<string> = new Set<string>();
-  private drains = new Map<string, DrainRecord>();
-  private lastDesired = new Map<string, DesiredService>();
-  /** The desired services of the last sync, in the order given (for the identity scan of the next one). */
-  private lastServices: readonly DesiredService[] = [];
-  /** Owned services in the view and their destinations, as of the last report. */
-  private totals = { services: 0, destinations: 0 };
   /** Services to plan at the next incremental sync whatever the desired state says (read or apply failed). */
   private retry = new Set<string>();
   private queue: Promise<unknown> = Promise.resolve();
-  /** Desired services already validated (by identity), so unchanged ones are not re-checked every sync. */
-  private readonly validated = new WeakSet<object>();
 
   constructor(options: ReconcilerOptions) {
     this.options = options;
     this.ipvs = options.ipvs;
-    this.vips = options.vips;
-    this.store = options.store ?? new MemoryStateStore();
+    this.reader = new KernelReader(options.ipvs, options.vips);
+    this.ledger = new OwnershipLedger(options.store ?? new MemoryStateStore());
     this.log = options.logger ?? silent;
     this.now = options.now ?? Date.now;
   }
@@ -112,28 +103,29 @@ export class Reconciler {
     return this.serial(async () => {
       const problems = validateDesiredState(desired);
       if (problems.length > 0) throw new ValidationError(problems);
-      await this.load();
-      const view = new KernelView();
+      await this.ledger.load();
+      const desiredById = indexDesired(desired.services);
       const reads = { serviceDumps: 0, destinationDumps: 0 };
-      const read = await this.readFull(view, desired, reads);
-      if (read.error) throw read.error;
-      return plan({ services: [...view.services.values()], boundAddresses: view.boundAddresses ? [...view.boundAddresses] : undefined }, desired, this.ownership(), this.drains, this.now(), { ...this.options, services: read.scope });
+      const read = await this.reader.readFull(this.mine(desiredById), desiredById.keys(), this.ledger.services, reads);
+      const view = new KernelView();
+      view.replaceAll(read.services, read.bound);
+      return planIndexed({ actual: view, desired: desiredById, ownership: this.ledger.ownership, drains: this.ledger.drains, now: this.now(), scope: read.scope }, this.options);
     });
   }
 
   /** Service key strings this instance owns. */
   owned(): string[] {
-    return [...this.ownedServices].sort();
+    return [...this.ledger.services].sort();
   }
 
   /** Whether this instance owns the service (a key string as in owned()); O(1). */
   owns(service: string): boolean {
-    return this.ownedServices.has(service);
+    return this.ledger.services.has(service);
   }
 
   /** Destinations currently draining. */
   draining(): DrainRecord[] {
-    return [...this.drains.values()];
+    return [...this.ledger.drains.values()];
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -142,25 +134,11 @@ export class Reconciler {
     return next;
   }
 
-  private ownership() {
-    return { services: this.ownedServices, addresses: this.ownedAddresses };
-  }
-
-  private async load(): Promise<void> {
-    if (this.loaded) return;
-    const state = await this.store.load();
-    this.ownedServices = new Set(state.services);
-    this.ownedAddresses = new Set(state.addresses);
-    this.drains = new Map(state.drains.map((d) => [drainKey(d.service, d.destination), d]));
-    this.loaded = true;
-  }
-
-  private async persist(): Promise<void> {
-    await this.store.save({
-      services: [...this.ownedServices].sort(),
-      addresses: [...this.ownedAddresses].sort(),
-      drains: [...this.drains.values()],
-    });
+  /** The services this instance may change: owned ones, and desired ones when adopting. */
+  private mine(desired: ReadonlyMap<string, unknown>): Mine {
+    const owned = this.ledger.services;
+    const adopt = this.options.adoptExisting === true;
+    return (id) => owned.has(id) || (adopt && desired.has(id));
   }
 
   private async run(desired: DesiredState | undefined, mode: SyncMode): Promise<SyncReport> {
@@ -175,67 +153,69 @@ export class Reconciler {
     };
     if (desired === undefined) return skipped({ code: 'NOT_READY', message: 'sources not ready: nothing read or changed' });
     // A full resync re-checks everything; an event-driven sync checks only the services that are new objects.
-    const delta = mode === 'full' ? undefined : this.desiredDelta(desired.services);
-    if (delta === undefined || !this.deltaValid(delta)) {
-      const problems = validateDesiredState(desired, mode === 'full' ? {} : { trusted: this.validated });
-      if (problems.length > 0) return skipped({ code: 'VALIDATION', message: new ValidationError(problems).message });
-    }
-    for (const s of delta?.came ?? desired.services) this.validated.add(s);
+    const admitted = this.desired.admit(desired, mode === 'full');
+    if (admitted.problem !== undefined) return skipped({ code: 'VALIDATION', message: admitted.problem });
     try {
-      await this.load();
+      await this.ledger.load();
     } catch (err) {
       return skipped({ code: codeOf(err), message: messageOf(err) });
     }
 
     let scope: Set<string>;
+    let desiredById: ReadonlyMap<string, DesiredService>;
+    let fullById: Map<string, DesiredService> | undefined;
     if (mode === 'full') {
-      const view = new KernelView();
-      const read = await this.readFull(view, desired, reads);
-      if (read.error) {
+      fullById = indexDesired(desired.services);
+      desiredById = fullById;
+      let read: FullRead;
+      try {
+        read = await this.reader.readFull(this.mine(fullById), fullById.keys(), this.ledger.services, reads);
+      } catch (err) {
         this.haveFullView = false;
-        return skipped({ code: 'DUMP_FAILED', message: `service dump failed, nothing changed: ${messageOf(read.error)}` });
+        return skipped({ code: 'DUMP_FAILED', message: `service dump failed, nothing changed: ${messageOf(err)}` });
       }
-      for (const e of read.serviceErrors) errors.push(e);
-      this.view.replaceAll([...view.services.values()], view.boundAddresses ? [...view.boundAddresses] : undefined);
+      for (const e of read.errors) errors.push(e);
+      this.view.replaceAll(read.services, read.bound);
       this.haveFullView = true;
-      this.retry = new Set(read.serviceErrors.map((e) => e.service ?? ''));
+      this.retry = new Set(read.errors.map((e) => e.service ?? ''));
       scope = read.scope;
     } else {
-      scope = await this.readChanged(this.commitDelta(desired, delta ?? { gone: [], came: [] }), reads, errors);
+      const changed = new Set<string>(this.retry);
+      for (const id of this.desired.commit(desired, admitted.delta ?? { gone: [], came: [] })) changed.add(id);
+      // Draining destinations are planned at every sync: their connections end, their timeouts pass.
+      for (const d of this.ledger.drains.values()) changed.add(d.service);
+      desiredById = this.desired.current;
+      const read = await this.reader.readChanged(this.view, changed, desiredById, this.mine(desiredById), reads, errors);
+      this.retry = read.failed;
+      scope = read.scope;
     }
 
-    const result = plan(
-      { services: this.view.services, boundAddresses: this.view.boundAddresses },
-      desired,
-      this.ownership(),
-      this.drains,
-      this.now(),
-      { ...this.options, services: scope, desiredIndex: mode === 'full' ? undefined : this.lastDesired },
+    const result = planIndexed(
+      {
+        actual: this.view,
+        desired: desiredById,
+        ownership: this.ledger.ownership,
+        drains: this.ledger.drains,
+        now: this.now(),
+        scope,
+        walkScopeOnly: mode === 'incremental',
+      },
+      this.options,
     );
     for (const c of result.conflicts) this.log.warn({ service: c.service, name: c.name }, c.reason);
 
     // An event-driven sync keeps the owned totals up to date from the services it planned.
-    const countedBefore = mode === 'incremental' ? this.countOwned(scope) : undefined;
+    const countedBefore = mode === 'incremental' ? this.totals.count(this.ledger.services, scope) : undefined;
 
-    // Write-ahead: record new services/addresses as ours before creating them.
-    const newlyOwned = result.newlyOwned.services.filter((s) => !this.ownedServices.has(s));
-    const newAddresses = result.newlyOwned.addresses.filter((a) => !this.ownedAddresses.has(a));
-    if (newlyOwned.length > 0 || newAddresses.length > 0) {
-      const ownedBefore = { services: this.ownedServices, addresses: this.ownedAddresses };
-      this.ownedServices = new Set([...this.ownedServices, ...newlyOwned]);
-      this.ownedAddresses = new Set([...this.ownedAddresses, ...newAddresses]);
-      try {
-        await this.persist();
-      } catch (err) {
-        this.ownedServices = ownedBefore.services;
-        this.ownedAddresses = ownedBefore.addresses;
-        // The desired state was already taken in as the new baseline: only a full sync can be trusted next.
-        this.haveFullView = false;
-        return skipped({ code: codeOf(err), message: `cannot record ownership, nothing changed: ${messageOf(err)}` });
-      }
+    try {
+      await this.ledger.recordAhead(result.newlyOwned);
+    } catch (err) {
+      // The desired state was already taken in as the new baseline: only a full sync can be trusted next.
+      this.haveFullView = false;
+      return skipped({ code: codeOf(err), message: `cannot record ownership, nothing changed: ${messageOf(err)}` });
     }
 
-    const applied = await apply(result, this.ipvs, this.vips, {
+    const applied = await apply(result, this.ipvs, this.options.vips, {
       batchSize: this.options.batchSize,
       onResult: (r) => {
         this.view.record(r);
@@ -248,217 +228,27 @@ export class Reconciler {
       },
     });
 
-    // Commit ownership and drains, keeping what a failed operation still leaves in the kernel.
-    // The plan's sets may be our own when it changed nothing (copy on write): copy before adding back.
-    const services = new CopyOnWriteSet(result.ownership.services);
-    const addresses = new CopyOnWriteSet(result.ownership.addresses);
-    const drains = result.drains;
     for (const r of applied.results) {
+      if (r.outcome !== 'failed') continue;
       const op = r.operation;
-      if (r.outcome === 'failed') {
-        errors.push({ code: r.error?.code ?? 'ERROR', message: r.error?.message ?? 'failed', service: 'service' in op ? svcId(op.service) : undefined, operation: op });
-        if (op.kind === 'deleteService') services.add(svcId(op.service));
-        if (op.kind === 'unbindAddress') addresses.add(op.address);
-        // Scoped plans only look at the addresses of the services they touch: retry through a full one.
-        if (op.kind === 'bindAddress' || op.kind === 'unbindAddress') this.haveFullView = false;
-        if (op.kind === 'deleteDestination') {
-          const key = drainKey(svcId(op.service), destId(op.destination));
-          const old = this.drains.get(key);
-          if (old) drains.set(key, old);
-        }
-      }
+      errors.push({ code: r.error?.code ?? 'ERROR', message: r.error?.message ?? 'failed', service: isIpvsStep(op) ? svcId(op.service) : undefined, operation: op });
+      // Scoped plans only look at the addresses of the services they touch: retry through a full one.
+      if (op.kind === 'bindAddress' || op.kind === 'unbindAddress') this.haveFullView = false;
     }
     for (const s of applied.failedServices) this.retry.add(s);
     for (const s of this.view.stale) this.retry.add(s);
-    // Both sets only ever lose members here (what is new was recorded write-ahead): equal sizes, equal sets.
-    const changed = services.result().size !== this.ownedServices.size || addresses.result().size !== this.ownedAddresses.size || !sameDrains(drains, this.drains);
-    this.ownedServices = services.result();
-    this.ownedAddresses = addresses.result();
-    this.drains = drains;
-    if (changed) {
-      try {
-        await this.persist();
-      } catch (err) {
-        errors.push({ code: codeOf(err), message: `cannot save state: ${messageOf(err)}` });
-      }
+    try {
+      await this.ledger.settle(result, applied.results);
+    } catch (err) {
+      errors.push({ code: codeOf(err), message: `cannot save state: ${messageOf(err)}` });
     }
-    if (mode === 'full') {
-      this.lastDesired = new Map(desired.services.map((s) => [svcId(s.key), s]));
-      this.lastServices = desired.services;
-    }
+    if (fullById) this.desired.replace(desired, fullById);
 
-    if (countedBefore) {
-      const after = this.countOwned(scope);
-      this.totals = {
-        services: this.totals.services + after.services - countedBefore.services,
-        destinations: this.totals.destinations + after.destinations - countedBefore.destinations,
-      };
-    }
+    if (countedBefore) this.totals.adjust(countedBefore, this.totals.count(this.ledger.services, scope));
     const report = this.report(mode, startedAt, t0, scope.size, applied.results, errors, reads, result);
     const level = applied.failed > 0 ? 'warn' : applied.results.length > 0 ? 'info' : 'debug';
     this.log[level]({ mode, ops: applied.results.length, failed: applied.failed, ms: Math.round(report.durationMs), draining: result.draining }, 'sync done');
     return report;
-  }
-
-  /** One service dump, one destination dump per owned (or adoptable) service, the VIP list. */
-  private async readFull(
-    view: KernelView,
-    desired: DesiredState,
-    reads: SyncReport['reads'],
-  ): Promise<{ error?: unknown; scope: Set<string>; serviceErrors: SyncError[] }> {
-    const scope = new Set<string>();
-    const serviceErrors: SyncError[] = [];
-    let services: ActualService[];
-    try {
-      reads.serviceDumps++;
-      services = (await this.ipvs.listServices()).map((service) => ({ service, destinations: [] }));
-    } catch (error) {
-      return { error, scope, serviceErrors };
-    }
-    const desiredIds = new Set(desired.services.map((s) => svcId(s.key)));
-    for (const s of services) {
-      const id = svcId(s.service.key);
-      const mine = this.ownedServices.has(id) || (this.options.adoptExisting === true && desiredIds.has(id));
-      if (mine) {
-        try {
-          reads.destinationDumps++;
-          s.destinations = await this.ipvs.listDestinations(s.service.key);
-        } catch (err) {
-          // Never plan a service from a partial read: leave it alone this round.
-          serviceErrors.push({ code: codeOf(err), message: `destination dump failed, service left alone: ${messageOf(err)}`, service: id });
-          continue;
-        }
-      }
-      scope.add(id);
-    }
-    // Desired services absent from the kernel and owned ones that vanished are planned too.
-    const unreadable = new Set(serviceErrors.map((e) => e.service));
-    for (const id of desiredIds) if (!unreadable.has(id)) scope.add(id);
-    for (const id of this.ownedServices) if (!unreadable.has(id)) scope.add(id);
-    let bound: string[] | undefined;
-    if (this.vips) {
-      try {
-        if (!this.interfaceReady) {
-          await this.vips.ensureInterface();
-          this.interfaceReady = true;
-        }
-        bound = await this.vips.listAddresses();
-      } catch (err) {
-        serviceErrors.push({ code: codeOf(err), message: `VIP interface unreadable, addresses left alone: ${messageOf(err)}` });
-      }
-    }
-    view.replaceAll(services, bound);
-    return { scope, serviceErrors };
-  }
-
-  /**
-   * The desired services that are not the same objects as at the last sync: O(services) pointer compares, no
-   * keys built. Sources reuse unchanged service objects (see the class comment), so this is what changed.
-   */
-  private desiredDelta(services: readonly DesiredService[]): DesiredDelta {
-    const prev = this.lastServices;
-    const gone: DesiredService[] = [];
-    const came: DesiredService[] = [];
-    if (prev.length === services.length) {
-      for (let i = 0; i < services.length; i++) {
-        if (prev[i] !== services[i]) {
-          gone.push(prev[i]);
-          came.push(services[i]);
-        }
-      }
-      return { gone, came };
-    }
-    const before = new Set(prev);
-    const after = new Set(services);
-    for (const s of services) if (!before.has(s)) came.push(s);
-    for (const s of prev) if (!after.has(s)) gone.push(s);
-    return { gone, came };
-  }
-
-  /** Whether the new service objects are valid and clash with no unchanged service (else: validate it all). */
-  private deltaValid(delta: DesiredDelta): boolean {
-    if (validateDesiredState({ services: delta.came }, { trusted: this.validated }).length > 0) return false;
-    const goneIds = new Set(delta.gone.map((s) => svcId(s.key)));
-    for (const s of delta.came) {
-      const id = svcId(s.key);
-      if (this.lastDesired.has(id) && !goneIds.has(id)) return false;
-    }
-    return true;
-  }
-
-  /** Takes the delta into the desired baseline; returns the ids of services whose desired state changed. */
-  private commitDelta(desired: DesiredState, delta: DesiredDelta): Set<string> {
-    const changed = new Set<string>(this.retry);
-    const before = new Map<string, DesiredService>();
-    for (const s of delta.gone) {
-      const id = svcId(s.key);
-      before.set(id, s);
-      this.lastDesired.delete(id);
-    }
-    for (const s of delta.came) this.lastDesired.set(svcId(s.key), s);
-    this.lastServices = desired.services;
-    for (const [id, prev] of before) {
-      const want = this.lastDesired.get(id);
-      if (want === undefined || (want !== prev && !desiredServiceEqual(prev, want))) changed.add(id);
-    }
-    for (const s of delta.came) {
-      const id = svcId(s.key);
-      if (!before.has(id)) changed.add(id);
-    }
-    return changed;
-  }
-
-  /** The services an incremental sync must plan (`changed`, plus draining ones), their destinations freshly read. */
-  private async readChanged(changed: Set<string>, reads: SyncReport['reads'], errors: SyncError[]): Promise<Set<string>> {
-    const current = this.lastDesired;
-    for (const d of this.drains.values()) changed.add(d.service);
-    this.retry = new Set();
-
-    const scope = new Set<string>();
-    for (const id of changed) {
-      const want = current.get(id);
-      let have = this.view.services.get(id);
-      const key = want?.key ?? have?.service.key;
-      if (!key) continue; // neither desired nor in the kernel: nothing to do
-      try {
-        if (this.view.stale.has(id)) {
-          const service = await this.ipvs.getService(key);
-          this.view.stale.delete(id);
-          if (service) {
-            have = { service, destinations: have?.destinations ?? [] };
-            this.view.services.set(id, have);
-          } else {
-            this.view.services.delete(id);
-            have = undefined;
-          }
-        }
-        const mine = this.ownedServices.has(id) || (this.options.adoptExisting === true && want !== undefined);
-        // A service leaving the desired state is deleted whole: its destinations need no reading.
-        if (have && mine && want !== undefined) {
-          reads.destinationDumps++;
-          have.destinations = await this.ipvs.listDestinations(key);
-        }
-        scope.add(id);
-      } catch (err) {
-        this.retry.add(id);
-        this.view.stale.add(id);
-        errors.push({ code: codeOf(err), message: `read failed, service left alone: ${messageOf(err)}`, service: id });
-      }
-    }
-    return scope;
-  }
-
-  /** Owned services of `ids` present in the view, and their destinations. */
-  private countOwned(ids: Iterable<string>): { services: number; destinations: number } {
-    let services = 0;
-    let destinations = 0;
-    for (const id of ids) {
-      const s = this.ownedServices.has(id) ? this.view.services.get(id) : undefined;
-      if (!s) continue;
-      services++;
-      destinations += s.destinations.length;
-    }
-    return { services, destinations };
   }
 
   private report(
@@ -473,8 +263,7 @@ export class Reconciler {
   ): SyncReport {
     const counts = emptyCounts();
     for (const r of results) counts[r.operation.kind][r.outcome]++;
-    const { services, destinations } = mode === 'incremental' ? this.totals : this.countOwned(this.ownedServices);
-    this.totals = { services, destinations };
+    const { services, destinations } = this.totals.report(mode === 'incremental', this.ledger.services);
     const report: SyncReport = {
       mode,
       startedAt,
@@ -488,27 +277,9 @@ export class Reconciler {
       reads,
       services,
       destinations,
-      draining: this.drains.size,
+      draining: this.ledger.drains.size,
     };
     this.options.onReport?.(report);
     return report;
   }
-}
-
-function sameDrains(a: ReadonlyMap<string, DrainRecord>, b: ReadonlyMap<string, DrainRecord>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [k, v] of a) {
-    const w = b.get(k);
-    if (!w || w.since !== v.since || w.lastWeight !== v.lastWeight) return false;
-  }
-  return true;
-}
-
-function codeOf(err: unknown): string {
-  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
-  return 'ERROR';
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,13 +1,5 @@
 import type { DesiredState } from '../model/types.ts';
-import type {
-  Destination,
-  DestinationConfig,
-  DestinationKey,
-  Protocol,
-  Service,
-  ServiceConfig,
-  ServiceKey,
-} from '../ipvs/types.ts';
+import type { Destination, IpvsOperationFields, Protocol, Service } from '../ipvs/types.ts';
 
 // The reconciler's vocabulary: what it reads (ActualState), what it remembers across syncs
 // (OwnershipState, DrainRecord), what it decides (Plan of Operations) and what it reports.
@@ -30,12 +22,19 @@ export interface ActualService {
   destinations: Destination[];
 }
 
-/** What the kernel holds, as far as the planner needs to know. */
+/** What the kernel holds, as far as the planner needs to know: as read (lists). */
 export interface ActualState {
-  /** A list, or a map by serviceKeyString (the reconciler's cached view: no copy per sync). */
-  services: readonly ActualService[] | ReadonlyMap<string, ActualService>;
+  services: readonly ActualService[];
   /** Addresses on our dummy interface (canonical form); undefined = addresses not managed (no bind/unbind). */
-  boundAddresses: readonly string[] | ReadonlySet<string> | undefined;
+  boundAddresses: readonly string[] | undefined;
+}
+
+/** The same, indexed as the planner reads it (the reconciler's KernelView is one: no copy per sync). */
+export interface KernelIndex {
+  /** Every service in the kernel (owned or not) by serviceKeyString; unowned ones need no destinations. */
+  services: ReadonlyMap<string, ActualService>;
+  /** Addresses on our dummy interface (canonical form); undefined = addresses not managed (no bind/unbind). */
+  boundAddresses: ReadonlySet<string> | undefined;
 }
 
 /**
@@ -88,19 +87,26 @@ export const OPERATION_KINDS: readonly OperationKind[] = [
   'unbindAddress',
 ];
 
-/** One kernel change. `name` is the desired service's human name (or the key string when unknown). */
+/**
+ * One step of a plan: an IPVS write (its fields are those of `IpvsOperation`, the one definition of a kernel
+ * write) wrapped with what the reconciler knows about it (`name`: the desired service's human name, or the key
+ * string when unknown; why a destination goes; whether it is a re-add), or a VIP change. `drainDestination` is
+ * an `updateDestination` to weight 0 that starts (or re-asserts) a graceful drain. `ipvsOperation()` unwraps one.
+ */
 export type Operation =
-  | { kind: 'addService'; service: ServiceKey; name: string; config: ServiceConfig }
-  | { kind: 'updateService'; service: ServiceKey; name: string; config: ServiceConfig }
-  | { kind: 'deleteService'; service: ServiceKey; name: string }
+  | ({ kind: 'addService'; name: string } & IpvsOperationFields<'addService'>)
+  | ({ kind: 'updateService'; name: string } & IpvsOperationFields<'updateService'>)
+  | ({ kind: 'deleteService'; name: string } & IpvsOperationFields<'deleteService'>)
   /** `reorder`: the second half of a delete+re-add that puts an `mh` service's list back in canonical order. */
-  | { kind: 'addDestination'; service: ServiceKey; name: string; destination: DestinationKey; config: DestinationConfig; reorder?: true }
-  | { kind: 'updateDestination'; service: ServiceKey; name: string; destination: DestinationKey; config: DestinationConfig }
-  /** An update to weight 0 that starts (or re-asserts) a graceful drain. */
-  | { kind: 'drainDestination'; service: ServiceKey; name: string; destination: DestinationKey; config: DestinationConfig }
-  | { kind: 'deleteDestination'; service: ServiceKey; name: string; destination: DestinationKey; reason: DeleteReason }
+  | ({ kind: 'addDestination'; name: string; reorder?: true } & IpvsOperationFields<'addDestination'>)
+  | ({ kind: 'updateDestination'; name: string } & IpvsOperationFields<'updateDestination'>)
+  | ({ kind: 'drainDestination'; name: string } & IpvsOperationFields<'updateDestination'>)
+  | ({ kind: 'deleteDestination'; name: string; reason: DeleteReason } & IpvsOperationFields<'deleteDestination'>)
   | { kind: 'bindAddress'; address: string }
   | { kind: 'unbindAddress'; address: string };
+
+/** A plan step that writes IPVS (every kind but the VIP changes). */
+export type IpvsStep = Exclude<Operation, { kind: 'bindAddress' | 'unbindAddress' }>;
 
 /** Why a destination is deleted rather than drained. */
 export type DeleteReason = 'drained' | 'drain-timeout' | 'no-drain-protocol' | 'not-desired' | 'reorder';

@@ -3,10 +3,10 @@ import { applyRestore, RestoreApplyError, type RestoreTarget } from '../../src/c
 import { formatSave, type ServiceWithDestinations } from '../../src/cli/ipvsadm/format.ts';
 import { opsToEntries, parseRestore } from '../../src/cli/ipvsadm/parse.ts';
 import { planRestore, RestoreConflictError } from '../../src/cli/ipvsadm/plan.ts';
-import type { BatchResult, IpvsOperation } from '../../src/ipvs/client.ts';
+import type { BatchResult } from '../../src/ipvs/client.ts';
 import { InvalidArgument, type IpvsError } from '../../src/ipvs/errors.ts';
 import { destinationKeyString, serviceKeyString } from '../../src/ipvs/keys.ts';
-import type { IpvsTimeouts, ServiceKey } from '../../src/ipvs/types.ts';
+import type { IpvsOperation, IpvsTimeouts, ServiceKey } from '../../src/ipvs/types.ts';
 
 // A table in memory that applies IpvsOperations like the kernel (and can be told to refuse one).
 class FakeIpvs implements RestoreTarget {

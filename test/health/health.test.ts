@@ -175,4 +175,33 @@ describe('applyHealth', () => {
     ]);
     expect(config.desired.services[0].destinations[0].config.weight).toBe(5); // input not mutated
   });
+
+  it('keeps the objects of services without a down backend (identity is what incremental syncs go by)', () => {
+    const two = parseConfig(
+      [
+        'services:',
+        '  - name: a',
+        '    address: 192.0.2.1',
+        '    port: 80',
+        '    healthCheck: { type: tcp }',
+        '    destinations: [{ address: 10.0.0.1 }, { address: 10.0.0.2 }]',
+        '  - name: b',
+        '    address: 192.0.2.2',
+        '    port: 80',
+        '    healthCheck: { type: tcp }',
+        '    destinations: [{ address: 10.0.0.1 }, { address: 10.0.0.2 }]',
+        '',
+      ].join('\n'),
+    );
+    const [a, b] = two.desired.services;
+    const out = applyHealth(two.desired, two.health, (id) => id === 'tcp 192.0.2.1:80 -> 10.0.0.1:80');
+    expect(out).not.toBe(two.desired);
+    expect(out.services[0]).not.toBe(a);
+    expect(out.services[0].destinations.map((d) => d.config.weight)).toEqual([0, 1]);
+    expect(out.services[0].destinations[1]).toBe(a.destinations[1]);
+    expect(out.services[1]).toBe(b);
+    // A down target of a service the state no longer has changes nothing at all.
+    const stale: HealthTarget = { ...two.health[0], id: 'tcp 192.0.2.9:80 -> 10.0.0.1:80', service: { ...a.key, address: '192.0.2.9' } as HealthTarget['service'] };
+    expect(applyHealth(two.desired, [stale], () => true)).toBe(two.desired);
+  });
 });

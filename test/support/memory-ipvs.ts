@@ -14,6 +14,7 @@ import type {
   DestinationKey,
   IpvsApi,
   IpvsInfo,
+  IpvsOperation,
   IpvsTimeouts,
   Service,
   ServiceConfig,
@@ -266,17 +267,10 @@ export class MemoryVips implements VipApi {
   }
 }
 
-/** A batch write, as the netlink client's batch() takes it. */
-export type MemoryBatchWrite =
-  | { op: 'addService' | 'updateService'; service: ServiceKey; config: ServiceConfig }
-  | { op: 'deleteService'; service: ServiceKey }
-  | { op: 'addDestination' | 'updateDestination'; service: ServiceKey; destination: DestinationKey; config: DestinationConfig }
-  | { op: 'deleteDestination'; service: ServiceKey; destination: DestinationKey };
-
 /** The in-memory kernel with the netlink client's pipelined batch(): writes run in order, one result each. */
 export class BatchingMemoryIpvs extends MemoryIpvs {
   batches = 0;
-  async batch(ops: readonly MemoryBatchWrite[]): Promise<Array<Error | undefined>> {
+  async batch(ops: readonly IpvsOperation[]): Promise<Array<Error | undefined>> {
     this.batches++;
     const out: Array<Error | undefined> = [];
     for (const o of ops) {

@@ -1,5 +1,4 @@
-import type { BatchResult, IpvsOperation } from '../../ipvs/client.ts';
-import type { IpvsTimeouts, ServiceKey } from '../../ipvs/types.ts';
+import type { IpvsApi, IpvsOperation, IpvsTimeouts } from '../../ipvs/types.ts';
 import { formatSave, type ServiceWithDestinations } from './format.ts';
 import { type RestoreStep, tableRepairOps } from './plan.ts';
 
@@ -11,10 +10,9 @@ import { type RestoreStep, tableRepairOps } from './plan.ts';
 // the kernel cannot be reached or read at all, which the error then says.
 
 /** What applying needs from the IPVS client (IpvsClient has it; tests pass a fake). */
-export interface RestoreTarget {
-  batch(ops: readonly IpvsOperation[]): Promise<BatchResult>;
-  zero(service?: ServiceKey): Promise<void>;
-  setTimeouts(timeouts: IpvsTimeouts): Promise<void>;
+export interface RestoreTarget extends Pick<IpvsApi, 'zero' | 'setTimeouts'> {
+  /** Required here: a restore pipelines each run of writes (see IpvsApi.batch). */
+  batch: NonNullable<IpvsApi['batch']>;
   /** The whole table now (for a rollback by comparison); without it such a rollback is not possible. */
   readTable?(): Promise<ServiceWithDestinations[]>;
 }
@@ -140,7 +138,7 @@ export async function applyRestore(target: RestoreTarget, steps: RestoreStep[], 
     if (step.kind === 'write') {
       const run: Array<Extract<RestoreStep, { kind: 'write' }>> = [];
       while (i < steps.length && steps[i].kind === 'write') run.push(steps[i++] as Extract<RestoreStep, { kind: 'write' }>);
-      let results: BatchResult;
+      let results: ReadonlyArray<Error | undefined>;
       try {
         results = await target.batch(run.map((s) => s.op));
       } catch (e) {

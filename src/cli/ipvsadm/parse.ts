@@ -32,6 +32,11 @@ export class RestoreSyntaxError extends Error {
   }
 }
 
+/**
+ * One parsed `ipvsadm -R` line in ipvsadm's own terms (its -E/-e "edit" commands, `key` for what the line
+ * names, the line number for messages), including the commands that are not table writes (-C, -Z, --set).
+ * planRestore() checks each against the table and turns it into `IpvsOperation` writes with their undo.
+ */
 export type RestoreOp =
   | { op: 'addService'; line: number; key: ServiceKey; config: ServiceConfig }
   | { op: 'editService'; line: number; key: ServiceKey; config: ServiceConfig }

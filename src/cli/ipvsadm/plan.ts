@@ -1,6 +1,5 @@
-import type { IpvsOperation } from '../../ipvs/client.ts';
 import { destinationKeyString, serviceKeyString } from '../../ipvs/keys.ts';
-import type { Destination, IpvsTimeouts, Service, ServiceKey } from '../../ipvs/types.ts';
+import type { Destination, IpvsOperation, IpvsTimeouts, Service, ServiceKey } from '../../ipvs/types.ts';
 import { destinationConfigEqual, serviceConfigEqual } from '../../model/equal.ts';
 import type { ServiceWithDestinations } from './format.ts';
 import type { RestoreOp } from './parse.ts';
