@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { validateDesiredState } from '../../model/index.ts';
 import { ConfigError, DEFAULT_MAX_CONFIG_BYTES, loadConfigFile } from '../../sources/file/index.ts';
 import type { ConfigReadOptions, LoadedConfig } from '../../sources/file/index.ts';
 import { maxSizeOption } from '../size-option.ts';
@@ -11,20 +10,11 @@ import { maxSizeOption } from '../size-option.ts';
 export const EXIT_BAD_CONFIG = 2;
 
 /**
- * Loads a configuration and checks it twice: against the file schema (positions, field paths) and
- * against the desired-state model the reconciler enforces (kernel limits), so nothing the
- * reconciler would refuse gets past validate.
+ * Loads a configuration: parseConfig checks it against the file schema and against the desired-state model
+ * the reconciler enforces (kernel limits), so nothing the reconciler would refuse gets past validate.
  */
 export async function loadValidConfig(path: string, options: ConfigReadOptions = {}): Promise<LoadedConfig> {
-  const config = await loadConfigFile(path, options);
-  const problems = validateDesiredState(config.desired);
-  if (problems.length > 0) {
-    throw new ConfigError(
-      'CONFIG_INVALID',
-      problems.map((p) => ({ file: path, line: 0, column: 0, path: p.path, message: p.message })),
-    );
-  }
-  return config;
+  return loadConfigFile(path, options);
 }
 
 /** `--max-config-size` for every command that reads a configuration file (validate, plan, run). */
