@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 
-// `ipvs-maglev bench reconcile`: registered by src/cli/commands/bench.ts; the runner loads on use.
+// `ipvs-maglev bench reconcile`: registered by bench/commands.ts; the runner loads on use.
 
 export function addReconcileBench(bench: Command): void {
   bench

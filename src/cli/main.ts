@@ -8,6 +8,6 @@ export async function main(argv: string[]): Promise<void> {
     .description('Load-balancer controller for Linux IPVS with Maglev consistent hashing')
     .showHelpAfterError()
     .configureOutput({ outputError: (str, write) => write(str) });
-  registerCommands(program);
+  await registerCommands(program);
   await program.parseAsync(argv);
 }

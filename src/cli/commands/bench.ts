@@ -1,32 +1,35 @@
-// `ipvs-maglev bench <what>`: the benchmarks. One add<X>Bench per subcommand; each runner is loaded
-// only when its subcommand runs, so the CLI starts fast.
-
+// `ipvs-maglev bench <what>`: the benchmarks. They live in bench/ (bench/commands.ts registers them),
+// which only a source checkout has: the shipped package leaves bench/ and test/ out, and nothing in src/
+// imports them, so the production path pulls in neither the test fakes nor the chart and progress-bar
+// libraries. The path is computed at run time, so no bundler or type checker follows it.
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { addConnCostBench, addDataplaneBench } from '../../../bench/dataplane/cli.ts';
-import { addFailoverBench } from '../../../bench/failover/command.ts';
-import { addK8sBench } from '../../../bench/k8s/command.ts';
-import { addNetlinkBench } from '../../../bench/netlink/command.ts';
-import { addReconcileBench } from '../../../bench/reconcile/cli.ts';
 
-export function registerBench(program: Command): void {
-  const bench = program.command('bench').description('Run a benchmark and print its measurements (JSON lines with --json)');
-  addMaglevBench(bench);
-  addDataplaneBench(bench);
-  addConnCostBench(bench);
-  addReconcileBench(bench);
-  addNetlinkBench(bench);
-  addK8sBench(bench);
-  addFailoverBench(bench);
+/** What bench/commands.ts exports. */
+interface BenchEntry {
+  registerBenchCommands(bench: Command): void;
 }
 
-function addMaglevBench(bench: Command): void {
+// src/cli/commands/ and dist/cli/commands/ are both three levels below the package root.
+const BENCH_ENTRY = ['..', '..', '..', 'bench', 'commands.ts'].join('/');
+
+export async function registerBench(program: Command): Promise<void> {
+  const bench = program.command('bench').description('Run a benchmark and print its measurements (JSON lines with --json)');
+  const entry = new URL(BENCH_ENTRY, import.meta.url);
+  if (existsSync(entry)) {
+    const { registerBenchCommands } = (await import(entry.href)) as BenchEntry;
+    registerBenchCommands(bench);
+    return;
+  }
   bench
-    .command('maglev')
-    .description('Maglev table populate and lookup speed, balance and churn, against a C baseline built with cc -O2')
-    .option('--json', 'print one JSON object per line')
-    .option('--quick', 'fewer lookups and repetitions (a smoke run, not for reporting)')
-    .action(async (flags: { json?: boolean; quick?: boolean }) => {
-      const { runMaglevBench } = await import('../../../bench/maglev/bench.ts');
-      await runMaglevBench({ json: flags.json === true, quick: flags.quick === true, write: (line) => process.stdout.write(`${line}\n`) });
+    .argument('[benchmark...]')
+    .allowUnknownOption()
+    .action(() => {
+      process.stderr.write(
+        'ipvs-maglev bench: the benchmarks run from a source checkout (they live in its bench/ directory, which ' +
+          'this installed package does not ship): clone the repository, run `bash scripts/setup.sh`, then ' +
+          '`node bin/ipvs-maglev.mjs bench --help`\n',
+      );
+      process.exitCode = 1;
     });
 }

@@ -15,7 +15,8 @@ import { registerValidate } from './validate.ts';
 
 // Each command lives in its own module and registers itself here.
 // Keep this list in the order `ipvs-maglev --help` should show.
-export function registerCommands(program: Command): void {
+// Async because `bench` loads its subcommands from bench/ (a checkout only) by a computed path.
+export async function registerCommands(program: Command): Promise<void> {
   void program;
   registerRun(program);
   registerValidate(program);
@@ -29,5 +30,5 @@ export function registerCommands(program: Command): void {
   registerTable(program);
   registerPredict(program);
   registerChurn(program);
-  registerBench(program);
+  await registerBench(program);
 }
