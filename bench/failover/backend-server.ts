@@ -4,7 +4,7 @@
 //   node backend-server.ts '[{"name":"b1","netns":"so-b1","port":80}]'
 // Prints "ready" once every socket listens; exits when stdin closes.
 import { createServer, type Socket } from 'node:net';
-import { socketInNetns } from '../../test/kernel/lib/netns-socket.ts';
+import { socketInNetns } from '../../src/testing/netns-socket.ts';
 
 interface Spec {
   name: string;

@@ -15,7 +15,7 @@ import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFi
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ipBatch, run, runResult } from '../../test/kernel/lib/exec.ts';
+import { ipBatch, run, runResult } from '../../src/testing/exec.ts';
 import type { ProbeResult } from './flow-client.ts';
 
 export type { ProbeResult } from './flow-client.ts';

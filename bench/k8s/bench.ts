@@ -19,7 +19,7 @@ import type { Logger, SyncReport } from '../../src/reconcile/types.ts';
 import { MemoryStateStore } from '../../src/reconcile/store.ts';
 import { LAST_CHANGE_TRIGGER_TIME } from '../../src/sources/kubernetes/cluster-state.ts';
 import { KubernetesController } from '../../src/sources/kubernetes/controller.ts';
-import { FakeApiServer, type KubeObject } from '../../test/support/fake-apiserver.ts';
+import { FakeApiServer, type KubeObject } from '../../src/testing/fake-apiserver.ts';
 
 export interface K8sBenchOptions {
   services: number;

@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import type { IpvsApi } from '../../src/ipvs/types.ts';
 import type { DesiredService, DesiredState } from '../../src/model/types.ts';
 import { Reconciler, type SyncReport } from '../../src/reconcile/index.ts';
-import { BatchingMemoryIpvs } from '../../test/support/memory-ipvs.ts';
+import { BatchingMemoryIpvs } from '../../src/testing/memory-ipvs.ts';
 import { CountingIpvs, type RequestCounts, totalRequests } from './counting.ts';
 
 export interface ReconcileBenchOptions {
@@ -70,7 +70,7 @@ async function openBackend(choice: ReconcileBenchOptions['backend']): Promise<{ 
       if (choice === 'kernel') throw err;
     }
   }
-  return { ipvs: new BatchingMemoryIpvs(), kind: 'memory model (test/support/memory-ipvs.ts; no IPVS kernel here)', close: () => {} };
+  return { ipvs: new BatchingMemoryIpvs(), kind: 'memory model (src/testing/memory-ipvs.ts; no IPVS kernel here)', close: () => {} };
 }
 
 async function measure(name: string, counting: CountingIpvs, run: () => Promise<SyncReport>): Promise<Phase> {

@@ -12,7 +12,7 @@ import { runLoadBalancer } from '../../src/cli/commands/run.ts';
 import { loadValidConfig } from '../../src/cli/commands/validate.ts';
 import { createLogger } from '../../src/log.ts';
 import { MemoryStateStore } from '../../src/reconcile/index.ts';
-import { MemoryIpvs, MemoryVips } from '../support/memory-ipvs.ts';
+import { MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
 
 // `run` with a bgp section, above the kernel: the real reconciler and health checks over an in-memory
 // IPVS, and the real BIRD (a process on this host, no kernel protocol, its peer on loopback) taking

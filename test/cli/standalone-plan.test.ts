@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { formatPlan, readOnlyVips } from '../../src/cli/commands/plan.ts';
 import { Reconciler, MemoryStateStore } from '../../src/reconcile/index.ts';
 import { parseConfig } from '../../src/sources/file/index.ts';
-import { MemoryIpvs, MemoryVips } from '../support/memory-ipvs.ts';
+import { MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
 
 // `plan` is a dry run: it reads, plans and prints; the in-memory kernel and VIP interface stay untouched.
 

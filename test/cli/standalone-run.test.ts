@@ -11,7 +11,7 @@ import type { RunOptions } from '../../src/cli/commands/run.ts';
 import { loadValidConfig } from '../../src/cli/commands/validate.ts';
 import { createLogger } from '../../src/log.ts';
 import { MemoryStateStore } from '../../src/reconcile/index.ts';
-import { MemoryIpvs, MemoryVips } from '../support/memory-ipvs.ts';
+import { MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
 
 // The standalone load balancer end to end above the kernel: a YAML file, real health checks against
 // local HTTP servers, the real reconciler and sync loop, and an in-memory IPVS with the kernel's

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeApiServer, type KubeObject } from '../support/fake-apiserver.ts';
+import { FakeApiServer, type KubeObject } from '../../src/testing/fake-apiserver.ts';
 import { assertIpvsKernel, clearIpvs, createTopology, ipvsadm, run, type Topology } from './lib/index.ts';
 
 const NODE = 'node-a';

@@ -1,5 +1,5 @@
 // The reconciler against a real IPVS kernel, and the in-memory model its unit tests use checked against the
-// same kernel: every claim test/support/memory-ipvs.ts makes about kernel semantics (error codes, head
+// same kernel: every claim src/testing/memory-ipvs.ts makes about kernel semantics (error codes, head
 // insertion, dump order, last weight) is replayed here on both and must agree.
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { type IpvsClient, openIpvs, openVips, type VipClient } from '../../src/i
 import type { DestinationConfig, DestinationKey, IpvsApi, ServiceConfig, ServiceKey } from '../../src/ipvs/types.ts';
 import type { DesiredService, DesiredState } from '../../src/model/types.ts';
 import { MemoryStateStore, Reconciler } from '../../src/reconcile/index.ts';
-import { MemoryIpvs } from '../support/memory-ipvs.ts';
+import { MemoryIpvs } from '../../src/testing/memory-ipvs.ts';
 import { assertIpvsKernel, clearIpvs, ipvsadm, run } from './lib/index.ts';
 
 const VIP_DEV = 'rcn0';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LbMetrics } from '../../src/metrics/index.ts';
 import type { ServiceStats, SyncOutcome } from '../../src/metrics/index.ts';
 import { Reconciler } from '../../src/reconcile/index.ts';
-import { MemoryIpvs } from '../support/memory-ipvs.ts';
+import { MemoryIpvs } from '../../src/testing/memory-ipvs.ts';
 import { dest, service, state } from '../reconcile/helpers.ts';
 
 // Every per-service and per-destination series goes when its object goes: 100,000 distinct Services used

@@ -6,7 +6,7 @@ import { IpvsError } from '../../src/ipvs/errors.ts';
 import type { ServiceKey } from '../../src/ipvs/types.ts';
 import { apply, FileStateStore, StateFileError } from '../../src/reconcile/index.ts';
 import type { Operation } from '../../src/reconcile/index.ts';
-import { MemoryIpvs, MemoryVips } from '../support/memory-ipvs.ts';
+import { MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
 import { destConfig, svcConfig } from './helpers.ts';
 
 const key: ServiceKey = { kind: 'addr', family: 'inet', protocol: 'tcp', address: '10.0.0.1', port: 80 };
@@ -115,7 +115,7 @@ describe('FileStateStore', () => {
 
 describe('apply with a batching client', () => {
   it('pipelines writes and still handles each error on its own', async () => {
-    const { BatchingMemoryIpvs } = await import('../support/memory-ipvs.ts');
+    const { BatchingMemoryIpvs } = await import('../../src/testing/memory-ipvs.ts');
     const ipvs = new BatchingMemoryIpvs();
     await ipvs.addService(key, svcConfig());
     await ipvs.addDestination(key, d1, destConfig());

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { DesiredService } from '../../src/model/types.ts';
 import { MemoryStateStore, Reconciler } from '../../src/reconcile/index.ts';
-import { MemoryIpvs, MemoryVips } from '../support/memory-ipvs.ts';
+import { MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
 import { dest, service, state } from './helpers.ts';
 
 const VIPS = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '2001:db8::1'];

@@ -6,7 +6,7 @@ import { buildKernelTable } from '../../src/maglev/index.ts';
 import type { DesiredState } from '../../src/model/types.ts';
 import { compareCanonicalMh, isCanonicalMhOrder, MemoryStateStore, planMhReorder, Reconciler } from '../../src/reconcile/index.ts';
 import { describeOperation } from '../../src/cli/commands/plan.ts';
-import { MemoryIpvs } from '../support/memory-ipvs.ts';
+import { MemoryIpvs } from '../../src/testing/memory-ipvs.ts';
 import { dest, fakeClock, service } from './helpers.ts';
 
 const POOL = ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4', '10.1.0.5', '10.1.0.6', '10.1.0.7', '10.1.0.8'];

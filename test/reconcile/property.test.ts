@@ -6,7 +6,7 @@ import type { ServiceKey } from '../../src/ipvs/types.ts';
 import { destinationConfigEqual, serviceConfigEqual } from '../../src/model/index.ts';
 import type { DesiredService, DesiredState } from '../../src/model/types.ts';
 import { MemoryStateStore, Reconciler } from '../../src/reconcile/index.ts';
-import { BatchingMemoryIpvs, MemoryIpvs, MemoryVips } from '../support/memory-ipvs.ts';
+import { BatchingMemoryIpvs, MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
 import { dest, service } from './helpers.ts';
 
 // Small pools so random states overlap a lot: same keys, same destinations, hand-made services on our VIPs.

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { IpvsError } from '../../src/ipvs/errors.ts';
 import type { ServiceKey } from '../../src/ipvs/types.ts';
 import { FileStateStore, MemoryStateStore, Reconciler } from '../../src/reconcile/index.ts';
-import { MemoryIpvs, MemoryVips } from '../support/memory-ipvs.ts';
+import { MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
 import { dest, destConfig, fakeClock, service, state, svcConfig } from './helpers.ts';
 
 const web = (...ips: string[]) => service('web', '10.0.0.1', 80, ips.map((ip) => dest(ip)));

@@ -10,8 +10,8 @@ import { createLogger } from '../../src/log.ts';
 import { serviceKeyString } from '../../src/ipvs/keys.ts';
 import type { ServiceKey } from '../../src/ipvs/types.ts';
 import { FileStateStore, Reconciler, StateFileError, StateFileHealth } from '../../src/reconcile/index.ts';
-import { FakeApiServer } from '../support/fake-apiserver.ts';
-import { MemoryIpvs, MemoryVips } from '../support/memory-ipvs.ts';
+import { FakeApiServer } from '../../src/testing/fake-apiserver.ts';
+import { MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
 import { service } from '../sources/kubernetes/builders.ts';
 import { waitFor } from '../sources/kubernetes/wait.ts';
 

@@ -8,11 +8,11 @@ import { StandaloneLb } from '../../src/cli/commands/run.ts';
 import { loadValidConfig } from '../../src/cli/commands/validate.ts';
 import { createLogger } from '../../src/log.ts';
 import { MemoryStateStore } from '../../src/reconcile/index.ts';
-import { MemoryIpvs, MemoryVips } from './memory-ipvs.ts';
+import { MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
 
 // A standalone load balancer for the status page's browser test and its screenshot script: the real
 // configuration loader, health checks (against local HTTP backends), reconciler and metrics server with
-// the status page on; only IPVS is the in-memory model with the kernel's semantics (test/support).
+// the status page on; only IPVS is the in-memory model with the kernel's semantics (src/testing/memory-ipvs.ts).
 
 export interface DemoBackend {
   port: number;

@@ -1,5 +1,5 @@
 // The test backends of a topology, all served by this ONE process (started by topology.ts in the root
-// namespace): for each backend, sockets created inside its network namespace (netns-socket.ts).
+// namespace): for each backend, sockets created inside its network namespace (src/testing/netns-socket.ts).
 //   node backend-server.ts '{"backends":[{"name":"b1","netns":"km-b1","ports":[80]}]}'
 // On each port, TCP (HTTP/1.x) and UDP, IPv4 and IPv6, a backend answers with who it is and who asked:
 //   {"backend":"b1","local":"10.210.0.11:80","peer":"10.200.3.4:40001","proto":"tcp"}
@@ -11,7 +11,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import { socketInNetns } from './netns-socket.ts';
+import { socketInNetns } from '../../../src/testing/netns-socket.ts';
 
 interface BackendSpec {
   name: string;

@@ -1,4 +1,4 @@
-import type { KubeObject } from '../../support/fake-apiserver.ts';
+import type { KubeObject } from '../../../src/testing/fake-apiserver.ts';
 
 // Small builders for Kubernetes objects as the API server returns them (plain JSON).
 

@@ -7,7 +7,7 @@ import { serviceKeyString } from '../../../src/ipvs/keys.ts';
 import { ClusterState } from '../../../src/sources/kubernetes/cluster-state.ts';
 import type { ClusterEvent } from '../../../src/sources/kubernetes/informers.ts';
 import { translate } from '../../../src/sources/kubernetes/translate.ts';
-import type { KubeObject } from '../../support/fake-apiserver.ts';
+import type { KubeObject } from '../../../src/testing/fake-apiserver.ts';
 import { node, service, slice } from './builders.ts';
 
 const NODE = 'node-a';

@@ -6,8 +6,8 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ControllerFlags, checkFlags, loadKubeConfig, parseDuration, runController } from '../../../src/cli/commands/controller.ts';
 import { MemoryStateStore } from '../../../src/reconcile/store.ts';
-import { FakeApiServer } from '../../support/fake-apiserver.ts';
-import { MemoryIpvs, MemoryVips } from '../../support/memory-ipvs.ts';
+import { FakeApiServer } from '../../../src/testing/fake-apiserver.ts';
+import { MemoryIpvs, MemoryVips } from '../../../src/testing/memory-ipvs.ts';
 import { service, slice } from './builders.ts';
 import { waitFor } from './wait.ts';
 

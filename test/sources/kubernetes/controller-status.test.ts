@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../../src/reconcile/types.ts';
 import { MemoryStateStore } from '../../../src/reconcile/store.ts';
 import { KubernetesController } from '../../../src/sources/kubernetes/controller.ts';
-import { FakeApiServer } from '../../support/fake-apiserver.ts';
-import { MemoryIpvs, MemoryVips } from '../../support/memory-ipvs.ts';
+import { FakeApiServer } from '../../../src/testing/fake-apiserver.ts';
+import { MemoryIpvs, MemoryVips } from '../../../src/testing/memory-ipvs.ts';
 import { service, slice } from './builders.ts';
 import { waitFor } from './wait.ts';
 

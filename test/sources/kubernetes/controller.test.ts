@@ -7,8 +7,8 @@ import type { Logger, SyncReport } from '../../../src/reconcile/types.ts';
 import { MemoryStateStore } from '../../../src/reconcile/store.ts';
 import { LAST_CHANGE_TRIGGER_TIME } from '../../../src/sources/kubernetes/cluster-state.ts';
 import { type ControllerOptions, KubernetesController } from '../../../src/sources/kubernetes/controller.ts';
-import { FakeApiServer, type KubeObject } from '../../support/fake-apiserver.ts';
-import { MemoryIpvs, MemoryVips } from '../../support/memory-ipvs.ts';
+import { FakeApiServer, type KubeObject } from '../../../src/testing/fake-apiserver.ts';
+import { MemoryIpvs, MemoryVips } from '../../../src/testing/memory-ipvs.ts';
 import { type EndpointSpec, node, service, slice } from './builders.ts';
 import { waitFor } from './wait.ts';
 

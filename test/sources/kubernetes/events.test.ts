@@ -4,14 +4,14 @@ import type { Logger } from '../../../src/reconcile/types.ts';
 import { KubernetesController } from '../../../src/sources/kubernetes/controller.ts';
 import { EventRecorder, type EventLimits, type EventOutcome, type EventSink, apiEventSink } from '../../../src/sources/kubernetes/events.ts';
 import type { TranslationWarning } from '../../../src/sources/kubernetes/objects.ts';
-import { FakeApiServer, type KubeObject } from '../../support/fake-apiserver.ts';
-import { MemoryIpvs, MemoryVips } from '../../support/memory-ipvs.ts';
+import { FakeApiServer, type KubeObject } from '../../../src/testing/fake-apiserver.ts';
+import { MemoryIpvs, MemoryVips } from '../../../src/testing/memory-ipvs.ts';
 import { MemoryStateStore } from '../../../src/reconcile/store.ts';
 import { service } from './builders.ts';
 import { waitFor } from './wait.ts';
 
 // Warnings as Kubernetes Events, written by real client-node calls to the project's fake API server
-// (test/support/fake-apiserver.ts, the one the kernel Kubernetes suite uses), with a controlled clock.
+// (src/testing/fake-apiserver.ts, the one the kernel Kubernetes suite uses), with a controlled clock.
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 

@@ -1,6 +1,6 @@
 import { type KubernetesListObject, type KubernetesObject, makeInformer } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeApiServer } from '../../support/fake-apiserver.ts';
+import { FakeApiServer } from '../../../src/testing/fake-apiserver.ts';
 import { service } from './builders.ts';
 import { waitFor } from './wait.ts';
 

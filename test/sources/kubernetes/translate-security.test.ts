@@ -3,7 +3,7 @@ import { serviceKeyString } from '../../../src/ipvs/keys.ts';
 import { ClusterState } from '../../../src/sources/kubernetes/cluster-state.ts';
 import { OBJECT_CAPS, parseService } from '../../../src/sources/kubernetes/objects.ts';
 import { type KubernetesObjects, MAX_VIRTUAL_SERVERS_PER_SERVICE, type TranslateOptions, translate } from '../../../src/sources/kubernetes/translate.ts';
-import type { KubeObject } from '../../support/fake-apiserver.ts';
+import type { KubeObject } from '../../../src/testing/fake-apiserver.ts';
 import { node, service, slice } from './builders.ts';
 
 // One namespace must not take another's address (issue 11, CVE-2020-8554's class): cluster IPs and node ports

@@ -5,9 +5,9 @@ import {
   NoSuchService,
   ServiceExists,
   UnknownScheduler,
-} from '../../src/ipvs/errors.ts';
-import { destinationKeyString, serviceKeyString } from '../../src/ipvs/keys.ts';
-import { SCHEDULERS } from '../../src/ipvs/vocabulary.ts';
+} from '../ipvs/errors.ts';
+import { destinationKeyString, serviceKeyString } from '../ipvs/keys.ts';
+import { SCHEDULERS } from '../ipvs/vocabulary.ts';
 import type {
   Destination,
   DestinationConfig,
@@ -20,7 +20,7 @@ import type {
   ServiceConfig,
   ServiceKey,
   VipApi,
-} from '../../src/ipvs/types.ts';
+} from '../ipvs/types.ts';
 
 // An in-memory IPVS with the kernel's semantics, for unit tests of the layers above the client:
 //  - NEW_SERVICE on an existing service -> EEXIST (ServiceExists); other commands on a missing one -> ESRCH;
