@@ -19,7 +19,11 @@ process.stdout.on('error', (err) => {
   if (err.code === 'EPIPE') process.exit(0);
   throw err;
 });
-const { main } = await import('../src/cli/main.ts');
+// In a checkout, run the TypeScript itself; an installed package runs the JavaScript that scripts/build.ts
+// made at pack time (Node strips no types under node_modules), and has no src/.
+const { existsSync } = await import('node:fs');
+const source = new URL('../src/cli/main.ts', import.meta.url);
+const { main } = await import(existsSync(source) ? source.href : new URL('../dist/src/cli/main.js', import.meta.url).href);
 main(process.argv).catch((err) => {
   process.stderr.write(`ipvs-maglev: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);

@@ -10,7 +10,7 @@ interface BenchEntry {
   registerBenchCommands(bench: Command): void;
 }
 
-// src/cli/commands/ and dist/cli/commands/ are both three levels below the package root.
+// <checkout>/bench/commands.ts. In the built package (dist/src/cli/commands/) it points into dist/, which has no bench/.
 const BENCH_ENTRY = ['..', '..', '..', 'bench', 'commands.ts'].join('/');
 
 export async function registerBench(program: Command): Promise<void> {
