@@ -1,4 +1,4 @@
-// The library entry: what `import('ipvs-maglev')` resolves (package.json "exports", built to dist/index.js).
+// The library entry: what `import('ipvs-maglev')` resolves (package.json "exports", built to dist/src/index.js by scripts/build.ts).
 // Re-exports only; each name's home module documents it. The `ipvs-maglev` command is bin/ipvs-maglev.mjs.
 //
 //   import { buildMaglevTable, maglevLookup, buildKernelTable, kernelLookup } from 'ipvs-maglev';
