@@ -18,7 +18,7 @@ import { openIpvs, openVips } from '../../src/ipvs/index.ts';
 import type { Logger, SyncReport } from '../../src/reconcile/types.ts';
 import { MemoryStateStore } from '../../src/reconcile/store.ts';
 import { LAST_CHANGE_TRIGGER_TIME } from '../../src/sources/kubernetes/cluster-state.ts';
-import { KubernetesController } from '../../src/sources/kubernetes/controller.ts';
+import { KubernetesController } from '../../src/app/kubernetes-controller.ts';
 import { FakeApiServer, type KubeObject } from '../../test/support/fake-apiserver.ts';
 
 export interface K8sBenchOptions {
