@@ -166,7 +166,8 @@ describe('services and destinations', () => {
     // Issue 13: ip_vs_new_dest refuses IPv6 destinations that are not unicast, and ipv6_addr_type() gives
     // ::ffff:a.b.c.d IPV6_ADDR_MAPPED without IPV6_ADDR_UNICAST. The model check must agree with the kernel.
     const svc6: ServiceKey = { kind: 'addr', family: 'inet6', protocol: 'tcp', address: 'fd00:100::20', port: 80 };
-    await c.addService(svc6, rr);
+    const rr6: ServiceConfig = { ...rr, netmask: '128' };
+    await c.addService(svc6, rr6);
     for (const forwarding of ['masq', 'droute', 'tunnel'] as const) {
       const err = await c.addDestination(svc6, dest('::ffff:10.9.0.2', 8080), { ...masq, forwarding }).then(() => undefined, (e: unknown) => e);
       expect(err, forwarding).toMatchObject({ name: 'InvalidArgument', errno: 'EINVAL' });
@@ -177,7 +178,7 @@ describe('services and destinations', () => {
     expect((await c.listDestinations(svc6)).map((d) => [d.key.family, d.key.address, d.config.forwarding])).toEqual([['inet', '10.9.0.2', 'tunnel']]);
 
     const state = (address: string, config: DestinationConfig) => ({
-      services: [{ name: 'web6', key: svc6, config: rr, destinations: [{ key: dest(address, 8080), config }] }],
+      services: [{ name: 'web6', key: svc6, config: rr6, destinations: [{ key: dest(address, 8080), config }] }],
     });
     const refused = validateDesiredState(state('::ffff:10.9.0.2', masq));
     expect(refused.map((p) => p.path)).toEqual(['services[0].destinations[0].key.address']);
