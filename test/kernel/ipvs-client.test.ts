@@ -178,10 +178,10 @@ describe('services and destinations', () => {
     expect((await c.listDestinations(svc6)).map((d) => [d.key.family, d.key.address, d.config.forwarding])).toEqual([['inet', '10.9.0.2', 'tunnel']]);
 
     const state = (address: string, config: DestinationConfig) => ({
-      services: [{ name: 'web6', key: svc6, config: rr6, destinations: [{ key: dest(address, 8080), config }] }],
+      services: [{ name: 'web6', key: svc6, config: rr6, bindAddress: true, destinations: [{ key: dest(address, 8080), config }] }],
     });
     const refused = validateDesiredState(state('::ffff:10.9.0.2', masq));
-    expect(refused.map((p) => p.path)).toEqual(['services[0].destinations[0].key.address']);
+    expect(refused.map((p) => p.path)).toEqual(['services[web6].destinations[0].key.address']);
     expect(refused[0].message).toMatch(/IPv4-mapped.*the kernel refuses.*10\.9\.0\.2.*tunnel/);
     expect(validateDesiredState(state('10.9.0.2', tunnel))).toEqual([]);
   });
