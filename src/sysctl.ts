@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inNetns } from '../native/netlink-socket.ts';
+import type { StructuredLogger } from './structured-logger.ts';
 
 // The one sysctl writer: both modes set kernel knobs at start (Kubernetes mode kube-proxy's IPVS set,
 // scale-out mode the sloppy_* knobs a node needs to take over flows), each with a log line saying the
@@ -22,10 +23,7 @@ export interface SysctlResult {
   error?: string;
 }
 
-export interface SysctlLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
+export type SysctlLogger = Pick<StructuredLogger, 'info' | 'warn'>;
 
 export interface SysctlTarget {
   /** Where /proc/sys is mounted (tests point it at a directory). Default /proc/sys. */

@@ -1,4 +1,4 @@
-// `ipvs-maglev bench k8s`: N Services x E endpoints through the local API server (test/support/
+// `ipvs-maglev bench k8s`: N Services x E endpoints through the local API server (src/testing/
 // fake-apiserver.ts: the real list/watch protocol over HTTP, real client-node informers) into
 // IPVS, with the real controller code. Measures:
 //   1. initial sync: controller start -> every virtual server and destination programmed;
@@ -18,7 +18,7 @@ import { openIpvs, openVips } from '../../src/ipvs/index.ts';
 import type { Logger, SyncReport } from '../../src/reconcile/types.ts';
 import { MemoryStateStore } from '../../src/reconcile/store.ts';
 import { LAST_CHANGE_TRIGGER_TIME } from '../../src/sources/kubernetes/cluster-state.ts';
-import { KubernetesController } from '../../src/sources/kubernetes/controller.ts';
+import { KubernetesController } from '../../src/app/kubernetes-controller.ts';
 import { FakeApiServer, type KubeObject } from '../../src/testing/fake-apiserver.ts';
 
 export interface K8sBenchOptions {

@@ -171,6 +171,15 @@ export function canonicalAddress(text: string): string {
   return formatAddress(family, bytes);
 }
 
+/**
+ * The IPv4 address inside an IPv4-mapped IPv6 address in canonical form ("::ffff:10.0.0.1" -> "10.0.0.1"),
+ * else undefined. The kernel refuses these as IPVS destinations (ip_vs_new_dest wants a unicast IPv6
+ * address and ipv6_addr_type() calls them MAPPED, not UNICAST), so every source refuses them first.
+ */
+export function mappedIpv4(canonical: string): string | undefined {
+  return canonical.startsWith('::ffff:') && canonical.includes('.') ? canonical.slice(7) : undefined;
+}
+
 export interface CanonicalAddress {
   family: Family;
   address: string;

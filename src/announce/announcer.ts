@@ -1,6 +1,7 @@
 import type { AnnounceMetrics } from './metrics.ts';
 import { routesOf, type VipDecision } from './policy.ts';
 import type { AnnouncedRoute, ApplyOutcome, Speaker, SpeakerStatus } from './types.ts';
+import type { StructuredLogger } from '../structured-logger.ts';
 
 // Hands the VIP decisions to the speaker, one change at a time (the newest decision wins when several
 // arrive during an apply), logs every VIP that starts or stops being announced with the reason, and
@@ -11,11 +12,7 @@ import type { AnnouncedRoute, ApplyOutcome, Speaker, SpeakerStatus } from './typ
 //     (the static protocols disabled) rather than leaving a stale route; retried, re-enabled on success.
 // After the final withdrawal (SIGTERM) nothing is announced again by this process.
 
-export interface AnnouncerLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type AnnouncerLogger = Pick<StructuredLogger, 'info' | 'warn' | 'error'>;
 
 export interface AnnouncerOptions {
   speaker: Speaker;

@@ -58,9 +58,12 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** Where /metrics, /healthz and /readyz listen unless told otherwise (run and controller): loopback only. */
+export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9477';
+
 /** The line to log when metrics listen beyond loopback (an explicit choice: the default is 127.0.0.1). */
 export function exposureWarning(server: MetricsServer): string {
-  return `metrics listen on ${server.address}, beyond loopback: anyone who can reach it reads every service name, backend and flow share; the default is 127.0.0.1:9477`;
+  return `metrics listen on ${server.address}, beyond loopback: anyone who can reach it reads every service name, backend and flow share; the default is ${DEFAULT_METRICS_ADDRESS}`;
 }
 
 export class AddressError extends Error {

@@ -1,4 +1,4 @@
-import { canonicalAddress, netmaskToPrefix, parseAddress } from '../address/address.ts';
+import { canonicalAddress, mappedIpv4, netmaskToPrefix, parseAddress } from '../address/address.ts';
 import { destinationKeyString, serviceKeyId, serviceKeyString } from '../ipvs/keys.ts';
 import type { Protocol } from '../ipvs/types.ts';
 import { FORWARDING_METHODS, KERNEL_MAX_WEIGHT, SCHEDULERS, TUNNEL_TYPES } from '../ipvs/vocabulary.ts';
@@ -239,6 +239,17 @@ function validateDestinationKey(key: unknown, at: string, portZeroOk: boolean, a
     ok = false;
   }
   if (!checkAddress(key.address, `${at}.address`, key.family, add)) ok = false;
+  else {
+    const ipv4 = mappedIpv4(key.address as string);
+    if (ipv4 !== undefined) {
+      add(
+        `${at}.address`,
+        `${key.address} is an IPv4-mapped IPv6 address, which the kernel refuses as a destination (not a unicast IPv6 address); ` +
+          `an IPv6 service reaches IPv4 backend ${ipv4} only with tunnel forwarding: write address ${ipv4} and forwarding tunnel`,
+      );
+      ok = false;
+    }
+  }
   if (!isInt(key.port, portZeroOk ? 0 : 1, 65535)) {
     add(`${at}.port`, portZeroOk ? 'must be an integer 0..65535' : 'must be an integer 1..65535');
     ok = false;

@@ -1,16 +1,12 @@
 import type { DesiredState } from '../model/types.ts';
 import type { Destination, IpvsOperationFields, Protocol, Service } from '../ipvs/types.ts';
+import type { StructuredLogger } from '../structured-logger.ts';
 
 // The reconciler's vocabulary: what it reads (ActualState), what it remembers across syncs
 // (OwnershipState, DrainRecord), what it decides (Plan of Operations) and what it reports.
 
-/** Minimal structured logger (pino-compatible): the reconciler never depends on pino itself. */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+/** The reconciler's logger (pino-compatible): it never depends on pino itself. */
+export type Logger = StructuredLogger;
 
 /** A service as read from the kernel, with its destinations in kernel list order (newest first). */
 export interface ActualService {

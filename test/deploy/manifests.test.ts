@@ -4,7 +4,8 @@ import { ClusterRole, ClusterRoleBinding } from 'kubernetes-models/rbac.authoriz
 import { ConfigMap, Namespace, ServiceAccount } from 'kubernetes-models/v1';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { CONTROLLER_ENV, checkFlags } from '../../src/cli/commands/controller.ts';
+import { checkFlags } from '../../src/app/kubernetes.ts';
+import { CONTROLLER_ENV } from '../../src/cli/commands/controller.ts';
 import { kubeProxySysctls } from '../../src/sources/kubernetes/sysctl.ts';
 
 // The manifests in deploy/ checked against the Kubernetes API schemas (kubernetes-models'

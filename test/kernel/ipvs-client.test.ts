@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type IpvsClient, type IpvsOperation, openIpvs } from '../../src/ipvs/index.ts';
 import type { DestinationConfig, DestinationKey, ServiceConfig, ServiceKey } from '../../src/ipvs/types.ts';
+import { validateDesiredState } from '../../src/model/validate.ts';
 import { assertIpvsKernel, clearIpvs, createTopology, ipvsadm, run, type Topology } from './lib/index.ts';
 
 const tcp: ServiceKey = { kind: 'addr', family: 'inet', protocol: 'tcp', address: '10.0.0.1', port: 80 };
@@ -159,6 +160,30 @@ describe('services and destinations', () => {
       const err = await fn().then(() => undefined, (e: unknown) => e);
       expect(err, `${name} ${errno}`).toMatchObject({ name, errno });
     }
+  });
+
+  it('refuses an IPv4-mapped destination (::ffff:a.b.c.d) in an IPv6 service whatever the forwarding, takes its IPv4 address with tunnel forwarding, and validate says so first', async () => {
+    // Issue 13: ip_vs_new_dest refuses IPv6 destinations that are not unicast, and ipv6_addr_type() gives
+    // ::ffff:a.b.c.d IPV6_ADDR_MAPPED without IPV6_ADDR_UNICAST. The model check must agree with the kernel.
+    const svc6: ServiceKey = { kind: 'addr', family: 'inet6', protocol: 'tcp', address: 'fd00:100::20', port: 80 };
+    const rr6: ServiceConfig = { ...rr, netmask: '128' };
+    await c.addService(svc6, rr6);
+    for (const forwarding of ['masq', 'droute', 'tunnel'] as const) {
+      const err = await c.addDestination(svc6, dest('::ffff:10.9.0.2', 8080), { ...masq, forwarding }).then(() => undefined, (e: unknown) => e);
+      expect(err, forwarding).toMatchObject({ name: 'InvalidArgument', errno: 'EINVAL' });
+    }
+    expect(await c.listDestinations(svc6)).toEqual([]);
+    const tunnel: DestinationConfig = { ...masq, forwarding: 'tunnel', tunnelType: 'ipip', tunnelPort: 0, tunnelFlags: 0 };
+    await c.addDestination(svc6, dest('10.9.0.2', 8080), tunnel);
+    expect((await c.listDestinations(svc6)).map((d) => [d.key.family, d.key.address, d.config.forwarding])).toEqual([['inet', '10.9.0.2', 'tunnel']]);
+
+    const state = (address: string, config: DestinationConfig) => ({
+      services: [{ name: 'web6', key: svc6, config: rr6, bindAddress: true, destinations: [{ key: dest(address, 8080), config }] }],
+    });
+    const refused = validateDesiredState(state('::ffff:10.9.0.2', masq));
+    expect(refused.map((p) => p.path)).toEqual(['services[web6].destinations[0].key.address']);
+    expect(refused[0].message).toMatch(/IPv4-mapped.*the kernel refuses.*10\.9\.0\.2.*tunnel/);
+    expect(validateDesiredState(state('10.9.0.2', tunnel))).toEqual([]);
   });
 
   it('PermissionDenied without CAP_NET_ADMIN', () => {

@@ -319,4 +319,30 @@ describe('ipvs-maglev run against the real kernel', () => {
     long.close();
     await lb.stop();
   }, SLOW);
+
+  it('an IPv6 service and an IPv4-mapped destination: validate refuses ::ffff: with the kernel\'s reason, and what it says to write (IPv4, tunnel) is programmed and reads back as written', async () => {
+    const b1 = topo.backend('b1').ip;
+    const words = b1.split('.').map(Number);
+    // Written the way a user might (upper case, hex tail): one canonical form in every layer and every message.
+    const asTyped = `::FFFF:${((words[0] << 8) | words[1]).toString(16)}:${((words[2] << 8) | words[3]).toString(16)}`;
+    const file = (dest: string) => ['services:', '  - name: web6', '    address: fd00:100::20', '    port: 80', '    destinations:', `      - ${dest}`, ''].join('\n');
+    writeFileSync(configFile, file(`{ address: "${asTyped}", port: 80 }`));
+    const refused = await runResult([process.execPath, BIN, 'validate', '--config', configFile], { timeoutMs: SLOW });
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain(`${configFile}:6:20: services[web6].destinations[0].key.address: ::ffff:${b1} is an IPv4-mapped IPv6 address, which the kernel refuses`);
+    expect(refused.stderr).toContain(`write address ${b1} and forwarding tunnel`);
+
+    writeFileSync(configFile, file(`{ address: ${b1}, port: 80, forwarding: tunnel }`));
+    const v6 = await startLb();
+    try {
+      await until('the IPv6 service with its IPv4 tunnel destination in the kernel', async () => (await ipvsadm(['-Ln', '-t', '[fd00:100::20]:80']).catch(() => '')).includes(`-> ${b1}:80`));
+      expect(await ipvsadm(['-Ln', '-t', '[fd00:100::20]:80'])).toMatch(new RegExp(`-> ${b1.replaceAll('.', '\\.')}:80\\s+Tunnel`));
+      // What the kernel dumps back compares equal to the desired state: nothing left to do.
+      const plan = await runResult([process.execPath, BIN, 'plan', '--config', configFile, '--state-dir', stateDir, '--interface', IFACE], { timeoutMs: SLOW });
+      expect(plan.exitCode, plan.stderr).toBe(0);
+      expect(plan.stdout, v6.log().slice(-4000)).toContain('No changes: the kernel already matches the configuration.');
+    } finally {
+      expect(await v6.stop()).toBe(0);
+    }
+  }, SLOW);
 });

@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { StandaloneLb } from '../../src/cli/commands/run.ts';
-import { loadValidConfig } from '../../src/cli/commands/validate.ts';
+import { StandaloneLb } from '../../src/app/standalone.ts';
+import { loadConfigFile } from '../../src/sources/file/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { MemoryStateStore } from '../../src/reconcile/index.ts';
 import { MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
@@ -76,7 +76,7 @@ export async function startStatusDemo(backendCount: number, services: (backends:
   const quiet = new Writable({ write: (_c, _e, cb) => cb() });
   const lb = new StandaloneLb(
     { config: file, metricsAddress: '127.0.0.1:0', stateDir: '/nonexistent', interface: 'ipvs0', logLevel: 'info', watch: false, statusPage: true },
-    await loadValidConfig(file),
+    await loadConfigFile(file),
     createLogger({ level: 'info', destination: quiet }),
     { openKernel: async () => ({ ipvs, vips }), store: new MemoryStateStore() },
   );

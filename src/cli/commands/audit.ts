@@ -9,7 +9,7 @@ import { opsToEntries, parseRestore, RestoreSyntaxError } from '../ipvsadm/parse
 import { withIpvsClient } from '../netns-option.ts';
 import { maxSizeOption } from '../size-option.ts';
 import { readIpvsTable } from './list.ts';
-import { kernelErrorMessage } from './plan.ts';
+import { kernelErrorMessage } from '../../app/exit.ts';
 import { inAdditionOrder } from './save.ts';
 
 // `ipvs-maglev audit`: do these load-balancer nodes send every flow to the same backend? Reads each node's table

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { formatList, type ServiceWithDestinations } from '../ipvsadm/format.ts';
+import { type ListOptions, formatList, type ServiceWithDestinations } from '../ipvsadm/format.ts';
 import { toJsonTable } from '../ipvsadm/json.ts';
 import { netnsOption, withIpvsClient } from '../netns-option.ts';
 import type { IpvsApi } from '../../ipvs/types.ts';
@@ -18,14 +18,9 @@ export async function readIpvsTable(client: Pick<IpvsApi, 'listServices' | 'list
   return out;
 }
 
-interface ListFlags {
+/** The list variants as formatList takes them, with commander's spelling of --nosort. */
+interface ListFlags extends Omit<ListOptions, 'noSort'> {
   json?: boolean;
-  stats?: boolean;
-  rate?: boolean;
-  thresholds?: boolean;
-  persistentConn?: boolean;
-  tunInfo?: boolean;
-  exact?: boolean;
   nosort?: boolean;
   netns?: string;
 }

@@ -1,30 +1,17 @@
 import type { Command } from 'commander';
-import { IpvsError, VipError, destinationKeyString, openIpvs, openVips, serviceKeyString } from '../../ipvs/index.ts';
+import { reportConfigError } from '../../app/config.ts';
+import { DEFAULT_INTERFACE, DEFAULT_STATE_DIR } from '../../app/defaults.ts';
+import { EXIT_KERNEL, kernelErrorMessage } from '../../app/exit.ts';
+import { destinationKeyString, openIpvs, openVips, serviceKeyString } from '../../ipvs/index.ts';
 import type { DestinationConfig, ServiceConfig, VipApi } from '../../ipvs/index.ts';
-import { FileStateStore, Reconciler, StateFileError } from '../../reconcile/index.ts';
+import { FileStateStore, Reconciler } from '../../reconcile/index.ts';
 import type { Operation, Plan } from '../../reconcile/index.ts';
-import { loadValidConfig, maxConfigSizeOption, reportConfigError } from './validate.ts';
+import { loadConfigFile } from '../../sources/file/index.ts';
+import { maxConfigSizeOption } from './validate.ts';
 
 // `ipvs-maglev plan --config lb.yaml`: a dry run. Reads the kernel (and the ownership state file),
 // prints the operations `run` would apply and, per mh service, the share of flows they would move.
 // Nothing is written: not the kernel, not the VIP interface, not the state file.
-
-export const DEFAULT_STATE_DIR = '/var/lib/ipvs-maglev';
-import { DEFAULT_INTERFACE } from '../../ipvs/vocabulary.ts';
-
-export { DEFAULT_INTERFACE };
-/** Exit status when the kernel cannot be used (no IPVS, no permission, netns missing). */
-export const EXIT_KERNEL = 1;
-
-/** Turns errors from opening or reading the kernel into one clear line; rethrows anything else. */
-export function kernelErrorMessage(err: unknown): string | undefined {
-  if (err instanceof IpvsError || err instanceof VipError) {
-    if (err.code === 'PERMISSION_DENIED') return `${err.message} (ipvs-maglev needs CAP_NET_ADMIN: run it as root)`;
-    return err.message;
-  }
-  if (err instanceof StateFileError) return err.message;
-  return undefined;
-}
 
 /** A VIP binder that reads but never writes: the dry run must not even create the interface. */
 export function readOnlyVips(real: VipApi): VipApi {
@@ -122,9 +109,9 @@ export function registerPlan(program: Command): void {
     .option('--json', 'print the plan as JSON')
     .addOption(maxConfigSizeOption())
     .action(async (opts: { config: string; stateDir: string; interface: string; netns?: string; json?: boolean; maxConfigSize: number }) => {
-      let config: Awaited<ReturnType<typeof loadValidConfig>>;
+      let config: Awaited<ReturnType<typeof loadConfigFile>>;
       try {
-        config = await loadValidConfig(opts.config, { maxBytes: opts.maxConfigSize });
+        config = await loadConfigFile(opts.config, { maxBytes: opts.maxConfigSize });
       } catch (err) {
         reportConfigError(err);
         return;

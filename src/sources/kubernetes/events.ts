@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CoreV1Event, KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from '../../reconcile/types.ts';
+import type { StructuredLogger as Logger } from '../../structured-logger.ts';
 import type { TranslationWarning } from './objects.ts';
 import type { WarningRecorder } from './warnings.ts';
 

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { createLimitedServer } from '../../http-limits.ts';
-import type { Logger } from '../../reconcile/types.ts';
+import type { StructuredLogger as Logger } from '../../structured-logger.ts';
 import type { HealthCheckTarget } from './cluster-state.ts';
 
 // kube-proxy's service health server: for each LoadBalancer Service with externalTrafficPolicy Local, an

@@ -7,7 +7,7 @@ import {
   type KubernetesObject,
   makeInformer,
 } from '@kubernetes/client-node';
-import type { Logger } from '../../reconcile/types.ts';
+import type { StructuredLogger as Logger } from '../../structured-logger.ts';
 
 // List+watch of the three resources the controller reads, through client-node's informers.
 // What client-node does: list, then watch from the list's resourceVersion; on a clean end of

@@ -1,6 +1,6 @@
 import { quote } from '../../bounded-read.ts';
 import type { Family, Protocol } from '../../ipvs/types.ts';
-import { type CanonicalAddress, canonicalize, specialAddressKind } from '../../address/address.ts';
+import { type CanonicalAddress, canonicalize, mappedIpv4, specialAddressKind } from '../../address/address.ts';
 
 // Narrowing of Kubernetes objects (as the API server, an informer or a YAML file hands them
 // over: untrusted `unknown`) into the few fields translation reads. Every defect becomes a
@@ -431,6 +431,11 @@ export function parseEndpointSlice(obj: unknown): Parsed<EndpointSliceView> {
     const special = specialAddressKind(ip.address);
     if (special) {
       warn('InvalidEndpoint', `endpoints[${i}] address ${ip.address} is a ${special} address; endpoint skipped`);
+      continue;
+    }
+    // The API server refuses these in an IPv6 slice too; the kernel would refuse the destination.
+    if (mappedIpv4(ip.address) !== undefined) {
+      warn('InvalidEndpoint', `endpoints[${i}] address ${ip.address} is an IPv4-mapped IPv6 address, which IPVS refuses as a destination; endpoint skipped`);
       continue;
     }
     const c = asRecord(ep.conditions);

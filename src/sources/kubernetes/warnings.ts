@@ -1,4 +1,4 @@
-import type { Logger } from '../../reconcile/types.ts';
+import type { StructuredLogger as Logger } from '../../structured-logger.ts';
 import type { TranslationWarning } from './objects.ts';
 
 // Where translation warnings go: one place, so that a Kubernetes Event recorder can hook in later (it would

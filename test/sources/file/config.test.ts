@@ -2,7 +2,7 @@ import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfigFile, parseConfig } from '../../../src/sources/file/index.ts';
+import { ConfigError, loadConfigFile, parseConfig } from '../../../src/sources/file/index.ts';
 import { validateDesiredState } from '../../../src/model/validate.ts';
 import { BAD_INPUT, errorOf } from './bad-input.ts';
 
@@ -109,12 +109,29 @@ describe('YAML config: what a valid file becomes', () => {
 });
 
 describe('YAML config: IPv4-mapped IPv6 destinations (issue 13)', () => {
-  it('::ffff:a.b.c.d, however written, becomes the one canonical form that the model accepts', () => {
+  it('::ffff:a.b.c.d, however written, is read as one canonical form, and refused with the kernel\'s reason and the IPv4 way to write it', () => {
     for (const written of ['::ffff:10.0.0.1', '::FFFF:a00:1', '0:0:0:0:0:ffff:10.0.0.1']) {
-      const c = parseConfig(`services:\n  - name: web6\n    address: 2001:db8::10\n    port: 80\n    destinations: [{ address: "${written}", port: 8080 }]\n`);
-      expect(c.desired.services[0].destinations.map((d) => d.key)).toEqual([{ family: 'inet6', address: '::ffff:10.0.0.1', port: 8080 }]);
-      expect(validateDesiredState(c.desired)).toEqual([]);
+      const text = `services:\n  - name: web6\n    address: 2001:db8::10\n    port: 80\n    destinations: [{ address: "${written}", port: 8080 }]\n`;
+      const err = (() => {
+        try {
+          parseConfig(text, 'lb.yaml');
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(err, written).toBeInstanceOf(ConfigError);
+      const message = (err as ConfigError).message;
+      // Located in the file; not the old "not in canonical form" disagreement between two address modules.
+      expect(message).toContain('lb.yaml:5:31: services[web6].destinations[0].key.address: ::ffff:10.0.0.1 is an IPv4-mapped IPv6 address, which the kernel refuses');
+      expect(message).toContain('write address 10.0.0.1 and forwarding tunnel');
+      expect(message).not.toContain('canonical form');
     }
   });
-});
 
+  it('what the message tells the user to write validates: the IPv4 address with tunnel forwarding', () => {
+    const c = parseConfig('services:\n  - name: web6\n    address: 2001:db8::10\n    port: 80\n    destinations: [{ address: 10.0.0.1, port: 8080, forwarding: tunnel }]\n');
+    expect(c.desired.services[0].destinations.map((d) => [d.key, d.config.forwarding])).toEqual([[{ family: 'inet', address: '10.0.0.1', port: 8080 }, 'tunnel']]);
+    expect(validateDesiredState(c.desired)).toEqual([]);
+  });
+});

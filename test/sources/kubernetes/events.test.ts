@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LbMetrics } from '../../../src/metrics/index.ts';
 import type { Logger } from '../../../src/reconcile/types.ts';
-import { KubernetesController } from '../../../src/sources/kubernetes/controller.ts';
+import { KubernetesController } from '../../../src/app/kubernetes-controller.ts';
 import { EventRecorder, type EventLimits, type EventOutcome, type EventSink, apiEventSink } from '../../../src/sources/kubernetes/events.ts';
 import type { TranslationWarning } from '../../../src/sources/kubernetes/objects.ts';
 import { FakeApiServer, type KubeObject } from '../../../src/testing/fake-apiserver.ts';

@@ -93,6 +93,16 @@ describe('ClusterIP', () => {
     expect(lines(r.state)).toEqual(['tcp [fd00::a]:80 mh(port,fallback) bind -> [fd00:1::2]:8080']);
     expect(r.state.services[0].config.netmask).toBe('128');
   });
+
+  it('skips an IPv4-mapped endpoint in an IPv6 slice (the kernel refuses it) with a warning, keeping the slice\'s other endpoints', () => {
+    const svc = service('ns1', 'v6', { clusterIP: 'fd00::a', clusterIPs: ['fd00::a'], ipFamilies: ['IPv6'], ports: [{ port: 80 }] });
+    const sl = slice('ns1', 'v6', 'v6-1', [{ port: 8080 }], [{ ip: '::FFFF:a01:2' }, { ip: 'fd00:1::2' }], 'IPv6');
+    const r = run({ services: [svc], endpointSlices: [sl] });
+    expect(lines(r.state)).toEqual(['tcp [fd00::a]:80 mh(port,fallback) bind -> [fd00:1::2]:8080']);
+    expect(r.warnings.map((w) => [w.reason, w.message])).toEqual([
+      ['InvalidEndpoint', 'endpoints[0] address ::ffff:10.1.0.2 is an IPv4-mapped IPv6 address, which IPVS refuses as a destination; endpoint skipped'],
+    ]);
+  });
 });
 
 describe('dual-stack (TestIPv4Proxier / TestIPv6Proxier)', () => {

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { StandaloneLb } from '../../src/cli/commands/run.ts';
-import type { RunOptions } from '../../src/cli/commands/run.ts';
-import { loadValidConfig } from '../../src/cli/commands/validate.ts';
+import { StandaloneLb } from '../../src/app/standalone.ts';
+import type { RunOptions } from '../../src/app/standalone.ts';
+import { loadConfigFile } from '../../src/sources/file/index.ts';
 import { createLogger } from '../../src/log.ts';
 import { MemoryStateStore } from '../../src/reconcile/index.ts';
 import { MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
@@ -66,7 +66,7 @@ async function start(file: string) {
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({ write(chunk, _enc, cb) { logs.push(JSON.parse(String(chunk))); cb(); } });
   const opts: RunOptions = { config: file, metricsAddress: '127.0.0.1:0', stateDir: '/nonexistent', interface: 'ipvs0', logLevel: 'info', watch: true };
-  const lb = new StandaloneLb(opts, await loadValidConfig(file), createLogger({ level: 'info', destination: sink }), {
+  const lb = new StandaloneLb(opts, await loadConfigFile(file), createLogger({ level: 'info', destination: sink }), {
     openKernel: async () => ({ ipvs, vips }),
     store: new MemoryStateStore(),
   });

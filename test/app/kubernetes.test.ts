@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ControllerFlags, checkFlags, loadKubeConfig, parseDuration, runController } from '../../../src/cli/commands/controller.ts';
-import { MemoryStateStore } from '../../../src/reconcile/store.ts';
-import { FakeApiServer } from '../../../src/testing/fake-apiserver.ts';
-import { MemoryIpvs, MemoryVips } from '../../../src/testing/memory-ipvs.ts';
-import { service, slice } from './builders.ts';
-import { waitFor } from './wait.ts';
+import { type ControllerFlags, checkFlags, loadKubeConfig, parseDuration, runController } from '../../src/app/kubernetes.ts';
+import { MemoryStateStore } from '../../src/reconcile/store.ts';
+import { FakeApiServer } from '../../src/testing/fake-apiserver.ts';
+import { MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
+import { service, slice } from '../sources/kubernetes/builders.ts';
+import { waitFor } from '../sources/kubernetes/wait.ts';
 
 const base: ControllerFlags = {
   nodeName: 'node-a',

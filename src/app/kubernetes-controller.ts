@@ -1,23 +1,24 @@
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { IpvsApi, VipApi } from '../../ipvs/types.ts';
-import { LastWeights, type LbMetrics, TableCache, buildStatus } from '../../metrics/index.ts';
-import type { Readiness, StatusSnapshot } from '../../metrics/index.ts';
-import { serviceKeyString } from '../../ipvs/keys.ts';
-import type { Destination, Service } from '../../ipvs/types.ts';
-import type { MasqueradeInput, MasqueradeVip } from '../../nat/rules.ts';
-import type { MasqueradeResult } from '../../nat/nft.ts';
-import { Reconciler } from '../../reconcile/reconciler.ts';
-import { StateFileHealth } from '../../reconcile/store.ts';
-import { SyncLoop } from '../../reconcile/loop.ts';
-import type { Logger, PlanOptions, StateStore, SyncReport } from '../../reconcile/types.ts';
-import { ClusterState } from './cluster-state.ts';
-import type { HealthCheckServers } from './health-check-server.ts';
-import { ClusterWatch } from './informers.ts';
-import { KubernetesMetrics } from './metrics.ts';
-import type { NodePortRange } from './objects.ts';
-import type { Translation } from './translate.ts';
-import { EventRecorder, type EventLimits, type EventSink } from './events.ts';
-import { type WarningRecorder, logWarnings } from './warnings.ts';
+import type { IpvsApi, VipApi } from '../ipvs/types.ts';
+import { LastWeights, type LbMetrics, TableCache, buildStatus } from '../metrics/index.ts';
+import type { Readiness, StatusSnapshot } from '../metrics/index.ts';
+import { serviceKeyString } from '../ipvs/keys.ts';
+import type { Destination, Service } from '../ipvs/types.ts';
+import type { MasqueradeInput, MasqueradeVip } from '../nat/rules.ts';
+import type { MasqueradeResult } from '../nat/nft.ts';
+import { Reconciler } from '../reconcile/reconciler.ts';
+import { StateFileHealth } from '../reconcile/store.ts';
+import { SyncLoop } from '../reconcile/loop.ts';
+import type { Logger, PlanOptions, StateStore, SyncReport } from '../reconcile/types.ts';
+import { ClusterState } from '../sources/kubernetes/cluster-state.ts';
+import type { HealthCheckServers } from '../sources/kubernetes/health-check-server.ts';
+import { ClusterWatch } from '../sources/kubernetes/informers.ts';
+import { KubernetesMetrics } from '../sources/kubernetes/metrics.ts';
+import type { NodePortRange } from '../sources/kubernetes/objects.ts';
+import type { Translation } from '../sources/kubernetes/translate.ts';
+import { EventRecorder, type EventLimits, type EventSink } from '../sources/kubernetes/events.ts';
+import { type WarningRecorder, logWarnings } from '../sources/kubernetes/warnings.ts';
+import { DEFAULT_MIN_SYNC_MS, KUBERNETES_RESYNC_MS } from './defaults.ts';
 
 // The Kubernetes controller: informers feed the cluster state; a coalescing sync loop (minimum
 // interval, periodic full resync) turns it into the desired state and hands it to the
@@ -111,8 +112,8 @@ export class KubernetesController {
     });
     this.loop = new SyncLoop<SyncReport>({
       sync: (full) => this.sync(full),
-      minIntervalMs: opts.minSyncIntervalMs ?? 1000,
-      fullResyncIntervalMs: opts.fullResyncIntervalMs ?? 30_000,
+      minIntervalMs: opts.minSyncIntervalMs ?? DEFAULT_MIN_SYNC_MS,
+      fullResyncIntervalMs: opts.fullResyncIntervalMs ?? KUBERNETES_RESYNC_MS,
       needsRetry: (r) => r.errors.length > 0,
       logger: log,
     });

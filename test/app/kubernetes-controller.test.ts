@@ -1,19 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { serviceKeyString } from '../../../src/ipvs/keys.ts';
-import type { ServiceKey } from '../../../src/ipvs/types.ts';
-import { LbMetrics } from '../../../src/metrics/index.ts';
-import type { MasqueradeInput } from '../../../src/nat/rules.ts';
-import type { Logger, SyncReport } from '../../../src/reconcile/types.ts';
-import { MemoryStateStore } from '../../../src/reconcile/store.ts';
-import { LAST_CHANGE_TRIGGER_TIME } from '../../../src/sources/kubernetes/cluster-state.ts';
-import { type ControllerOptions, KubernetesController } from '../../../src/sources/kubernetes/controller.ts';
-import { FakeApiServer, type KubeObject } from '../../../src/testing/fake-apiserver.ts';
-import { MemoryIpvs, MemoryVips } from '../../../src/testing/memory-ipvs.ts';
-import { type EndpointSpec, node, service, slice } from './builders.ts';
-import { waitFor } from './wait.ts';
+import { serviceKeyString } from '../../src/ipvs/keys.ts';
+import type { ServiceKey } from '../../src/ipvs/types.ts';
+import { LbMetrics } from '../../src/metrics/index.ts';
+import type { MasqueradeInput } from '../../src/nat/rules.ts';
+import type { Logger, SyncReport } from '../../src/reconcile/types.ts';
+import { MemoryStateStore } from '../../src/reconcile/store.ts';
+import { LAST_CHANGE_TRIGGER_TIME } from '../../src/sources/kubernetes/cluster-state.ts';
+import { type ControllerOptions, KubernetesController } from '../../src/app/kubernetes-controller.ts';
+import { FakeApiServer, type KubeObject } from '../../src/testing/fake-apiserver.ts';
+import { MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
+import { type EndpointSpec, node, service, slice } from '../sources/kubernetes/builders.ts';
+import { waitFor } from '../sources/kubernetes/wait.ts';
 
 // The controller against the fake API server (real client-node informers over HTTP) and the
-// in-memory IPVS model of test/support.
+// in-memory IPVS model of src/testing.
 
 const NODE = 'node-a';
 const logs: string[] = [];

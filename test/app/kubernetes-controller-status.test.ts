@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Logger } from '../../../src/reconcile/types.ts';
-import { MemoryStateStore } from '../../../src/reconcile/store.ts';
-import { KubernetesController } from '../../../src/sources/kubernetes/controller.ts';
-import { FakeApiServer } from '../../../src/testing/fake-apiserver.ts';
-import { MemoryIpvs, MemoryVips } from '../../../src/testing/memory-ipvs.ts';
-import { service, slice } from './builders.ts';
-import { waitFor } from './wait.ts';
+import type { Logger } from '../../src/reconcile/types.ts';
+import { MemoryStateStore } from '../../src/reconcile/store.ts';
+import { KubernetesController } from '../../src/app/kubernetes-controller.ts';
+import { FakeApiServer } from '../../src/testing/fake-apiserver.ts';
+import { MemoryIpvs, MemoryVips } from '../../src/testing/memory-ipvs.ts';
+import { service, slice } from '../sources/kubernetes/builders.ts';
+import { waitFor } from '../sources/kubernetes/wait.ts';
 
 // The status page's snapshot in Kubernetes mode (controller --status-page): the controller against the
 // project's fake API server (real client-node informers) and the in-memory IPVS model. The page itself is
