@@ -2,8 +2,9 @@
 // tarball extracted into a fresh node_modules, and the checkout's installed packages linked beside it (no
 // network), except the ones only the benchmarks use: the shipped code must not need them. Then
 // `import('ipvs-maglev')` and the packed bin run there, from dist/, with no src/ in sight.
+// Also the container image's tree (deploy/Dockerfile: src/ run directly, production packages, no bench/).
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,6 +118,35 @@ describe('the packed package', () => {
       (e: { code: number; stderr: string }) => e,
     );
     expect(bench.code).not.toBe(0);
+    expect(bench.stderr).toMatch(/the benchmarks run from a source checkout/);
+  }, 60_000);
+});
+
+// deploy/Dockerfile ships the TypeScript itself (Node strips the types; no build) with the production
+// packages only (npm ci --omit=dev), and no bench/ or test/: the same tree, from its own COPY lines, runs.
+describe('the container image layout', () => {
+  let dir = '';
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs validate and a clear bench refusal from bin, src and native with the production packages', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ipvs-maglev-image-'));
+    const copies = [...readFileSync(join(root, 'deploy/Dockerfile'), 'utf8').matchAll(/^COPY (?!--)(\S+) \.\/\S*$/gm)].map((m) => m[1]);
+    expect(copies).toEqual(expect.arrayContaining(['bin', 'src', 'native', 'package.json']));
+    expect(copies.filter((c) => /^(bench|test)\b/.test(c))).toEqual([]);
+    for (const c of copies) cpSync(join(root, c), join(dir, c), { recursive: true });
+    mkdirSync(join(dir, 'node_modules'));
+    const installed = realpathSync(join(root, 'node_modules'));
+    for (const name of readdirSync(installed)) if (!BENCH_ONLY.includes(name)) symlinkSync(join(installed, name), join(dir, 'node_modules', name));
+    const valid = await run(process.execPath, ['bin/ipvs-maglev.mjs', 'validate', '--config', join(root, 'examples/lb.yaml')], { cwd: dir, timeout: 30_000 });
+    expect(valid.stdout).toMatch(/lb\.yaml: valid \(/);
+    const bench = await run(process.execPath, ['bin/ipvs-maglev.mjs', 'bench'], { cwd: dir, timeout: 30_000 }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(bench.code).toBe(1);
     expect(bench.stderr).toMatch(/the benchmarks run from a source checkout/);
   }, 60_000);
 });
