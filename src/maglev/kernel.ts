@@ -8,7 +8,7 @@ import { MaglevError } from './errors.ts';
 import { DEFAULT_KERNEL_TABLE_SIZE, KERNEL_TABLE_SIZES, kernelTableBits } from './primes.ts';
 import { canonicalIPv4Order } from './ipv4-order.ts';
 import { mhHashKey, mhLookupHash } from './mh-hash.ts';
-import { mod32, mod32Fast } from './mod.ts';
+import { mod32, mod32By, mod32Fast } from './mod.ts';
 import { occupiedMap, startWalk, takeNextFree, WALK_FIELDS, walkState } from './probe.ts';
 import type { SlotTable } from './table.ts';
 
@@ -107,6 +107,7 @@ function buildFromParsed(destsInAdditionOrder: readonly KernelDest[], size: numb
   return {
     flavor: 'kernel',
     size,
+    inverseSize: 1 / size,
     slots,
     keys: parsed.keys(),
     tableWeights: lastWeights,
@@ -262,10 +263,11 @@ export function kernelLookup(table: KernelTable, clientAddress: string, clientPo
  */
 export function kernelLookupFolded(table: KernelTable, foldedAddress: number, clientPort: number, portHash: boolean, fallback: boolean): number {
   const size = table.size;
+  const inverse = table.inverseSize;
   const slots = table.slots;
   const available = table.available;
   const port = portHash ? clientPort : 0;
-  const first = mod32Fast(mhLookupHash((foldedAddress + port) | 0), size);
+  const first = mod32By(mhLookupHash((foldedAddress + port) | 0), size, inverse);
   const dest = slots[first];
   if (dest < 0) return -1;
   if (available[dest] === 1) return dest;
@@ -274,7 +276,7 @@ export function kernelLookupFolded(table: KernelTable, foldedAddress: number, cl
   // empty slot, which ends the search) turns up.
   for (let o = 0; o < size; o++) {
     const rotated = (o + first) % size;
-    const d = slots[mod32Fast(mhLookupHash((rotated + port + foldedAddress) | 0), size)];
+    const d = slots[mod32By(mhLookupHash((rotated + port + foldedAddress) | 0), size, inverse)];
     if (d < 0) return -1;
     if (available[d] === 1) return d;
   }

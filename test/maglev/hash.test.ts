@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import murmurhash3js from 'murmurhash3js';
 import { describe, expect, it } from 'vitest';
 import { hsiphashWord, mhLookupHash, murmur3Bytes, murmur3View, murmur3View13, murmur3Word, sipKey } from '../../src/maglev/index.ts';
-import { mod32, mod32Fast } from '../../src/maglev/mod.ts';
+import { mod32, mod32By, mod32Fast } from '../../src/maglev/mod.ts';
 import { SIPHASH24_VECTOR_15, sipHashReference } from './sip-reference.ts';
 
 const asBinaryString = (bytes: Uint8Array): string => String.fromCharCode(...bytes);
@@ -96,7 +96,7 @@ describe('hsiphash (SipHash-1-3, 64-bit kernels)', () => {
 });
 
 describe('hash mod size', () => {
-  it('mod32Fast (cached reciprocal) equals the exact mod32 at the edges and on random values', () => {
+  it('mod32Fast (cached reciprocal) and mod32By (the table\'s reciprocal) equal the exact mod32 at the edges and on random values, sizes 1-3 included', () => {
     const sizes = [1, 2, 3, 251, 4093, 65521, 65537, 131071, 655373, 16777213, 0x7fffffff];
     for (const m of sizes) {
       const probes = [0, 1, m - 1, m, m + 1, 0xffffffff, 0xfffffffe, 0x80000000, 0x7fffffff];
@@ -104,11 +104,14 @@ describe('hash mod size', () => {
       for (const h of probes) {
         if (h < 0 || h > 0xffffffff) continue;
         expect(mod32Fast(h | 0, m)).toBe(mod32(h, m));
+        expect(mod32By(h | 0, m, 1 / m)).toBe(mod32(h, m));
+        expect(mod32By(h, m, 1 / m)).toBe(mod32(h, m));
       }
     }
     fc.assert(
       fc.property(fc.nat({ max: 0xffffffff }), fc.constantFrom(...sizes), (h, m) => {
         expect(mod32Fast(h, m)).toBe(mod32(h, m));
+        expect(mod32By(h, m, 1 / m)).toBe(mod32(h, m));
       }),
       { numRuns: 5000 },
     );

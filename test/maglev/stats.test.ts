@@ -3,6 +3,7 @@ import { buildKernelTable, buildMaglevTable, diffTables, MaglevError, type SlotT
 
 const table = (slots: number[], keys: string[], weights = keys.map(() => 1)): SlotTable => ({
   size: slots.length,
+  inverseSize: 1 / slots.length,
   slots: Int32Array.from(slots),
   keys,
   tableWeights: weights,
