@@ -3,8 +3,6 @@ import { dirname } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { canonicalize } from '../address/address.ts';
 import { quote, readBoundedFile } from '../bounded-read.ts';
-import { openIpvs, openVips } from '../ipvs/index.ts';
-import type { IpvsApi, VipApi } from '../ipvs/index.ts';
 import { LOG_LEVELS, createLogger, isLogLevel } from '../log.ts';
 import { LbMetrics, exposureWarning, parseListenAddress, startMetricsServer } from '../metrics/index.ts';
 import type { MetricsServer } from '../metrics/index.ts';
@@ -15,6 +13,7 @@ import { HealthCheckServers } from '../sources/kubernetes/health-check-server.ts
 import { DEFAULT_NODE_PORT_RANGE, type NodePortRange, parseNodePortRange } from '../sources/kubernetes/objects.ts';
 import { applySysctls, kubeProxySysctls } from '../sources/kubernetes/sysctl.ts';
 import { EXIT_KERNEL, EXIT_USAGE, kernelErrorMessage } from './exit.ts';
+import { type Kernel, openKernel } from './kernel.ts';
 import type { KubernetesController } from './kubernetes-controller.ts';
 
 // The Kubernetes program (`ipvs-maglev controller`): flags checked before anything is touched, then the
@@ -129,7 +128,7 @@ export async function loadKubeConfig(file: string | undefined): Promise<KubeConf
 }
 
 export interface ControllerDeps {
-  openKernel?: (flags: ControllerFlags) => Promise<{ ipvs: IpvsApi & { close(): void }; vips: VipApi & { close(): void } }>;
+  openKernel?: (flags: ControllerFlags) => Promise<Kernel>;
   store?: StateStore;
   /** Resolves when the controller should stop (default: SIGTERM/SIGINT). */
   until?: Promise<unknown>;
@@ -151,7 +150,7 @@ export async function runController(flags: ControllerFlags, deps: ControllerDeps
   const log = createLogger({ level: checked.logLevel, destination: deps.logDestination });
   const metrics = new LbMetrics();
   let server: MetricsServer | undefined;
-  let kernel: Awaited<ReturnType<NonNullable<ControllerDeps['openKernel']>>> | undefined;
+  let kernel: Kernel | undefined;
   let controller: KubernetesController | undefined;
   try {
     // The metrics port first: failing on it must not leave a half-started controller behind.
@@ -159,7 +158,7 @@ export async function runController(flags: ControllerFlags, deps: ControllerDeps
       status: flags.statusPage ? () => (controller ? controller.status() : Promise.reject(new Error('the controller is starting'))) : undefined,
     });
     if (server.exposed) log.warn({ metrics: server.address }, exposureWarning(server));
-    kernel = await (deps.openKernel ?? openKernel)(flags);
+    kernel = await (deps.openKernel ?? ((f: ControllerFlags) => openKernel({ interfaceName: f.interface })))(flags);
     if (flags.sysctls === 'set') await applySysctls(kubeProxySysctls({ kernelRelease: release(), strictArp: flags.strictArp }), log, flags.sysctlRoot);
     const { KubernetesController } = await import('./kubernetes-controller.ts');
     const { apiEventSink } = await import('../sources/kubernetes/events.ts');
@@ -208,14 +207,4 @@ export async function runController(flags: ControllerFlags, deps: ControllerDeps
   kernel.vips.close();
   await server.close();
   return 0;
-}
-
-async function openKernel(flags: ControllerFlags): Promise<{ ipvs: IpvsApi & { close(): void }; vips: VipApi & { close(): void } }> {
-  const ipvs = await openIpvs();
-  try {
-    return { ipvs, vips: await openVips({ interfaceName: flags.interface }) };
-  } catch (err) {
-    ipvs.close();
-    throw err;
-  }
 }

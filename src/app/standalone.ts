@@ -3,8 +3,8 @@ import { AnnounceError, AnnounceMetrics, Announcer, createSpeaker, decideVips } 
 import type { ServiceView, Speaker } from '../announce/index.ts';
 import { HealthMonitor, QuorumTracker, applyHealth } from '../health/index.ts';
 import type { HealthChange, QuorumChange } from '../health/index.ts';
-import { destinationKeyString, openIpvs, openSyncDaemons, openVips, serviceKeyString } from '../ipvs/index.ts';
-import type { Destination, IpvsApi, Service, VipApi } from '../ipvs/index.ts';
+import { destinationKeyString, openSyncDaemons, serviceKeyString } from '../ipvs/index.ts';
+import type { Destination, Service } from '../ipvs/index.ts';
 import { createLogger, isLogLevel, LOG_LEVELS } from '../log.ts';
 import type { Logger } from '../log.ts';
 import { buildKernelTable } from '../maglev/index.ts';
@@ -20,6 +20,7 @@ import type { SysctlSetting } from '../sysctl.ts';
 import { reportConfigError, summary } from './config.ts';
 import { DEFAULT_MIN_SYNC_MS, DRAIN_POLL_MS, STANDALONE_RESYNC_MS } from './defaults.ts';
 import { EXIT_BAD_CONFIG, EXIT_KERNEL, kernelErrorMessage } from './exit.ts';
+import { type Kernel, openKernel } from './kernel.ts';
 
 // The standalone load balancer (`ipvs-maglev run --config lb.yaml`). Keeps IPVS in line with the file
 // and the health of the backends, reloads on SIGHUP and on file change (an invalid new file is refused
@@ -91,11 +92,6 @@ export async function runLoadBalancer(opts: RunOptions): Promise<number> {
   return 0;
 }
 
-/** What the load balancer programs; tests pass in-memory ones, `run` opens the kernel's. */
-export interface Kernel {
-  ipvs: IpvsApi & { close(): void };
-  vips: VipApi & { close(): void };
-}
 
 export interface StandaloneDeps {
   openKernel?: (opts: RunOptions) => Promise<Kernel>;
@@ -114,16 +110,6 @@ export const TAKE_OVER_SYSCTLS: readonly SysctlSetting[] = [
   { key: 'net/ipv4/vs/sloppy_tcp', value: '1', why: 'scale-out: take over TCP flows that another load-balancer node started (no SYN seen here)' },
   { key: 'net/ipv4/vs/sloppy_sctp', value: '1', why: 'scale-out: take over SCTP associations that another node started' },
 ];
-
-async function openKernel(opts: RunOptions): Promise<Kernel> {
-  const ipvs = await openIpvs({ netns: opts.netns });
-  try {
-    return { ipvs, vips: await openVips({ interfaceName: opts.interface, netns: opts.netns }) };
-  } catch (err) {
-    ipvs.close();
-    throw err;
-  }
-}
 
 /** The running load balancer: config + health -> desired state -> reconciler, plus metrics. */
 export class StandaloneLb {
@@ -195,7 +181,7 @@ export class StandaloneLb {
       { status: opts.statusPage ? () => this.status() : undefined },
     );
     if (this.server.exposed) log.warn({ metrics: this.server.address }, exposureWarning(this.server));
-    const kernel = await (this.deps.openKernel ?? openKernel)(opts);
+    const kernel = await (this.deps.openKernel ?? ((o: RunOptions) => openKernel({ interfaceName: o.interface, netns: o.netns })))(opts);
     this.ipvs = kernel.ipvs;
     this.vips = kernel.vips;
     if (bgp?.takeOverFlows && !this.deps.skipSysctls) await applySysctls(TAKE_OVER_SYSCTLS, log, { netns: opts.netns });
