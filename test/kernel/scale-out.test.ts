@@ -10,6 +10,13 @@ import { buildKernelTable, kernelLookup } from '../../src/maglev/index.ts';
 import { assertIpvsKernel, run } from './lib/index.ts';
 
 const FLOWS = 240;
+// Client source ports, one range per test: a SYN from a port whose earlier connection still has an IPVS
+// entry (TIME_WAIT lasts 2 min) can reuse that entry and its old backend instead of being scheduled, so
+// a test that predicts the scheduler's choice must not share ports with an earlier one. Test c streams
+// ~2500-3000 connections under emulation; its range leaves room for six times that. Test d's range is
+// above the ephemeral range (32768-60999), so no connect() elsewhere takes one of them either.
+const STREAM_PORTS = { first: 42000, last: 60999 };
+const PREDICTED_PORTS = 61000;
 const tally = (xs: readonly { ok: boolean }[]) => ({ ok: xs.filter((x) => x.ok).length, total: xs.length });
 
 describe('scale-out: mh + sloppy_tcp + IPIP direct return, three nodes behind ECMP', () => {
@@ -88,10 +95,10 @@ describe('scale-out: mh + sloppy_tcp + IPIP direct return, three nodes behind EC
 
   it('c: SIGTERM withdraws first, then serves the grace period: no connection breaks, no new connection fails', async () => {
     const fresh: { ok: boolean; error?: string }[] = [];
-    let port = 42000;
+    let port = STREAM_PORTS.first;
     let streaming = true;
     const stream = (async () => {
-      while (streaming) {
+      while (streaming && port + 8 <= STREAM_PORTS.last + 1) {
         fresh.push(...(await c.fresh(8, port)));
         port += 8;
       }
@@ -104,6 +111,7 @@ describe('scale-out: mh + sloppy_tcp + IPIP direct return, three nodes behind EC
     await new Promise((r) => setTimeout(r, 1500));
     streaming = false;
     await stream;
+    expect(port + 8, 'test c\'s stream ran out of source ports before the stop was over').toBeLessThanOrEqual(STREAM_PORTS.last + 1);
     const established = await c.probe();
     const log = c.lbLog(2);
     console.log(`4c: ${tally(fresh).ok}/${fresh.length} new connections during the stop; ${tally(established).ok}/${established.length} established answered`);
@@ -144,7 +152,7 @@ describe('scale-out: mh + sloppy_tcp + IPIP direct return, three nodes behind EC
     const table = buildKernelTable(additionOrder);
     const full = buildKernelTable(additionOrder.map((d) => ({ ...d, weight: 1 })));
     const name = (a: string) => `b${Number(a.split('.')[3]) - 100}`;
-    const fresh = await c.fresh(64, 45000);
+    const fresh = await c.fresh(64, PREDICTED_PORTS);
     let moved = 0;
     for (const f of fresh) {
       expect(f.ok).toBe(true);
