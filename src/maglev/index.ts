@@ -7,7 +7,7 @@ export { foldAddress, formatEndpoint, parseAddress } from './address.ts';
 export type { MaglevErrorCode } from './errors.ts';
 export { MaglevError } from './errors.ts';
 export type { KernelDest, KernelLookupOptions, KernelTable } from './kernel.ts';
-export { buildKernelTable, kernelLookup, kernelLookupFolded, MAX_KERNEL_WEIGHT } from './kernel.ts';
+export { buildKernelTable, kernelLookup, kernelLookupFolded, MAX_KERNEL_WEIGHT, populateKernel } from './kernel.ts';
 export { mhHashKey, mhLookupHash } from './mh-hash.ts';
 export { murmur3Block6, murmur3Bytes, murmur3IPv4Flow, murmur3View, murmur3View13, murmur3Word } from './murmur3.ts';
 export type { Flow, MaglevBackend, MaglevTable } from './paper.ts';

@@ -194,9 +194,10 @@ function parseAnyDests(dests: readonly KernelDest[]): ParsedDests {
 /**
  * ip_vs_mh_populate(): destinations take turns in the kernel's list order, which is the reverse of
  * the order of addition (new destinations are inserted at the head of the list); on its turn a
- * destination claims `turns` free slots in a row from its permutation.
+ * destination claims `turns` free slots in a row from its permutation. Writes every slot; `turns`
+ * must include a positive one. (Exported for the bench, which times this loop alone.)
  */
-function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Array, turns: Int32Array): void {
+export function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Array, turns: Int32Array): void {
   const size = slots.length;
   const n = offsets.length;
   // The probes read a one-byte-per-slot occupied map, not the 4-byte table (see populateMaglev).

@@ -146,7 +146,7 @@ describe('ipvs-maglev bench maglev', () => {
     for (const l of cLines) {
       for (const k of ['standalonePopulateMsMin', 'standaloneLookupsPerSec', 'batchedLookupsPerSec', 'inProcessAlonePopulateMsMin', 'populateMsMin']) expect(l[k], k).toBeGreaterThan(0);
     }
-    for (const l of lines.filter((x) => x.impl === 'ratio' && !x.churn)) for (const k of ['cPairedOverStandalone', 'cAloneOverStandalone']) expect(l[k], k).toBeGreaterThan(0);
+    for (const l of lines.filter((x) => x.impl === 'ratio' && !x.churn)) for (const k of ['cPairedOverStandalone', 'cAloneOverStandalone', 'populateLoopTsOverC', 'populateLoopMinTsOverC']) expect(l[k], k).toBeGreaterThan(0);
   }, SLOW);
 });
 
