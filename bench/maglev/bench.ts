@@ -57,6 +57,9 @@ const clock = threadCpuClock();
 const cpuMs = (): number => clock.nowMs();
 
 const WARMUP_BUILDS = 8;
+/** TypeScript's warm-up: at least this many builds and this much CPU time (see benchTs). */
+const TS_WARMUP_BUILDS = 100;
+const TS_WARMUP_MS = 1000;
 
 /**
  * Builds timed together as one populate sample (the sample's time divided by the count). A build
@@ -191,12 +194,18 @@ function benchTs(config: Config, pairs: number, lookups: number, c: InProcessC |
   const kernelDests = dests.map((d) => ({ ...d, weight: 1 }));
   const build = (): SlotTable => (config.flavor === 'kernel' ? buildKernelTable(kernelDests, config.tableSize) : buildMaglevTable(dests, config.tableSize));
   const batch = buildsPerSample(config.tableSize);
-  // Untimed warm-up samples (maglev.c does the same number): the first few builds run before V8
-  // has optimised the populate loop (measured: 1.8 ms, then ~0.27 ms for five builds, then a steady
-  // 0.063 ms at kernel 4093x3), and the populate time is meant to be the steady state.
+  // Untimed warm-up builds: the first builds run before V8 has its final code for the populate,
+  // and the populate time is meant to be the steady state. That takes dozens to hundreds of builds,
+  // not a few. V8 optimises populateMaglev fully only once its own loop over the backends has run
+  // long enough, so the fewer the backends, the later: at 65537x1000 the first build takes 6.5 ms,
+  // builds 2 to ~50 1.2-2.4 ms, then a steady 1.19 ms; at 65537x100 builds up to ~350 take 1.35-1.5
+  // ms (mid-tier code), then a steady 1.11 ms (--trace-opt: populateMaglev reaches TurboFan at ~350).
+  // Eight builds, as this bench once did, left every timed sample in the middle phase. C needs no
+  // warming beyond its caches: WARMUP_BUILDS samples, as its standalone run does.
   const kernel = config.flavor === 'kernel' ? 1 : 0;
   let table = build();
-  for (let w = 1; w < WARMUP_BUILDS * batch; w++) table = build();
+  const warmFrom = cpuMs();
+  for (let w = 1; w < TS_WARMUP_BUILDS * batch || cpuMs() - warmFrom < TS_WARMUP_MS; w++) table = build();
   cSample?.(kernel, config.tableSize, config.backends, WARMUP_BUILDS * batch);
   const tsSample = (): number => {
     const t0 = cpuMs();
@@ -222,7 +231,8 @@ function benchTs(config: Config, pairs: number, lookups: number, c: InProcessC |
     for (let b = 0; b < batch; b++) populateLoop();
     return (cpuMs() - t0) / batch;
   };
-  for (let w = 0; w < WARMUP_BUILDS * batch; w++) populateLoop();
+  const loopWarmFrom = cpuMs();
+  for (let w = 0; w < TS_WARMUP_BUILDS * batch || cpuMs() - loopWarmFrom < TS_WARMUP_MS; w++) populateLoop();
   const loop = pairedSamples(pairs, loopSample, cSample === null ? null : cTimed);
   const loopIdentical = loopSlots.every((v, i) => v === table.slots[i]);
   const cPass = c?.lookupPass ?? null;

@@ -6,6 +6,7 @@ export type MaglevErrorCode =
   | 'BAD_PORT'
   | 'BAD_WEIGHT'
   | 'BAD_TABLE_SIZE'
+  | 'TOO_MANY_BACKENDS'
   | 'DUPLICATE_BACKEND'
   | 'MIXED_FAMILY'
   | 'EMPTY_BACKENDS'

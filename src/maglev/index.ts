@@ -15,6 +15,7 @@ export {
   buildMaglevTable,
   DEFAULT_MAGLEV_TABLE_SIZE,
   encodeFlow,
+  MAX_MAGLEV_BACKENDS,
   MAX_MAGLEV_TABLE_SIZE,
   MAX_MAGLEV_WEIGHT,
   maglevLookup,

@@ -9,7 +9,7 @@ import { DEFAULT_KERNEL_TABLE_SIZE, KERNEL_TABLE_SIZES, kernelTableBits } from '
 import { canonicalIPv4Order } from './ipv4-order.ts';
 import { mhHashKey, mhLookupHash } from './mh-hash.ts';
 import { mod32, mod32By, mod32Fast } from './mod.ts';
-import { occupiedMap, startWalk, takeNextFree, WALK_FIELDS, walkState } from './probe.ts';
+import { clearOccupied, fillRoundRobin, startWalk, takeNextFree, walkOwner } from './probe.ts';
 import type { SlotTable } from './table.ts';
 
 export interface KernelDest {
@@ -201,41 +201,30 @@ export function populateKernel(slots: Int32Array, offsets: Int32Array, skips: In
   const size = slots.length;
   const n = offsets.length;
   // The probes read a one-byte-per-slot occupied map, not the 4-byte table (see populateMaglev).
-  const used = occupiedMap(size);
-  // Per destination that takes turns, in the kernel's list order (reverse of addition): its walk
-  // (probe.ts), then its input index and its turns, in one array (scratch, probe.ts: at 4093x3 a
-  // build is ~40 us, of which each typed array allocated costs a few).
-  const stride = WALK_FIELDS + 2;
-  const state = walkState(stride * n);
-  let end = 0;
+  clearOccupied(size);
+  // A walk per destination that takes turns, in the kernel's list order (reverse of addition).
+  // Each takes at least one slot in the first round, so no more than `size` of them ever take one:
+  // the rest need no walk (and the walks stay within probe.ts's capacity, which exceeds every
+  // kernel table size).
+  let count = 0;
   let single = true;
-  for (let i = n - 1; i >= 0; i--) {
+  for (let i = n - 1; i >= 0 && count < size; i--) {
     if (turns[i] < 1) continue;
-    startWalk(state, end, offsets[i], skips[i], size);
-    state[end + WALK_FIELDS] = i;
-    state[end + WALK_FIELDS + 1] = turns[i];
+    startWalk(count, offsets[i], skips[i], size, i);
     if (turns[i] !== 1) single = false;
-    end += stride;
+    count++;
   }
-  let left = size;
   if (single) {
-    // Equal weights (after gcd): one slot per turn, the loop the paper describes. One flat loop
-    // whose index wraps, rather than a loop over destinations inside a loop over rounds: 9% less
-    // time at 4093x3, where the work per slot filled (not the probing) is most of the cost.
-    let j = 0;
-    while (left !== 0) {
-      slots[takeNextFree(used, state, j, size)] = state[j + WALK_FIELDS];
-      left = (left - 1) | 0;
-      j = (j + stride) | 0;
-      if (j === end) j = 0;
-    }
+    // Equal weights (after gcd): one slot per turn, the loop the paper describes.
+    fillRoundRobin(slots, count);
     return;
   }
+  let left = size;
   for (;;) {
-    for (let j = 0; j < end; j += stride) {
-      const owner = state[j + WALK_FIELDS];
-      for (let k = state[j + WALK_FIELDS + 1]; k > 0; k--) {
-        slots[takeNextFree(used, state, j, size)] = owner;
+    for (let w = 0; w < count; w++) {
+      const owner = walkOwner(w);
+      for (let k = turns[owner]; k > 0; k--) {
+        slots[takeNextFree(w, size)] = owner;
         if (--left === 0) return;
       }
     }

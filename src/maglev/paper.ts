@@ -20,7 +20,7 @@ import { mod32, mod32By } from './mod.ts';
 import { canonicalIPv4Order } from './ipv4-order.ts';
 import { murmur3Block6, murmur3Bytes, murmur3IPv4Flow, murmur3View, murmur3View13 } from './murmur3.ts';
 import { isPrime } from './primes.ts';
-import { occupiedMap, startWalk, takeNextFree, WALK_FIELDS, walkState } from './probe.ts';
+import { clearOccupied, fillRoundRobin, MAX_TABLE_SIZE, MAX_WALKS, startWalk, takeNextFree } from './probe.ts';
 import type { SlotTable } from './table.ts';
 
 export interface MaglevBackend {
@@ -40,8 +40,10 @@ export interface MaglevTable extends SlotTable {
 }
 
 export const DEFAULT_MAGLEV_TABLE_SIZE = 65537;
-/** Bounded so a typo cannot ask for gigabytes (Int32Array of 2^24 slots = 64 MB). */
-export const MAX_MAGLEV_TABLE_SIZE = 1 << 24;
+/** Bounded so a typo cannot ask for gigabytes (Int32Array of 2^24 slots = 64 MB); probe.ts's capacity. */
+export const MAX_MAGLEV_TABLE_SIZE = MAX_TABLE_SIZE;
+/** 262,144: the populate's walk capacity (probe.ts). Maglev wants M >> N, and M <= 2^24. */
+export const MAX_MAGLEV_BACKENDS = MAX_WALKS;
 /** Bounded so the weighted populate's round numbers (at most table size x weight) stay exact in a double. */
 export const MAX_MAGLEV_WEIGHT = 65535;
 
@@ -55,6 +57,9 @@ export function buildMaglevTable(backends: readonly MaglevBackend[], size: numbe
   }
   if (!Number.isInteger(size) || size > MAX_MAGLEV_TABLE_SIZE || !isPrime(size)) {
     throw new MaglevError('BAD_TABLE_SIZE', `maglev table size must be a prime <= ${MAX_MAGLEV_TABLE_SIZE}; got ${String(size)}`);
+  }
+  if (backends.length > MAX_MAGLEV_BACKENDS) {
+    throw new MaglevError('TOO_MANY_BACKENDS', `a maglev table takes at most ${MAX_MAGLEV_BACKENDS} backends; got ${backends.length}`);
   }
   if (size < backends.length) {
     throw new MaglevError('BAD_TABLE_SIZE', `table size ${size} is smaller than the number of backends (${backends.length})`);
@@ -182,35 +187,38 @@ export function buildMaglevTableGeneric(backends: readonly MaglevBackend[], size
 export function populateMaglev(slots: Int32Array, offsets: Int32Array, skips: Int32Array, weights: Int32Array): void {
   const size = slots.length;
   const n = offsets.length;
+  if (size > MAX_MAGLEV_TABLE_SIZE) throw new MaglevError('BAD_TABLE_SIZE', `maglev table size must be <= ${MAX_MAGLEV_TABLE_SIZE}; got ${size}`);
+  if (n > MAX_MAGLEV_BACKENDS) throw new MaglevError('TOO_MANY_BACKENDS', `a maglev table takes at most ${MAX_MAGLEV_BACKENDS} backends; got ${n}`);
   // The probes read a one-byte-per-slot occupied map, not the 4-byte table: 64 KB at M=65537
   // where the table is 256 KB, so the ~12 probes a slot mostly hit L1/L2; the table is only
   // written, once a slot. (Measured: 0.86x the populate time at 65537x1000, 0.63x at 655373.)
-  const used = occupiedMap(size);
-  // Each backend's walk (probe.ts), side by side in one array. A walk resumes at the slot after
-  // the one it took last: that one is always taken, and probing it again was one wasted probe a slot.
-  const walk = walkState(WALK_FIELDS * n);
+  clearOccupied(size);
   let maxWeight = 0;
   let equal = true;
   for (let i = 0; i < n; i++) {
-    startWalk(walk, WALK_FIELDS * i, offsets[i], skips[i], size);
+    startWalk(i, offsets[i], skips[i], size, i);
     if (weights[i] > maxWeight) maxWeight = weights[i];
     if (weights[i] !== weights[0]) equal = false;
   }
-  let filled = 0;
   if (equal) {
     // The common case without counters: the paper's plain round robin.
-    for (;;) {
-      for (let i = 0, j = 0; i < n; i++, j += WALK_FIELDS) {
-        slots[takeNextFree(used, walk, j, size)] = i;
-        if (++filled === size) return;
-      }
-    }
+    fillRoundRobin(slots, n);
+    return;
   }
-  // Weighted: the paper's loop adds each weight to a counter every round and lets a backend take a
-  // slot when its counter reaches the largest weight W. Run literally that is O(N x M x W / sum W)
-  // (one backend at 65535 among 200 at 1 spends ~65535 rounds per light backend's slot). The k-th slot
-  // of backend i is taken in round ceil(k*W/w_i), and within a round backends go in index order, so
-  // the same sequence of takes comes from a heap ordered by (round, index): O(M log N), same table.
+  populateWeighted(slots, weights, maxWeight);
+}
+
+// The weighted populate, on the walks populateMaglev started. (Its own function: inlined into
+// populateMaglev beside the round robin, it slowed the equal-weights loop.) The paper's loop adds
+// each weight to a counter every round and lets a backend take a slot when its counter reaches the
+// largest weight W. Run literally that is O(N x M x W / sum W)
+// (one backend at 65535 among 200 at 1 spends ~65535 rounds per light backend's slot). The k-th slot
+// of backend i is taken in round ceil(k*W/w_i), and within a round backends go in index order, so
+// the same sequence of takes comes from a heap ordered by (round, index): O(M log N), same table.
+function populateWeighted(slots: Int32Array, weights: Int32Array, maxWeight: number): void {
+  const size = slots.length;
+  const n = weights.length;
+  let filled = 0;
   const nextRound = new Float64Array(n);
   const taken = new Float64Array(n);
   const heap = new Int32Array(n);
@@ -230,7 +238,7 @@ export function populateMaglev(slots: Int32Array, offsets: Int32Array, skips: In
   }
   for (;;) {
     const i = heap[0];
-    slots[takeNextFree(used, walk, WALK_FIELDS * i, size)] = i;
+    slots[takeNextFree(i, size)] = i;
     if (++filled === size) return;
     taken[i]++;
     nextRound[i] = ceilDiv((taken[i] + 1) * maxWeight, weights[i]);

@@ -80,6 +80,18 @@ describe('kernel flavour: agrees with a line-by-line transcription of ip_vs_mh.c
       { numRuns: 150 },
     );
   });
+
+  it('with more destinations than slots: only the first `size` in list order take a slot', () => {
+    // The populate starts no walk for the destinations that cannot take a slot in the first round.
+    const many = (n: number, weight: (i: number) => number): KernelDest[] =>
+      Array.from({ length: n }, (_, i) => ({ address: `10.2.${i >> 8}.${i & 255}`, port: 80, weight: weight(i) }));
+    for (const dests of [many(300, () => 1), many(300, (i) => 1 + (i % 3)), many(700, (i) => (i % 5 === 0 ? 0 : 2))]) {
+      const table = buildKernelTable(dests, 251);
+      expect([...table.slots]).toEqual([...referenceKernelTable(dests, 251, tabBits(251))]);
+    }
+    const equal = countsOf(buildKernelTable(many(300, () => 1), 251).slots, 300);
+    expect(equal.slice(0, 49).every((c) => c === 0) && equal.slice(49).every((c) => c === 1)).toBe(true);
+  });
 });
 
 describe('kernel flavour: weights', () => {

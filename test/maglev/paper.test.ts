@@ -4,6 +4,8 @@ import {
   buildMaglevTable,
   diffTables,
   encodeFlow,
+  MAX_MAGLEV_BACKENDS,
+  MAX_MAGLEV_TABLE_SIZE,
   type MaglevBackend,
   MaglevError,
   maglevLookup,
@@ -203,6 +205,12 @@ describe('maglev flavour: bad input', () => {
     expect(code(() => buildMaglevTable(one, 1))).toBe('BAD_TABLE_SIZE');
     expect(code(() => buildMaglevTable([...one, { address: '10.0.0.2', port: 80 }, { address: '10.0.0.3', port: 80 }], 2))).toBe('BAD_TABLE_SIZE');
     expect(code(() => buildMaglevTable(one, 2147483647))).toBe('BAD_TABLE_SIZE');
+  });
+  it('refuses more backends than the populate has walks for, before reading them', () => {
+    const tooMany = new Array<MaglevBackend>(MAX_MAGLEV_BACKENDS + 1).fill(one[0]);
+    expect(code(() => buildMaglevTable(tooMany, MAX_MAGLEV_TABLE_SIZE - 3))).toBe('TOO_MANY_BACKENDS');
+    const offsets = new Int32Array(MAX_MAGLEV_BACKENDS + 1);
+    expect(code(() => populateMaglev(new Int32Array(7), offsets, offsets, offsets))).toBe('TOO_MANY_BACKENDS');
   });
   it('refuses empty sets, all-zero weights, duplicates and bad weights', () => {
     expect(code(() => buildMaglevTable([]))).toBe('EMPTY_BACKENDS');
