@@ -200,6 +200,8 @@ function parseAnyDests(dests: readonly KernelDest[]): ParsedDests {
 export function populateKernel(slots: Int32Array, offsets: Int32Array, skips: Int32Array, turns: Int32Array): void {
   const size = slots.length;
   const n = offsets.length;
+  // probe.ts's map and walks are sized for these (a larger table would probe past them).
+  if (!KERNEL_TABLE_SIZES.includes(size)) throw new MaglevError('BAD_TABLE_SIZE', `kernel table size must be one of ${KERNEL_TABLE_SIZES.join(', ')}; got ${size}`);
   // The probes read a one-byte-per-slot occupied map, not the 4-byte table (see populateMaglev).
   clearOccupied(size);
   // A walk per destination that takes turns, in the kernel's list order (reverse of addition).

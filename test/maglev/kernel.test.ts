@@ -10,6 +10,7 @@ import {
   MaglevError,
   mhHashKey,
   parseAddress,
+  populateKernel,
   tableStats,
 } from '../../src/maglev/index.ts';
 import { referenceKernelTable } from './kernel-reference.ts';
@@ -207,6 +208,8 @@ describe('kernel flavour: bad input', () => {
   it('refuses sizes the kernel cannot have', () => {
     expect(code(() => buildKernelTable(three, 4099))).toBe('BAD_TABLE_SIZE');
     expect(code(() => buildKernelTable(three, 65537))).toBe('BAD_TABLE_SIZE');
+    const one = new Int32Array([1]);
+    expect(code(() => populateKernel(new Int32Array(262147), one, one, one))).toBe('BAD_TABLE_SIZE');
   });
   it('refuses duplicates, mixed families, bad addresses, ports and weights', () => {
     expect(code(() => buildKernelTable([three[0], { ...three[0], weight: 3 }]))).toBe('DUPLICATE_BACKEND');
