@@ -55,9 +55,7 @@ export const MAX_KERNEL_WEIGHT = 0x7fffffff;
  * (as with successive `ipvsadm -a`). `size` must be one of the kernel's primes.
  */
 export function buildKernelTable(destsInAdditionOrder: readonly KernelDest[], size: number = DEFAULT_KERNEL_TABLE_SIZE): KernelTable {
-  if (!KERNEL_TABLE_SIZES.includes(size)) {
-    throw new MaglevError('BAD_TABLE_SIZE', `kernel table size must be one of ${KERNEL_TABLE_SIZES.join(', ')}; got ${String(size)}`);
-  }
+  checkKernelTableSize(size);
   if (!Array.isArray(destsInAdditionOrder)) throw new MaglevError('EMPTY_BACKENDS', 'destinations must be an array');
   return buildFromParsed(destsInAdditionOrder, size, parseIPv4Dests(destsInAdditionOrder) ?? parseAnyDests(destsInAdditionOrder));
 }
@@ -191,6 +189,12 @@ function parseAnyDests(dests: readonly KernelDest[]): ParsedDests {
   return { folded, ports, weights, lastWeights, family: n > 0 ? endpoints[0].address.family : 'inet', keys: () => endpoints.map((e) => e.key) };
 }
 
+function checkKernelTableSize(size: number): void {
+  if (!KERNEL_TABLE_SIZES.includes(size)) {
+    throw new MaglevError('BAD_TABLE_SIZE', `kernel table size must be one of ${KERNEL_TABLE_SIZES.join(', ')}; got ${String(size)}`);
+  }
+}
+
 /**
  * ip_vs_mh_populate(): destinations take turns in the kernel's list order, which is the reverse of
  * the order of addition (new destinations are inserted at the head of the list); on its turn a
@@ -201,7 +205,7 @@ export function populateKernel(slots: Int32Array, offsets: Int32Array, skips: In
   const size = slots.length;
   const n = offsets.length;
   // probe.ts's map and walks are sized for these (a larger table would probe past them).
-  if (!KERNEL_TABLE_SIZES.includes(size)) throw new MaglevError('BAD_TABLE_SIZE', `kernel table size must be one of ${KERNEL_TABLE_SIZES.join(', ')}; got ${size}`);
+  checkKernelTableSize(size);
   // The probes read a one-byte-per-slot occupied map, not the 4-byte table (see populateMaglev).
   clearOccupied(size);
   // A walk per destination that takes turns, in the kernel's list order (reverse of addition).
