@@ -116,6 +116,22 @@ async function pool<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Pro
   return out;
 }
 
+// Probes go out in a fixed shuffled order, not the order the flows were opened in. A scheduler that keeps
+// a cursor (rr, wrr) on a node that takes over moved flows hands out backends in the order their
+// packets arrive; probed in open order, that replays the dead node's own sequence, and when the two
+// cursors happen to be in phase most moved flows land on their old backend by luck (the rr control
+// then saw 25 of 240 break one run, 123 another). Real flows' packets keep no such order.
+function inProbeOrder<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  let state = 0x9e3779b9;
+  for (let i = out.length - 1; i > 0; i--) {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    const j = Math.floor((state / 2 ** 32) * (i + 1)); // the high bits: an LCG's low bits repeat quickly
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
 interface Request {
   op: string;
   count?: number;
@@ -147,7 +163,7 @@ async function handle(req: Request): Promise<unknown> {
     }
     case 'probe': {
       const results = await pool(
-        flows.filter((f) => f !== undefined),
+        inProbeOrder(flows.filter((f) => f !== undefined)),
         async (f): Promise<ProbeResult> => {
           const t0 = performance.now();
           try {
@@ -158,7 +174,7 @@ async function handle(req: Request): Promise<unknown> {
           }
         },
       );
-      return { results };
+      return { results: results.sort((a, b) => a.id - b.id) };
     }
     case 'fresh': {
       const sports = Array.from({ length: req.count ?? 0 }, (_, i) => (req.firstPort ?? 40000) + i);
